@@ -1,0 +1,98 @@
+package adapter
+
+import (
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+)
+
+type testSocket struct{ id string }
+
+func (s *testSocket) ID() string { return s.id }
+
+func TestRoomsHooks(t *testing.T) {
+	var (
+		mu     sync.Mutex
+		events []string
+	)
+	r := NewRooms(func(room string, created bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		events = append(events, fmt.Sprintf("%s %v", room, created))
+	})
+	// Enough sockets to land in several shards.
+	var socks []*testSocket
+	for i := range 100 {
+		s := &testSocket{id: fmt.Sprint("s", i)}
+		socks = append(socks, s)
+		r.AddAll(s, "room", "room")
+	}
+	if !r.HasRoom("room") || r.Len() != 100 {
+		t.Fatalf("HasRoom = %v, Len = %d", r.HasRoom("room"), r.Len())
+	}
+	if got := r.SocketRooms(socks[0]); !slices.Equal(got, []string{"room"}) {
+		t.Fatalf("SocketRooms = %v", got)
+	}
+	for i, s := range socks {
+		if i%2 == 0 {
+			r.Del(s, "room")
+		} else {
+			r.DelAll(s)
+		}
+	}
+	if r.HasRoom("room") || r.Len() != 0 || len(r.Names()) != 0 {
+		t.Fatalf("not empty: %v %d %v", r.HasRoom("room"), r.Len(), r.Names())
+	}
+	if want := []string{"room true", "room false"}; !slices.Equal(events, want) {
+		t.Fatalf("events %v, want %v", events, want)
+	}
+}
+
+func TestRoomsConcurrent(t *testing.T) {
+	r := NewRooms(nil)
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for i := range 200 {
+				s := &testSocket{id: fmt.Sprint(g, "-", i)}
+				r.AddAll(s, s.id, "all", fmt.Sprint("r", i%3))
+				for range r.Select(Options{Rooms: []string{"r1", "all"}, Except: []string{"r2"}}) {
+				}
+				if i%2 == 0 {
+					r.DelAll(s)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if n := len(r.Collect(Options{Rooms: []string{"all"}})); n != 400 {
+		t.Fatalf("%d sockets left in all, want 400", n)
+	}
+}
+
+func BenchmarkRoomsSelect(b *testing.B) {
+	for _, n := range []int{1000, 10000} {
+		r := NewRooms(nil)
+		for i := range n {
+			s := &testSocket{id: fmt.Sprintf("sock%016d", i)}
+			r.AddAll(s, s.id, fmt.Sprint("r", i%2))
+		}
+		for _, tc := range []struct {
+			name string
+			opts Options
+		}{
+			{"all", Options{}},
+			{"room", Options{Rooms: []string{"r1"}}},
+			{"room-except", Options{Rooms: []string{"r0", "r1"}, Except: []string{"r1"}}},
+		} {
+			b.Run(fmt.Sprint(tc.name, "/", n), func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					for range r.Select(tc.opts) {
+					}
+				}
+			})
+		}
+	}
+}
