@@ -1,0 +1,194 @@
+package socketio
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+)
+
+// SplitArray returns the raw top-level elements of a JSON array (sub-slices
+// of data, no copy). data must already be valid JSON (Decoder validates).
+//
+// Malformed input gives an error, never a panic, but SplitArray does not
+// validate the elements themselves.
+func SplitArray(data []byte) ([][]byte, error) {
+	return AppendElements(nil, data)
+}
+
+// AppendElements is SplitArray appending to dst, so that a caller can reuse
+// the slice of elements across packets.
+func AppendElements(dst [][]byte, data []byte) ([][]byte, error) {
+	i := skipSpace(data, 0)
+	if i >= len(data) || data[i] != '[' {
+		return dst, invalid("not a JSON array")
+	}
+	i = skipSpace(data, i+1)
+	if i < len(data) && data[i] == ']' {
+		return dst, checkEnd(data, i+1)
+	}
+	for {
+		end, err := skipValue(data, i)
+		if err != nil {
+			return dst, err
+		}
+		dst = append(dst, data[i:end])
+		i = skipSpace(data, end)
+		if i >= len(data) {
+			return dst, jsonError(i, "unterminated array")
+		}
+		switch data[i] {
+		case ',':
+			i = skipSpace(data, i+1)
+		case ']':
+			return dst, checkEnd(data, i+1)
+		default:
+			return dst, jsonError(i, "unexpected %q in array", data[i])
+		}
+	}
+}
+
+func checkEnd(data []byte, i int) error {
+	if i = skipSpace(data, i); i != len(data) {
+		return jsonError(i, "unexpected %q after the array", data[i])
+	}
+	return nil
+}
+
+// EventName returns the name of an event from its data, the first element
+// of the array. A string name is unescaped; a number (the protocol allows
+// numeric names) is returned as its JSON text.
+func EventName(data []byte) (string, error) {
+	raw, err := firstElement(data)
+	if err != nil {
+		return "", err
+	}
+	return nameOf(raw)
+}
+
+// SplitEvent splits an event's data into its name (as EventName returns it)
+// and its raw arguments, which are sub-slices of data.
+func SplitEvent(data []byte) (name string, args [][]byte, err error) {
+	elems, err := SplitArray(data)
+	if err != nil {
+		return "", nil, err
+	}
+	if len(elems) == 0 {
+		return "", nil, invalid("event data is an empty array")
+	}
+	name, err = nameOf(elems[0])
+	if err != nil {
+		return "", nil, err
+	}
+	return name, elems[1:], nil
+}
+
+func firstElement(data []byte) ([]byte, error) {
+	i := skipSpace(data, 0)
+	if i >= len(data) || data[i] != '[' {
+		return nil, invalid("event data is not an array")
+	}
+	i = skipSpace(data, i+1)
+	if i >= len(data) || data[i] == ']' {
+		return nil, invalid("event data is an empty array")
+	}
+	end, err := skipValue(data, i)
+	if err != nil {
+		return nil, err
+	}
+	return data[i:end], nil
+}
+
+func nameOf(raw []byte) (string, error) {
+	switch c := raw[0]; {
+	case c == '"':
+		if len(raw) < 2 || raw[len(raw)-1] != '"' {
+			return "", invalid("malformed event name")
+		}
+		s := raw[1 : len(raw)-1]
+		if bytes.IndexByte(s, '\\') < 0 {
+			return string(s), nil
+		}
+		return string(appendUnquoted(make([]byte, 0, len(s)), s)), nil
+	case c == '-' || (c >= '0' && c <= '9'):
+		return string(raw), nil
+	}
+	return "", invalid("event name must be a string or a number")
+}
+
+// Attachment resolves elem, a raw JSON element of a binary packet's data, to
+// its attachment: when elem is a placeholder {"_placeholder":true,"num":N}
+// (any truthy "_placeholder", as socket.io-parser reads it) with
+// 0 <= N < len(atts) it returns atts[N] and true, otherwise nil and
+// false. Member order and whitespace do not matter.
+func Attachment(elem []byte, atts [][]byte) ([]byte, bool) {
+	i := skipSpace(elem, 0)
+	if i >= len(elem) || elem[i] != '{' {
+		return nil, false
+	}
+	i = skipSpace(elem, i+1)
+	isPH, num, numOK := false, 0, false
+	for i < len(elem) && elem[i] == '"' {
+		kend, err := skipString(elem, i)
+		if err != nil {
+			return nil, false
+		}
+		k := classifyKey(elem[i:kend])
+		i = skipSpace(elem, kend)
+		if i >= len(elem) || elem[i] != ':' {
+			return nil, false
+		}
+		i = skipSpace(elem, i+1)
+		vend, err := skipValue(elem, i)
+		if err != nil {
+			return nil, false
+		}
+		switch v := elem[i:vend]; k {
+		case keyPlaceholder:
+			isPH = v[0] == '{' || v[0] == '[' || truthy(v) // JavaScript truthiness, as in the decoder
+		case keyNum:
+			num, numOK = smallUint(v)
+		}
+		i = skipSpace(elem, vend)
+		if i < len(elem) && elem[i] == ',' {
+			i = skipSpace(elem, i+1)
+		}
+	}
+	if i >= len(elem) || elem[i] != '}' || !isPH || !numOK || num >= len(atts) {
+		return nil, false
+	}
+	return atts[num], true
+}
+
+// MarshalArgs encodes Go values as the JSON elements of an event or ack.
+// []byte values (top level) become binary attachments with placeholders,
+// json.RawMessage is used as is, anything else goes through encoding/json.
+// It returns the raw elements and the attachments, numbered from start.
+//
+// encoding/json runs without HTML escaping, like JSON.stringify. A []byte
+// nested inside another value is not an attachment (encoding/json writes it
+// as base64). A json.RawMessage must be valid JSON: it is not checked.
+func MarshalArgs(args []any, start int) (elems [][]byte, attachments [][]byte, err error) {
+	elems = make([][]byte, 0, len(args))
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	for i, a := range args {
+		switch v := a.(type) {
+		case json.RawMessage:
+			if len(v) == 0 {
+				return nil, nil, fmt.Errorf("socketio: argument %d: empty json.RawMessage", i)
+			}
+			elems = append(elems, v)
+		case []byte:
+			elems = append(elems, AppendPlaceholder(nil, start+len(attachments)))
+			attachments = append(attachments, v)
+		default:
+			buf.Reset()
+			if err := enc.Encode(a); err != nil {
+				return nil, nil, fmt.Errorf("socketio: argument %d: %w", i, err)
+			}
+			elems = append(elems, bytes.Clone(bytes.TrimSuffix(buf.Bytes(), []byte{'\n'})))
+		}
+	}
+	return elems, attachments, nil
+}

@@ -1,0 +1,31 @@
+// Package socketio is the Socket.IO protocol v5 packet codec: pure, stdlib
+// only, no I/O.
+//
+// A Packet is encoded with Packet.Append into the text format of the
+// protocol's "Packet encoding" section,
+//
+//	<type>[<attachments>-][<namespace>,][<id>][<json data>]
+//
+// and the attachments of a BINARY_EVENT or BINARY_ACK travel as separate
+// binary messages after it. A Decoder, one per connection, turns text
+// messages (Decode) and binary messages (AddAttachment) back into packets,
+// reassembling binary packets.
+//
+// Payloads are never unmarshalled into Go values on the way through: Data
+// keeps the exact JSON bytes received (key order, number precision such as
+// 9007199254740993, escapes), and binary packets keep their placeholders
+// ({"_placeholder":true,"num":N}) with the attachments alongside. The Decoder
+// validates the JSON once with an iterative scanner (bounded nesting, valid
+// UTF-8, nothing after the value) and checks each packet type's payload as
+// socket.io-parser does, so hostile input gives an error wrapping
+// ErrInvalidPacket and never a panic or a deep recursion.
+//
+// Helpers work on raw JSON: SplitArray, SplitEvent and EventName read event
+// and ack data; Attachment resolves a placeholder element; AppendEvent,
+// AppendArray, AppendString and AppendPlaceholder build data without
+// intermediate allocations; MarshalArgs turns Go values into elements and
+// attachments.
+//
+// A Decoder is not safe for concurrent use; everything else in the package is
+// stateless and may be called concurrently.
+package socketio
