@@ -1,0 +1,170 @@
+// Package config reads the gateway's settings from command-line flags and
+// SOCKGATE_* environment variables. A flag given on the command line wins over
+// its environment variable, which wins over the default.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+)
+
+// Config is the gateway's configuration as the operator gave it.
+type Config struct {
+	Addr            string        // listen address, default ":3000"
+	RedisURL        string        // empty: single node, in-memory adapter
+	RedisKey        string        // channel prefix, default "socket.io" (as in Node)
+	RedisSharded    bool          // sharded pub/sub (Redis >= 7)
+	CORSOrigins     []string      // allowed origins for polling; "*" allows any; empty: no CORS headers
+	PingInterval    time.Duration // default 25s
+	PingTimeout     time.Duration // default 20s
+	MaxPayload      int           // bytes, default 1,000,000
+	LogLevel        slog.Level    // default info
+	LogFormat       string        // "text" (default) or "json"
+	ShutdownTimeout time.Duration // default 20s
+	ShowVersion     bool          // -version: print the version and exit
+}
+
+// EnvPrefix prefixes the environment variable of every flag: -redis-url is
+// SOCKGATE_REDIS_URL.
+const EnvPrefix = "SOCKGATE_"
+
+// EnvName is the environment variable that sets a flag.
+func EnvName(flagName string) string {
+	return EnvPrefix + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// noEnv lists the flags that have no environment variable.
+var noEnv = map[string]bool{"version": true}
+
+// Parse reads args (without the program name) and the environment through
+// getenv. Usage and errors go to output. For -h it returns flag.ErrHelp.
+func Parse(name string, args []string, getenv func(string) string, output io.Writer) (Config, error) {
+	c := Config{LogLevel: slog.LevelInfo}
+	var cors string
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(output)
+	fs.StringVar(&c.Addr, "addr", ":3000", "`address` to listen on (host:port)")
+	fs.StringVar(&c.RedisURL, "redis-url", "", "Redis `URL` (redis://[user:pass@]host:port/db, rediss:// for TLS) that joins the node to a cluster; empty runs a single node on the in-memory adapter")
+	fs.StringVar(&c.RedisKey, "redis-key", "socket.io", "Redis channel `prefix`; clusters with different keys do not see each other (same default as Node's @socket.io/redis-adapter)")
+	fs.BoolVar(&c.RedisSharded, "redis-sharded", false, "use sharded pub/sub (SPUBLISH/SSUBSCRIBE, Redis >= 7, Redis Cluster), Node's createShardedAdapter format")
+	fs.StringVar(&cors, "cors-origins", "", "comma-separated `origins` allowed to use the polling transport cross-origin; * allows any; empty sends no CORS headers")
+	fs.DurationVar(&c.PingInterval, "ping-interval", 25*time.Second, "Engine.IO ping `interval`")
+	fs.DurationVar(&c.PingTimeout, "ping-timeout", 20*time.Second, "how long to wait for a pong before closing the connection")
+	fs.IntVar(&c.MaxPayload, "max-payload", 1_000_000, "largest Engine.IO message or polling body in `bytes`")
+	fs.TextVar(&c.LogLevel, "log-level", slog.LevelInfo, "log `level`: debug, info, warn or error")
+	fs.StringVar(&c.LogFormat, "log-format", "text", "log `format`: text or json")
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 20*time.Second, "on SIGINT/SIGTERM, how long to drain connections before closing what is left")
+	fs.BoolVar(&c.ShowVersion, "version", false, "print the version and exit")
+	fs.Usage = func() { usage(fs) }
+
+	if err := fs.Parse(args); err != nil {
+		return Config{}, err
+	}
+	if fs.NArg() > 0 {
+		err := fmt.Errorf("unexpected argument %q", fs.Arg(0))
+		fmt.Fprintln(output, err)
+		fs.Usage()
+		return Config{}, err
+	}
+
+	// Environment variables fill in the flags not given on the command line,
+	// parsed by the flag's own Value.
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	var errs []error
+	fs.VisitAll(func(f *flag.Flag) {
+		if given[f.Name] || noEnv[f.Name] {
+			return
+		}
+		env := EnvName(f.Name)
+		if v := getenv(env); v != "" {
+			if err := fs.Set(f.Name, v); err != nil {
+				errs = append(errs, fmt.Errorf("%s=%q: %w", env, v, err))
+			}
+		}
+	})
+	if err := errors.Join(errs...); err != nil {
+		return Config{}, err
+	}
+
+	for o := range strings.SplitSeq(cors, ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			c.CORSOrigins = append(c.CORSOrigins, o)
+		}
+	}
+	return c, c.validate()
+}
+
+func (c Config) validate() error {
+	var errs []error
+	if c.Addr == "" {
+		errs = append(errs, errors.New("-addr: empty"))
+	}
+	if c.RedisKey == "" {
+		errs = append(errs, errors.New("-redis-key: empty"))
+	}
+	if c.RedisSharded && c.RedisURL == "" {
+		errs = append(errs, errors.New("-redis-sharded needs -redis-url"))
+	}
+	if c.PingInterval <= 0 {
+		errs = append(errs, fmt.Errorf("-ping-interval: %v is not positive", c.PingInterval))
+	}
+	if c.PingTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("-ping-timeout: %v is not positive", c.PingTimeout))
+	}
+	if c.MaxPayload <= 0 {
+		errs = append(errs, fmt.Errorf("-max-payload: %d is not positive", c.MaxPayload))
+	}
+	if c.ShutdownTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("-shutdown-timeout: %v is not positive", c.ShutdownTimeout))
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		errs = append(errs, fmt.Errorf("-log-format: %q is neither text nor json", c.LogFormat))
+	}
+	return errors.Join(errs...)
+}
+
+// NewLogger returns the logger that the configuration asks for, writing to w.
+func (c Config) NewLogger(w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: c.LogLevel}
+	if c.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func usage(fs *flag.FlagSet) {
+	w := fs.Output()
+	fmt.Fprintf(w, `Usage: %s [flags]
+
+sockgate is a Socket.IO (Engine.IO v4 / Socket.IO v5) gateway. It serves the
+chat demo at /, Socket.IO at /socket.io/, Prometheus metrics at /metrics and
+health checks at /healthz (live) and /readyz (ready). Without -redis-url it runs
+a single node; with it, every node on the same Redis and key forms one cluster.
+
+Every flag can also be set through its environment variable; a flag on the
+command line wins.
+
+Flags:
+`, fs.Name())
+	fs.VisitAll(func(f *flag.Flag) {
+		name, text := flag.UnquoteUsage(f)
+		fmt.Fprintf(w, "  -%s", f.Name)
+		if name != "" {
+			fmt.Fprintf(w, " %s", name)
+		}
+		fmt.Fprintf(w, "\n    \t%s", strings.ReplaceAll(text, "\n", "\n    \t"))
+		if f.DefValue != "" && f.DefValue != "false" {
+			fmt.Fprintf(w, " (default %s)", f.DefValue)
+		}
+		if !noEnv[f.Name] {
+			fmt.Fprintf(w, "\n    \tenv %s", EnvName(f.Name))
+		}
+		fmt.Fprintln(w)
+	})
+}

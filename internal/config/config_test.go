@@ -1,0 +1,140 @@
+package config
+
+import (
+	"errors"
+	"flag"
+	"io"
+	"log/slog"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(kv ...string) func(string) string {
+	m := map[string]string{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		m[kv[i]] = kv[i+1]
+	}
+	return func(k string) string { return m[k] }
+}
+
+func TestParseDefaults(t *testing.T) {
+	c, err := Parse("gateway", nil, env(), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Config{
+		Addr:            ":3000",
+		RedisKey:        "socket.io",
+		PingInterval:    25 * time.Second,
+		PingTimeout:     20 * time.Second,
+		MaxPayload:      1_000_000,
+		LogLevel:        slog.LevelInfo,
+		LogFormat:       "text",
+		ShutdownTimeout: 20 * time.Second,
+	}
+	if !reflect.DeepEqual(c, want) {
+		t.Errorf("defaults:\n got %+v\nwant %+v", c, want)
+	}
+}
+
+func TestParse(t *testing.T) {
+	tests := []struct {
+		name  string
+		args  []string
+		env   func(string) string
+		check func(t *testing.T, c Config)
+	}{
+		{"env sets", nil, env("SOCKGATE_ADDR", ":4000", "SOCKGATE_REDIS_URL", "redis://127.0.0.1:6379", "SOCKGATE_REDIS_SHARDED", "true"),
+			func(t *testing.T, c Config) {
+				if c.Addr != ":4000" || c.RedisURL != "redis://127.0.0.1:6379" || !c.RedisSharded {
+					t.Errorf("%+v", c)
+				}
+			}},
+		{"flag wins over env", []string{"-addr", ":5000"}, env("SOCKGATE_ADDR", ":4000"),
+			func(t *testing.T, c Config) {
+				if c.Addr != ":5000" {
+					t.Errorf("Addr = %q", c.Addr)
+				}
+			}},
+		{"durations and sizes", []string{"-ping-interval=300ms", "-max-payload=1000"}, env("SOCKGATE_PING_TIMEOUT", "200ms", "SOCKGATE_SHUTDOWN_TIMEOUT", "3s"),
+			func(t *testing.T, c Config) {
+				if c.PingInterval != 300*time.Millisecond || c.PingTimeout != 200*time.Millisecond || c.MaxPayload != 1000 || c.ShutdownTimeout != 3*time.Second {
+					t.Errorf("%+v", c)
+				}
+			}},
+		{"cors list", []string{"-cors-origins", " https://a.example , https://b.example,"}, env(),
+			func(t *testing.T, c Config) {
+				if !reflect.DeepEqual(c.CORSOrigins, []string{"https://a.example", "https://b.example"}) {
+					t.Errorf("CORSOrigins = %q", c.CORSOrigins)
+				}
+			}},
+		{"logging", nil, env("SOCKGATE_LOG_LEVEL", "DEBUG", "SOCKGATE_LOG_FORMAT", "json"),
+			func(t *testing.T, c Config) {
+				if c.LogLevel != slog.LevelDebug || c.LogFormat != "json" {
+					t.Errorf("%+v", c)
+				}
+			}},
+		{"redis key", []string{"-redis-url=redis://x:6379", "-redis-key=app1"}, env(),
+			func(t *testing.T, c Config) {
+				if c.RedisKey != "app1" {
+					t.Errorf("RedisKey = %q", c.RedisKey)
+				}
+			}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Parse("gateway", tt.args, tt.env, io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt.check(t, c)
+		})
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		env  func(string) string
+		want string
+	}{
+		{"bad env duration", nil, env("SOCKGATE_PING_INTERVAL", "soon"), "SOCKGATE_PING_INTERVAL"},
+		{"bad env bool", nil, env("SOCKGATE_REDIS_SHARDED", "maybe"), "SOCKGATE_REDIS_SHARDED"},
+		{"bad level", []string{"-log-level=loud"}, env(), "log-level"},
+		{"bad format", []string{"-log-format=xml"}, env(), "log-format"},
+		{"zero payload", []string{"-max-payload=0"}, env(), "max-payload"},
+		{"negative timeout", []string{"-ping-timeout=-1s"}, env(), "ping-timeout"},
+		{"sharded without url", []string{"-redis-sharded"}, env(), "redis-sharded"},
+		{"unknown flag", []string{"-nope"}, env(), "nope"},
+		{"stray argument", []string{"serve"}, env(), "serve"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse("gateway", tt.args, tt.env, io.Discard)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("err = %v, want it to mention %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestUsage(t *testing.T) {
+	var out strings.Builder
+	_, err := Parse("gateway", []string{"-h"}, env(), &out)
+	if !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("err = %v, want flag.ErrHelp", err)
+	}
+	for _, want := range []string{"-addr", "SOCKGATE_ADDR", "-redis-url", "SOCKGATE_REDIS_URL", "-redis-key", "-redis-sharded",
+		"-cors-origins", "-ping-interval", "-ping-timeout", "-max-payload", "-log-level", "-log-format", "-shutdown-timeout",
+		"SOCKGATE_SHUTDOWN_TIMEOUT", "(default :3000)", "(default socket.io)"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("usage lacks %q", want)
+		}
+	}
+	if strings.Contains(out.String(), "SOCKGATE_VERSION") {
+		t.Error("usage offers an environment variable for -version")
+	}
+}
