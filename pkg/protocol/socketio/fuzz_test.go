@@ -1,0 +1,211 @@
+package socketio
+
+import (
+	"bytes"
+	"encoding/json"
+	"reflect"
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+// Seed corpus shared by the fuzz targets, beyond the files committed under
+// testdata/fuzz.
+var fuzzPackets = []string{
+	"0", `0{"token":"abc"}`, "0/admin,", `0/admin,{"a":1}`, "1", "1/admin,",
+	`2["hello",1]`, `212["hello"]`, `2/admin,456["project:delete",123]`, `2[42]`,
+	`2["n",9007199254740993,{"b":1,"a":[true,false,null]}]`, `3/admin,456[]`,
+	`4{"message":"Not authorized"}`, `4"Invalid namespace"`,
+	`51-["hello",{"_placeholder":true,"num":0}]`,
+	`62-/admin,7[{"_placeholder":true,"num":1},{"x":{"num":0,"_placeholder":true}}]`,
+	`50-["x"]`, `2["connect"]`, `2["a"]x`, "2[\"\xff\"]", `318446744073709551616[]`,
+	"2" + strings.Repeat("[", 200), `2["\u00e9\ud83d\ude00"]`,
+}
+
+func FuzzDecode(f *testing.F) {
+	for _, s := range fuzzPackets {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, text []byte) {
+		var d Decoder
+		p, err := d.Decode(text)
+		if err != nil || p == nil {
+			return
+		}
+		checkReencode(t, p)
+	})
+}
+
+// FuzzDecodeBinary feeds a packet and up to three attachments.
+func FuzzDecodeBinary(f *testing.F) {
+	for _, s := range fuzzPackets {
+		f.Add([]byte(s), uint8(2), []byte{1, 2, 3}, []byte{})
+	}
+	f.Fuzz(func(t *testing.T, text []byte, n uint8, a, b []byte) {
+		var d Decoder
+		p, err := d.Decode(text)
+		if err != nil {
+			return
+		}
+		atts := [][]byte{a, b, a}[:n%4]
+		for i := 0; p == nil && i < len(atts); i++ {
+			if p, err = d.AddAttachment(atts[i]); err != nil {
+				t.Fatalf("AddAttachment %d: %v", i, err)
+			}
+		}
+		if p == nil {
+			if !d.Pending() {
+				t.Fatal("no packet and nothing pending")
+			}
+			// A text packet now is a protocol error.
+			if _, err := d.Decode([]byte("0")); err == nil {
+				t.Fatal("text packet accepted while pending")
+			}
+			return
+		}
+		if d.Pending() {
+			t.Fatal("pending after completion")
+		}
+		checkReencode(t, p)
+		if p.Type == BinaryEvent || p.Type == BinaryAck {
+			elems, err := SplitArray(p.Data)
+			if err != nil {
+				t.Fatalf("SplitArray of decoded data: %v", err)
+			}
+			for _, e := range elems {
+				Attachment(e, p.Attachments)
+			}
+		}
+	})
+}
+
+// checkReencode checks that encode(decode(x)) decodes to the same packet.
+func checkReencode(t *testing.T, p *Packet) {
+	t.Helper()
+	text := p.Append(nil)
+	var d Decoder
+	q, err := d.Decode(text)
+	for i := 0; err == nil && q == nil && i < len(p.Attachments); i++ {
+		q, err = d.AddAttachment(p.Attachments[i])
+	}
+	if err != nil || q == nil {
+		t.Fatalf("re-decode of %q: %v, %v", text, q, err)
+	}
+	if !reflect.DeepEqual(normalize(*p), normalize(*q)) {
+		t.Fatalf("round trip changed the packet\n got %+v\nwant %+v", *q, *p)
+	}
+	if p.Type == Event || p.Type == BinaryEvent {
+		if _, _, err := SplitEvent(p.Data); err != nil {
+			t.Fatalf("SplitEvent of a valid event %q: %v", p.Data, err)
+		}
+	}
+}
+
+// FuzzScanJSON checks the validator against encoding/json (which does not
+// check UTF-8, and nests at most 10000 deep).
+func FuzzScanJSON(f *testing.F) {
+	for _, s := range []string{`[]`, `{}`, `"a"`, `1`, `-0.5e+3`, `[1,{"a":[null,true]}]`, ` [ ] `, `[1,]`, `01`, `"\u12"`, "\"\x01\"", `{"a"}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		err := scanJSON(data, 10000, nil)
+		valid := json.Valid(data)
+		if err == nil && !valid {
+			t.Fatalf("scanJSON accepts %q, encoding/json does not", data)
+		}
+		if err != nil && valid && utf8.Valid(data) {
+			t.Fatalf("scanJSON rejects %q: %v", data, err)
+		}
+	})
+}
+
+func FuzzSplitArray(f *testing.F) {
+	for _, s := range []string{`[]`, `["a",1,{"b":[2]}]`, ` [ "\"]" , [ ] ] `, `[1,`, `["\`, `[}`, `[1]]`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		elems, err := SplitArray(data)
+		if scanJSON(data, 10000, nil) != nil {
+			return // only no panic is promised
+		}
+		var want []json.RawMessage
+		if json.Unmarshal(data, &want) != nil {
+			if err == nil {
+				t.Fatalf("SplitArray accepts non-array %q", data)
+			}
+			return
+		}
+		if err != nil {
+			t.Fatalf("SplitArray(%q): %v", data, err)
+		}
+		if len(elems) != len(want) {
+			t.Fatalf("SplitArray(%q) = %d elements, want %d", data, len(elems), len(want))
+		}
+		for i := range elems {
+			if !bytes.Equal(elems[i], want[i]) {
+				t.Fatalf("element %d = %q, want %q", i, elems[i], want[i])
+			}
+		}
+		if name, args, err := SplitEvent(data); err == nil {
+			var first any
+			if json.Unmarshal(elems[0], &first) != nil {
+				t.Fatal("unreadable first element")
+			}
+			if s, ok := first.(string); ok && s != name {
+				t.Fatalf("SplitEvent name %q, encoding/json %q", name, s)
+			}
+			if len(args) != len(elems)-1 {
+				t.Fatal("SplitEvent args count")
+			}
+		}
+	})
+}
+
+func FuzzAttachment(f *testing.F) {
+	for _, s := range []string{`{"_placeholder":true,"num":0}`, `{"num":1,"_placeholder":true}`, `{"_placeholder":true,"num":`, `{"a":{"_placeholder":true,"num":0}}`} {
+		f.Add([]byte(s))
+	}
+	atts := [][]byte{{0}, {1}}
+	f.Fuzz(func(t *testing.T, elem []byte) {
+		b, ok := Attachment(elem, atts)
+		if !ok {
+			return
+		}
+		var m map[string]any
+		if json.Unmarshal(elem, &m) != nil {
+			return // Attachment trusts validated input
+		}
+		num, isNum := m["num"].(float64)
+		switch ph := m["_placeholder"].(type) {
+		case nil, bool:
+			if ph != true {
+				t.Fatalf("Attachment(%q) resolved a falsy placeholder", elem)
+			}
+		}
+		if !isNum || num < 0 || num >= float64(len(atts)) || b[0] != byte(num) {
+			t.Fatalf("Attachment(%q) = %v; encoding/json reads %v", elem, b, m)
+		}
+	})
+}
+
+func FuzzAppendString(f *testing.F) {
+	for _, s := range []string{"", "a", "\"\\\n\x00", "é😀", "\xff", "\u2028"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		out := AppendString(nil, s)
+		if err := scanJSON(out, 1, nil); err != nil {
+			t.Fatalf("AppendString(%q) = %s: %v", s, out, err)
+		}
+		var back string
+		if err := json.Unmarshal(out, &back); err != nil {
+			t.Fatal(err)
+		}
+		if utf8.ValidString(s) && back != s {
+			t.Fatalf("round trip %q -> %q", s, back)
+		}
+		if name, err := EventName(AppendEvent(nil, s)); err != nil || (utf8.ValidString(s) && name != s) {
+			t.Fatalf("EventName(AppendEvent(%q)) = %q, %v", s, name, err)
+		}
+	})
+}
