@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# The test command (`make test`): sets up what the tests need, then runs every
+# suite and ends with one summary line:
+#
+#   1. scripts/deps.sh: redis-server, chromium, node/npm (apt-get, as root)
+#   2. scripts/node-modules.sh: npm ci when node_modules is missing or stale
+#   3. go generate ./web: the socket.io-client bundle embedded by the gateway
+#   4. go vet ./...
+#   5. go test -race -count=1 ./...   (through scripts/testreport: plain
+#      go test output, failures only, and a "go: N passed, N failed" line)
+#   6. node --test on test/ (Node integration and browser tests), with
+#      SOCKGATE_BIN pointing at a freshly built gateway binary
+#
+# Environment: GOTESTFLAGS adds flags to go test (e.g. GOTESTFLAGS=-short);
+# SKIP_NODE=1 skips step 6.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+
+step() { printf '\n== %s\n' "$*"; }
+failed=()
+
+step "dependencies"
+scripts/deps.sh || failed+=(deps)
+scripts/node-modules.sh || failed+=(npm)
+
+step "go generate ./web (socket.io-client bundle)"
+go generate ./web || failed+=(generate)
+
+step "go vet ./..."
+go vet ./... && echo "vet ok" || failed+=(vet)
+
+mkdir -p bin
+go build -o bin/testreport ./scripts/testreport || { echo "cannot build scripts/testreport" >&2; exit 1; }
+
+step "go test -race -count=1 ./..."
+go_out=$(mktemp)
+node_out=$(mktemp)
+trap 'rm -f "$go_out" "$node_out"' EXIT
+# shellcheck disable=SC2086 # GOTESTFLAGS is a list of flags
+go test -race -count=1 ${GOTESTFLAGS:-} -json ./... 2>&1 | bin/testreport | tee "$go_out"
+((PIPESTATUS[0] == 0 && PIPESTATUS[1] == 0)) || failed+=(go-test)
+
+# Node's test runner: files named like its default patterns under test/.
+node_files=()
+if [[ -d test && -z ${SKIP_NODE:-} ]]; then
+	while IFS= read -r f; do node_files+=("$f"); done < <(
+		find test -path '*/node_modules' -prune -o -type f \
+			\( -name '*.test.js' -o -name '*.test.mjs' -o -name '*.test.cjs' \
+			-o -name '*-test.js' -o -name '*-test.mjs' -o -name '*_test.js' -o -name '*_test.mjs' \
+			-o -name 'test-*.js' -o -name 'test-*.mjs' \) -print | sort)
+fi
+if ((${#node_files[@]} > 0)); then
+	step "node --test (${#node_files[@]} files in test/)"
+	if go build -o bin/gateway ./cmd/gateway; then
+		export SOCKGATE_BIN=$root/bin/gateway
+	else
+		failed+=(build-gateway)
+	fi
+	export SOCKGATE_ROOT=$root
+	REDIS_SERVER=$(command -v redis-server || true)
+	export REDIS_SERVER
+	[[ -x /usr/bin/chromium ]] && export CHROMIUM=/usr/bin/chromium
+	node --test --test-reporter=tap "${node_files[@]}" 2>&1 | tee "$node_out"
+	((PIPESTATUS[0] == 0)) || failed+=(node-test)
+fi
+
+# One closing summary: go's counts, node's counts, and the total.
+count() { sed -n "s/^$2 \([0-9][0-9]*\)\$/\1/p" "$1" | tail -1; }
+go_line=$(grep -E '^go: [0-9]+ passed, [0-9]+ failed' "$go_out" | tail -1)
+gp=$(sed -E 's/^go: ([0-9]+) passed, ([0-9]+) failed, ([0-9]+) skipped.*/\1/' <<<"$go_line")
+gf=$(sed -E 's/^go: ([0-9]+) passed, ([0-9]+) failed, ([0-9]+) skipped.*/\2/' <<<"$go_line")
+gs=$(sed -E 's/^go: ([0-9]+) passed, ([0-9]+) failed, ([0-9]+) skipped.*/\3/' <<<"$go_line")
+np=$(count "$node_out" '# pass')
+nf=$(count "$node_out" '# fail')
+ns=$(count "$node_out" '# skipped')
+np=${np:-0} nf=${nf:-0} ns=${ns:-0} gp=${gp:-0} gf=${gf:-0} gs=${gs:-0}
+
+step "summary"
+grep -E $'^(ok|FAIL)[ \t]' "$go_out" || true
+echo "go:   $gp passed, $gf failed, $gs skipped"
+((${#node_files[@]} > 0)) && echo "node: $np passed, $nf failed, $ns skipped"
+if ((${#failed[@]} > 0)); then
+	echo "failed steps: ${failed[*]}"
+	# A failed step with no failed test (vet, a build) still counts as one failure.
+	((gf + nf == 0)) && gf=1
+fi
+echo "total: $((gp + np)) passed, $((gf + nf)) failed, $((gs + ns)) skipped"
+((${#failed[@]} == 0))
