@@ -24,7 +24,7 @@ func TestScenarios(t *testing.T) {
 		cfg   func(Config) Config
 		check func(t *testing.T, s *Summary)
 	}{
-		{"connect", func(c Config) Config { c.N, c.Hold = 40, 200 * time.Millisecond; return c }, func(t *testing.T, s *Summary) {
+		{"connect", func(c Config) Config { c.N, c.Hold = 40, 200*time.Millisecond; return c }, func(t *testing.T, s *Summary) {
 			if s.Connect.Connected != 40 || s.Connect.Failed != 0 || s.Connect.AliveAtEnd != 40 {
 				t.Fatalf("connect %+v", s.Connect)
 			}
@@ -48,13 +48,13 @@ func TestScenarios(t *testing.T) {
 				t.Fatalf("latency %+v", f.Latency)
 			}
 		}},
-		{"echo", func(c Config) Config { c.Clients, c.Duration = 4, 300 * time.Millisecond; return c }, func(t *testing.T, s *Summary) {
+		{"echo", func(c Config) Config { c.Clients, c.Duration = 4, 300*time.Millisecond; return c }, func(t *testing.T, s *Summary) {
 			e := s.Echo
 			if e.Clients != 4 || e.Requests == 0 || e.Errors != 0 || e.Mismatched != 0 || e.RoundTrip.Count != uint64(e.Requests) {
 				t.Fatalf("echo %+v", e)
 			}
 		}},
-		{"echo paced", func(c Config) Config { c.Clients, c.Duration, c.Rate = 2, 500 * time.Millisecond, 40; return c }, func(t *testing.T, s *Summary) {
+		{"echo paced", func(c Config) Config { c.Clients, c.Duration, c.Rate = 2, 500*time.Millisecond, 40; return c }, func(t *testing.T, s *Summary) {
 			if r := s.Echo.Requests; r < 10 || r > 30 {
 				t.Fatalf("paced echo sent %d requests, want about 20", r)
 			}
