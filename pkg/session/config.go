@@ -1,0 +1,80 @@
+package session
+
+import (
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/sockgate/sockgate/pkg/adapter"
+	"github.com/sockgate/sockgate/pkg/transport"
+)
+
+// Config configures a Server. The zero value of each field means its
+// documented default.
+type Config struct {
+	// Engine.IO settings, passed to the transport.
+
+	PingInterval    time.Duration  // default 25s
+	PingTimeout     time.Duration  // default 20s
+	MaxPayload      int            // bytes per message or polling body, default 1,000,000
+	UpgradeTimeout  time.Duration  // default 10s
+	Transports      []string       // default {"polling", "websocket"}
+	DisableUpgrades bool           // default false: polling may upgrade to websocket
+	WriteQueueBytes int            // per connection, default 4 MiB; overflow closes the connection
+	CORS            transport.CORS // default: no CORS headers
+	// AllowRequest, if set, may refuse an Engine.IO handshake. Default: allow all.
+	AllowRequest func(r *http.Request) error
+
+	// Socket.IO settings.
+
+	// ConnectTimeout closes an Engine.IO connection that has not connected
+	// to any namespace in time. Default 45s, as in socket.io.
+	ConnectTimeout time.Duration
+	// Adapter connects the namespaces to the cluster. Default
+	// adapter.NewMemory() (a single node), closed by Shutdown; an adapter
+	// given here is left open for its owner to close.
+	Adapter adapter.Adapter
+	// Logger receives the server's logs. Default slog.Default().
+	Logger *slog.Logger
+	// MaxAttachments bounds the binary attachments of one packet. Default 10.
+	MaxAttachments int
+	// MaxDepth bounds the JSON nesting depth of a received payload. Default 100.
+	MaxDepth int
+	// MaxPendingEvents bounds the received events that wait for a socket's
+	// handlers; a client that sends more while its handlers are busy is
+	// disconnected. Default 1000.
+	MaxPendingEvents int
+}
+
+const (
+	defaultConnectTimeout   = 45 * time.Second
+	defaultMaxPendingEvents = 1000
+)
+
+func (c *Config) setDefaults() {
+	if c.ConnectTimeout <= 0 {
+		c.ConnectTimeout = defaultConnectTimeout
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.MaxPendingEvents <= 0 {
+		c.MaxPendingEvents = defaultMaxPendingEvents
+	}
+}
+
+func (c *Config) transport(h transport.Handler) transport.Config {
+	return transport.Config{
+		PingInterval:    c.PingInterval,
+		PingTimeout:     c.PingTimeout,
+		MaxPayload:      c.MaxPayload,
+		UpgradeTimeout:  c.UpgradeTimeout,
+		Transports:      c.Transports,
+		DisableUpgrades: c.DisableUpgrades,
+		WriteQueueBytes: c.WriteQueueBytes,
+		CORS:            c.CORS,
+		AllowRequest:    c.AllowRequest,
+		Logger:          c.Logger,
+		Handler:         h,
+	}
+}

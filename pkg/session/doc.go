@@ -1,0 +1,41 @@
+// Package session is the Socket.IO v5 server: namespaces, sockets, rooms,
+// acks and broadcast operators, on top of the Engine.IO connections of
+// package transport and the cluster of package adapter.
+//
+// Entry points: NewServer(Config) returns a *Server, an http.Handler to mount
+// at /socket.io/. Server.Of (or Namespace) creates namespaces; clients can
+// connect only to namespaces that exist ("Invalid namespace" otherwise).
+// Namespace.Use adds middleware, Namespace.OnConnection receives each
+// connected *Socket, whose On/OnAny/OnDisconnect register handlers. Payloads
+// stay raw JSON (plus binary attachments) from the wire to the handlers and
+// back, so relayed events keep their exact bytes.
+//
+// # Concurrency contract
+//
+// All exported methods may be called concurrently. The handlers of one
+// socket (middleware, connection handlers, event handlers, disconnect
+// handlers) run one at a time, in the order their packets arrived, on a
+// goroutine that exists only while the socket has queued work: an idle
+// socket costs no goroutine. ACK packets from the client are handled on the
+// connection's read path, not queued, so a handler may block in
+// Socket.EmitWithAck. A client that queues more than Config.MaxPendingEvents
+// events while its handlers are busy is disconnected. A panic in a handler is
+// recovered, logged and counted; it disconnects that socket only.
+// Server-side event handlers (OnServerSideEmit) run on goroutines of their
+// own. Shutdown waits for every goroutine the package started.
+//
+// Sending never blocks: packets go to the connection's byte-bounded write
+// queue (transport.Conn.Send); a client that cannot keep up is disconnected
+// by the transport, and volatile packets are dropped instead. A broadcast
+// encodes its frames once and every recipient connection queues the same
+// bytes.
+//
+// # Lock order
+//
+// Server.mu → client.mu → Socket.mu → the adapter's index locks
+// (adapter.Rooms). Namespace.mu is taken alone. No lock of this package is
+// held while calling a transport.Conn (whose Close may run OnClose
+// synchronously), user code, or an adapter operation that may call back
+// into adapter.Local; the adapter's AddAll/Del/DelAll are called with
+// Socket.mu held and must not call back.
+package session

@@ -1,0 +1,266 @@
+package session
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sockgate/sockgate/pkg/adapter"
+	"github.com/sockgate/sockgate/pkg/transport"
+)
+
+// Server is a Socket.IO v5 server on top of an Engine.IO v4 transport. It is
+// an http.Handler to mount at /socket.io/. All methods may be called
+// concurrently.
+type Server struct {
+	cfg        Config
+	log        *slog.Logger
+	engine     *transport.Server // nil in unit tests
+	adapter    adapter.Adapter
+	ownAdapter bool
+	main       *Namespace
+
+	mu      sync.RWMutex
+	nsps    map[string]*Namespace
+	clients map[*client]struct{}
+	closed  bool
+
+	wg    sync.WaitGroup // socket drainers and server-side handlers
+	stats counters
+}
+
+type counters struct {
+	connections, sockets, acksPending                                            atomic.Int64
+	packetsIn, packetsOut, broadcasts, handlerPanics, connectErrors, parseErrors atomic.Uint64
+}
+
+// Stats is a snapshot of a Server's counters.
+type Stats struct {
+	Connections   int64  // open Engine.IO connections
+	Sockets       int64  // connected sockets, all namespaces
+	Namespaces    int    // namespaces created with Of
+	PacketsIn     uint64 // Socket.IO packets received
+	PacketsOut    uint64 // Socket.IO packets written (a broadcast counts once per recipient)
+	Broadcasts    uint64 // broadcasts delivered on this node (local or from the cluster)
+	AcksPending   int64  // acks the server waits for
+	HandlerPanics uint64 // panics recovered in user handlers
+	ConnectErrors uint64 // connections refused (unknown namespace, middleware)
+	ParseErrors   uint64 // connections closed for a malformed packet
+}
+
+// NewServer returns a server with the main namespace "/" created.
+func NewServer(cfg Config) (*Server, error) {
+	s, err := newServer(cfg)
+	if err != nil {
+		return nil, err
+	}
+	engine, err := transport.NewServer(s.cfg.transport(engineHandler{s}))
+	if err != nil {
+		s.closeAdapter()
+		return nil, fmt.Errorf("session: %w", err)
+	}
+	s.engine = engine
+	return s, nil
+}
+
+// newServer builds the server without its transport (unit tests feed it
+// fake connections).
+func newServer(cfg Config) (*Server, error) {
+	cfg.setDefaults()
+	s := &Server{
+		cfg:     cfg,
+		log:     cfg.Logger,
+		adapter: cfg.Adapter,
+		nsps:    make(map[string]*Namespace),
+		clients: make(map[*client]struct{}),
+	}
+	if s.adapter == nil {
+		s.adapter, s.ownAdapter = adapter.NewMemory(), true
+	}
+	main, err := s.Namespace("/")
+	if err != nil {
+		s.closeAdapter()
+		return nil, err
+	}
+	s.main = main
+	return s, nil
+}
+
+// ServeHTTP serves the Engine.IO endpoint.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.engine.ServeHTTP(w, r) }
+
+// Namespace returns the namespace name, creating it (and attaching it to
+// the adapter) on first use. Clients can connect only to namespaces that
+// exist; others are refused with "Invalid namespace".
+func (s *Server) Namespace(name string) (*Namespace, error) {
+	if !strings.HasPrefix(name, "/") {
+		name = "/" + name
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if n := s.nsps[name]; n != nil {
+		return n, nil
+	}
+	if s.closed {
+		return nil, ErrServerClosed
+	}
+	n := &Namespace{srv: s, name: name}
+	an, err := s.adapter.Namespace(local{n})
+	if err != nil {
+		return nil, fmt.Errorf("session: namespace %s: %w", name, err)
+	}
+	n.adapter = an
+	s.nsps[name] = n
+	return n, nil
+}
+
+// Of is Namespace for setup code: it panics if the adapter cannot attach
+// the namespace (the memory adapter always can, until Shutdown).
+func (s *Server) Of(name string) *Namespace {
+	n, err := s.Namespace(name)
+	if err != nil {
+		panic(err)
+	}
+	return n
+}
+
+func (s *Server) namespace(name string) *Namespace {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.nsps[name]
+}
+
+// Sockets returns the main namespace "/".
+func (s *Server) Sockets() *Namespace { return s.main }
+
+// Shortcuts to the main namespace.
+
+func (s *Server) Use(mw func(*Socket) error)               { s.main.Use(mw) }
+func (s *Server) OnConnection(f func(*Socket))             { s.main.OnConnection(f) }
+func (s *Server) To(rooms ...string) BroadcastOperator     { return s.main.To(rooms...) }
+func (s *Server) In(rooms ...string) BroadcastOperator     { return s.main.In(rooms...) }
+func (s *Server) Except(rooms ...string) BroadcastOperator { return s.main.Except(rooms...) }
+func (s *Server) Emit(event string, args ...any) error     { return s.main.Emit(event, args...) }
+
+// Stats returns a snapshot of the server's counters.
+func (s *Server) Stats() Stats {
+	s.mu.RLock()
+	nsps := len(s.nsps)
+	s.mu.RUnlock()
+	c := &s.stats
+	return Stats{
+		Connections:   c.connections.Load(),
+		Sockets:       c.sockets.Load(),
+		Namespaces:    nsps,
+		PacketsIn:     c.packetsIn.Load(),
+		PacketsOut:    c.packetsOut.Load(),
+		Broadcasts:    c.broadcasts.Load(),
+		AcksPending:   c.acksPending.Load(),
+		HandlerPanics: c.handlerPanics.Load(),
+		ConnectErrors: c.connectErrors.Load(),
+		ParseErrors:   c.parseErrors.Load(),
+	}
+}
+
+// Shutdown disconnects every socket with reason "server shutting down",
+// closes the connections and the namespaces' adapters, and waits for the
+// server's goroutines (handlers still running included) or ctx.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return ErrServerClosed
+	}
+	s.closed = true
+	clients := make([]*client, 0, len(s.clients))
+	for c := range s.clients {
+		clients = append(clients, c)
+	}
+	s.mu.Unlock()
+
+	for _, c := range clients {
+		c.closeSockets(ReasonServerShuttingDown, false)
+		c.conn.Close(ReasonServerShuttingDown)
+	}
+	var err error
+	if s.engine != nil {
+		err = s.engine.Shutdown(ctx)
+	}
+	done := make(chan struct{})
+	go func() { // exits with the last handler, even if ctx ends first
+		s.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		if err == nil {
+			err = ctx.Err()
+		}
+	}
+	s.mu.RLock()
+	for _, n := range s.nsps {
+		n.adapter.Close()
+	}
+	s.mu.RUnlock()
+	s.closeAdapter()
+	return err
+}
+
+func (s *Server) closeAdapter() {
+	if s.ownAdapter {
+		s.adapter.Close()
+	}
+}
+
+// open starts the Socket.IO side of a new Engine.IO connection.
+func (s *Server) open(cn conn, req *transport.Request) *client {
+	c := &client{srv: s, conn: cn, req: req}
+	c.dec.Limits.MaxAttachments = s.cfg.MaxAttachments
+	c.dec.Limits.MaxDepth = s.cfg.MaxDepth
+	s.mu.Lock()
+	closed := s.closed
+	if !closed {
+		s.clients[c] = struct{}{}
+		s.stats.connections.Add(1)
+	}
+	s.mu.Unlock()
+	if closed {
+		c.closed = true
+		cn.Close(ReasonServerShuttingDown)
+		return c
+	}
+	c.timer = time.AfterFunc(s.cfg.ConnectTimeout, c.connectTimeout)
+	return c
+}
+
+func (s *Server) removeClient(c *client) {
+	s.mu.Lock()
+	if _, ok := s.clients[c]; ok {
+		delete(s.clients, c)
+		s.stats.connections.Add(-1)
+	}
+	s.mu.Unlock()
+}
+
+// engineHandler receives the transport's connection events.
+type engineHandler struct{ s *Server }
+
+func (h engineHandler) OnOpen(c *transport.Conn) { c.SetValue(h.s.open(c, c.Request())) }
+
+func (h engineHandler) OnMessage(c *transport.Conn, data []byte, binary bool) {
+	if cl, ok := c.Value().(*client); ok {
+		cl.onMessage(data, binary)
+	}
+}
+
+func (h engineHandler) OnClose(c *transport.Conn, reason string) {
+	if cl, ok := c.Value().(*client); ok {
+		cl.onClose(reason)
+	}
+}

@@ -1,0 +1,429 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sockgate/sockgate/pkg/adapter"
+)
+
+// reasons records disconnect reasons by socket ID.
+type reasons struct {
+	mu sync.Mutex
+	m  map[string]string
+}
+
+func (r *reasons) hook(s *Socket, reason string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.m == nil {
+		r.m = make(map[string]string)
+	}
+	r.m[s.ID()] = reason
+}
+
+func (r *reasons) wait(t *testing.T, id, want string) {
+	t.Helper()
+	waitFor(t, "disconnect reason "+want, func() bool {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		return r.m[id] == want
+	})
+}
+
+func TestConnect(t *testing.T) {
+	s := newTestServer(t, Config{})
+	s.Of("/admin").Use(func(s *Socket) error { return errors.New("not allowed") })
+	s.Of("/vip").Use(func(s *Socket) error {
+		return &ConnectError{Message: "need token", Data: map[string]int{"code": 42}}
+	})
+	gotAuth := make(chan string, 1)
+	s.OnConnection(func(so *Socket) { gotAuth <- string(so.Handshake().Auth) })
+
+	tests := []struct{ name, send, want string }{
+		{"unknown namespace", "0/nope,", `44/nope,{"message":"Invalid namespace"}`},
+		{"middleware error", "0/admin,", `44/admin,{"message":"not allowed"}`},
+		{"connect error with data", `0/vip,{"token":1}`, `44/vip,{"message":"need token","data":{"code":42}}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := dial(t, s)
+			c.recv(tt.send)
+			c.expect(t, tt.want)
+		})
+	}
+	t.Run("main with auth", func(t *testing.T) {
+		c := dial(t, s)
+		c.recv(`0{"token":"abc"}`)
+		c.expectPrefix(t, `40{"sid":"`)
+		if got := <-gotAuth; got != `{"token":"abc"}` {
+			t.Errorf("auth %s", got)
+		}
+	})
+	t.Run("several namespaces", func(t *testing.T) {
+		s.Of("/chat")
+		c := dial(t, s)
+		a := connect(t, c, "/")
+		b := connect(t, c, "/chat")
+		<-gotAuth
+		if a == b {
+			t.Error("same sid in two namespaces")
+		}
+		if n := s.Stats().Sockets; n < 2 {
+			t.Errorf("Stats().Sockets = %d", n)
+		}
+	})
+}
+
+func TestEventsAndAcks(t *testing.T) {
+	s := newTestServer(t, Config{})
+	s.OnConnection(func(so *Socket) {
+		so.On("echo", func(so *Socket, ev *Event) {
+			ev.AckRaw([]byte("["+string(joinArgs(ev.Args()))+"]"), ev.Attachments)
+		})
+		so.On("bin", func(so *Socket, ev *Event) {
+			b, ok := ev.Binary(0)
+			if !ok {
+				t.Errorf("argument 0 is not binary: %s", ev.Data)
+			}
+			var got []byte
+			if err := ev.Decode(0, &got); err != nil || string(got) != string(b) {
+				t.Errorf("Decode binary: %q %v", got, err)
+			}
+			so.Emit("bin-back", b, "x")
+		})
+		so.On("ask", func(so *Socket, ev *Event) {
+			// An ack inside a handler: the read path answers it while we block.
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			reply, err := so.EmitWithAck(ctx, "question", 1)
+			if err != nil {
+				t.Errorf("EmitWithAck: %v", err)
+				return
+			}
+			var answer string
+			reply.Decode(0, &answer)
+			ev.Ack(answer)
+		})
+		so.On("noack", func(so *Socket, ev *Event) {
+			if err := ev.Ack(); !errors.Is(err, ErrNoAck) {
+				t.Errorf("Ack without id: %v", err)
+			}
+		})
+	})
+	c := dial(t, s)
+	connect(t, c, "/")
+
+	c.recv(`21["echo","a",{"b":1},9007199254740993]`)
+	c.expect(t, `431["a",{"b":1},9007199254740993]`)
+
+	c.recv(`51-["bin",{"_placeholder":true,"num":0}]`)
+	c.recvBinary([]byte{1, 2, 3})
+	c.expect(t, `451-["bin-back",{"_placeholder":true,"num":0},"x"]`)
+	if fr := c.next(t); !fr.Binary || string(fr.Data) != "\x01\x02\x03" {
+		t.Fatalf("attachment %q", fr.Data)
+	}
+
+	c.recv(`27["ask"]`)
+	q := c.expectPrefix(t, `42`)
+	id := strings.TrimSuffix(strings.TrimPrefix(q, "42"), `["question",1]`)
+	c.recv("3" + id + `["yes"]`)
+	c.expect(t, `437["yes"]`)
+
+	c.recv(`51-3["echo",{"_placeholder":true,"num":0}]`)
+	c.recvBinary([]byte("z"))
+	c.expect(t, `461-3[{"_placeholder":true,"num":0}]`)
+	c.next(t)
+
+	c.recv(`2["noack"]`)
+	c.recv(`21["echo"]`) // runs after noack: order is kept
+	c.expect(t, `431[]`)
+}
+
+func joinArgs(args [][]byte) []byte {
+	var out []byte
+	for i, a := range args {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		out = append(out, a...)
+	}
+	return out
+}
+
+func TestEmitWithAckTimeoutAndDisconnect(t *testing.T) {
+	s := newTestServer(t, Config{})
+	socks := make(chan *Socket, 1)
+	s.OnConnection(func(so *Socket) { socks <- so })
+	c := dial(t, s)
+	connect(t, c, "/")
+	so := <-socks
+
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if _, err := so.EmitWithAck(ctx, "q"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("EmitWithAck = %v, want deadline exceeded", err)
+	}
+	if _, err := so.EmitWithAck(ctx, "connect"); !errors.Is(err, ErrReservedEvent) {
+		t.Fatalf("reserved: %v", err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := so.EmitWithAck(context.Background(), "q")
+		done <- err
+	}()
+	waitFor(t, "pending ack", func() bool { return s.Stats().AcksPending == 1 })
+	c.recv("1")
+	if err := <-done; !errors.Is(err, ErrDisconnected) {
+		t.Fatalf("EmitWithAck after disconnect = %v", err)
+	}
+	if n := s.Stats().AcksPending; n != 0 {
+		t.Errorf("AcksPending = %d", n)
+	}
+}
+
+func TestRoomsAndBroadcast(t *testing.T) {
+	s := newTestServer(t, Config{})
+	socks := make(chan *Socket, 3)
+	s.OnConnection(func(so *Socket) {
+		so.On("join", func(so *Socket, ev *Event) {
+			var room string
+			ev.Decode(0, &room)
+			so.Join(room)
+			ev.Ack(true)
+		})
+		socks <- so
+	})
+	var conns []*fakeConn
+	var ss []*Socket
+	for range 3 {
+		c := dial(t, s)
+		connect(t, c, "/")
+		conns = append(conns, c)
+		ss = append(ss, <-socks)
+	}
+	a, b := conns[0], conns[1]
+	a.recv(`21["join","r"]`)
+	a.expect(t, `431[true]`)
+	b.recv(`21["join","r"]`)
+	b.expect(t, `431[true]`)
+	if rooms := ss[0].Rooms(); !slices.Contains(rooms, "r") || !slices.Contains(rooms, ss[0].ID()) {
+		t.Fatalf("Rooms = %v", rooms)
+	}
+
+	tests := []struct {
+		name string
+		emit func() error
+		want [3]bool
+	}{
+		{"all", func() error { return s.Emit("m", "all") }, [3]bool{true, true, true}},
+		{"room", func() error { return s.To("r").Emit("m", "room") }, [3]bool{true, true, false}},
+		{"except", func() error { return s.Except("r").Emit("m", "except") }, [3]bool{false, false, true}},
+		{"socket to room", func() error { return ss[0].To("r").Emit("m", "from-a") }, [3]bool{false, true, false}},
+		{"socket broadcast", func() error { return ss[2].Broadcast().Emit("m", "from-c") }, [3]bool{true, true, false}},
+		{"to socket id", func() error { return s.To(ss[1].ID()).Emit("m", "to-b") }, [3]bool{false, true, false}},
+		{"raw", func() error { return s.To("r").EmitRaw([]byte(`["m","raw"]`), nil) }, [3]bool{true, true, false}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := tt.emit(); err != nil {
+				t.Fatal(err)
+			}
+			for i, c := range conns {
+				if got := c.pending(); tt.want[i] != (len(got) == 1) || len(got) > 1 {
+					t.Errorf("client %d got %q, want delivery %v", i, got, tt.want[i])
+				}
+				c.mu.Lock()
+				c.read = len(c.frames)
+				c.mu.Unlock()
+			}
+		})
+	}
+
+	// Cluster operations of the memory adapter.
+	ctx := context.Background()
+	if err := s.To("r").SocketsJoin(ctx, "r2"); err != nil {
+		t.Fatal(err)
+	}
+	infos, err := s.Sockets().In("r2").FetchSockets(ctx)
+	if err != nil || len(infos) != 2 {
+		t.Fatalf("FetchSockets = %v, %v", infos, err)
+	}
+	for _, info := range infos {
+		if info.Handshake.Headers["User-Agent"] != "test" || info.Handshake.Query["EIO"] != "4" || !slices.Contains(info.Rooms, "r2") {
+			t.Errorf("info %+v", info)
+		}
+	}
+	if err := s.In("r2").DisconnectSockets(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	a.expect(t, "41")
+	b.expect(t, "41")
+	waitFor(t, "disconnects", func() bool { return s.Stats().Sockets == 1 })
+}
+
+func TestBroadcastEmitWithAck(t *testing.T) {
+	s := newTestServer(t, Config{})
+	s.OnConnection(func(so *Socket) {})
+	a, b := dial(t, s), dial(t, s)
+	connect(t, a, "/")
+	connect(t, b, "/")
+
+	type result struct {
+		acks []*Args
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		acks, err := s.Sockets().Timeout(200*time.Millisecond).EmitWithAck(context.Background(), "poll")
+		done <- result{acks, err}
+	}()
+	q := a.expectPrefix(t, "42")
+	b.expect(t, q) // encoded once: both get the same id
+	id := strings.TrimSuffix(strings.TrimPrefix(q, "42"), `["poll"]`)
+	a.recv("3" + id + `["a"]`)
+	r := <-done
+	var te *adapter.TimeoutError
+	if !errors.As(r.err, &te) || te.Received != 1 || te.Expected != 2 || len(r.acks) != 1 {
+		t.Fatalf("EmitWithAck = %d acks, %v", len(r.acks), r.err)
+	}
+
+	go func() {
+		acks, err := s.Sockets().EmitWithAck(context.Background(), "poll2")
+		done <- result{acks, err}
+	}()
+	for _, c := range []*fakeConn{a, b} {
+		q := c.expectPrefix(t, "42")
+		id := strings.TrimSuffix(strings.TrimPrefix(q, "42"), `["poll2"]`)
+		c.recv("3" + id + `["ok"]`)
+	}
+	if r := <-done; r.err != nil || len(r.acks) != 2 {
+		t.Fatalf("EmitWithAck = %d acks, %v", len(r.acks), r.err)
+	}
+}
+
+func TestDisconnectReasons(t *testing.T) {
+	var rs reasons
+	s := newTestServer(t, Config{})
+	socks := make(chan *Socket, 1)
+	s.OnConnection(func(so *Socket) {
+		so.OnDisconnect(rs.hook)
+		so.On("boom", func(*Socket, *Event) { panic("boom") })
+		socks <- so
+	})
+	s.Of("/other").OnConnection(func(so *Socket) { so.OnDisconnect(rs.hook); socks <- so })
+
+	setup := func(t *testing.T) (*fakeConn, *Socket) {
+		c := dial(t, s)
+		connect(t, c, "/")
+		return c, <-socks
+	}
+	t.Run("client namespace disconnect", func(t *testing.T) {
+		c, so := setup(t)
+		c.recv("1")
+		rs.wait(t, so.ID(), ReasonClientDisconnect)
+	})
+	t.Run("server namespace disconnect", func(t *testing.T) {
+		c, so := setup(t)
+		so.Disconnect(false)
+		c.expect(t, "41")
+		rs.wait(t, so.ID(), ReasonServerDisconnect)
+		if closed, _ := c.isClosed(); closed {
+			t.Error("connection closed")
+		}
+	})
+	t.Run("forced server close", func(t *testing.T) {
+		c, so := setup(t)
+		connect(t, c, "/other")
+		other := <-socks
+		so.Disconnect(true)
+		c.expect(t, "41")
+		c.expect(t, "41/other,")
+		rs.wait(t, so.ID(), ReasonServerDisconnect)
+		rs.wait(t, other.ID(), ReasonServerDisconnect)
+		if _, reason := c.isClosed(); reason != ReasonForcedServerClose {
+			t.Errorf("conn closed with %q", reason)
+		}
+	})
+	t.Run("transport close", func(t *testing.T) {
+		c, so := setup(t)
+		c.Close(ReasonTransportClose)
+		rs.wait(t, so.ID(), ReasonTransportClose)
+	})
+	t.Run("parse error", func(t *testing.T) {
+		c, so := setup(t)
+		c.recv(`2["unterminated"`)
+		rs.wait(t, so.ID(), ReasonParseError)
+		if _, reason := c.isClosed(); reason != ReasonParseError {
+			t.Errorf("conn closed with %q", reason)
+		}
+	})
+	t.Run("handler panic", func(t *testing.T) {
+		c, so := setup(t)
+		before := s.Stats().HandlerPanics
+		c.recv(`2["boom"]`)
+		c.expect(t, "41")
+		rs.wait(t, so.ID(), ReasonServerDisconnect)
+		if s.Stats().HandlerPanics != before+1 {
+			t.Error("panic not counted")
+		}
+	})
+	t.Run("unconnected namespace ignored", func(t *testing.T) {
+		c, _ := setup(t)
+		c.recv(`2/other,["x"]`)
+		c.recv(`2/other,1["x"]`)
+		if closed, _ := c.isClosed(); closed || len(c.pending()) != 0 {
+			t.Errorf("closed %v, frames %q", closed, c.pending())
+		}
+	})
+	t.Run("server shutting down", func(t *testing.T) {
+		s2 := newTestServer(t, Config{})
+		ids := make(chan string, 1)
+		s2.OnConnection(func(so *Socket) { so.OnDisconnect(rs.hook); ids <- so.ID() })
+		c := dial(t, s2)
+		connect(t, c, "/")
+		id := <-ids
+		if err := s2.Shutdown(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		rs.wait(t, id, ReasonServerShuttingDown)
+		if closed, _ := c.isClosed(); !closed {
+			t.Error("connection open after Shutdown")
+		}
+	})
+}
+
+func TestConnectTimeout(t *testing.T) {
+	s := newTestServer(t, Config{ConnectTimeout: 30 * time.Millisecond})
+	idle := dial(t, s)
+	active := dial(t, s)
+	connect(t, active, "/")
+	waitFor(t, "connect timeout", func() bool { closed, _ := idle.isClosed(); return closed })
+	if _, reason := idle.isClosed(); reason != ReasonForcedClose {
+		t.Errorf("reason %q", reason)
+	}
+	time.Sleep(50 * time.Millisecond)
+	if closed, _ := active.isClosed(); closed {
+		t.Error("a connected client was timed out")
+	}
+}
+
+func TestEventQueueBound(t *testing.T) {
+	s := newTestServer(t, Config{MaxPendingEvents: 2})
+	release := make(chan struct{})
+	s.OnConnection(func(so *Socket) {
+		so.On("slow", func(*Socket, *Event) { <-release })
+	})
+	c := dial(t, s)
+	connect(t, c, "/")
+	for range 5 {
+		c.recv(`2["slow"]`)
+	}
+	c.expect(t, "41")
+	close(release)
+}

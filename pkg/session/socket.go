@@ -1,0 +1,457 @@
+package session
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/sockgate/sockgate/pkg/adapter"
+	"github.com/sockgate/sockgate/pkg/protocol/socketio"
+)
+
+type socketState uint8
+
+const (
+	statePending   socketState = iota // CONNECT received, middleware running
+	stateConnected                    // in the adapter index, CONNECT sent
+	stateClosed
+)
+
+type jobKind uint8
+
+const (
+	jobConnect jobKind = iota
+	jobEvent
+	jobDisconnect
+)
+
+// job is one unit of a socket's serial work.
+type job struct {
+	kind   jobKind
+	pkt    *socketio.Packet
+	reason string
+}
+
+// Socket is a client connected to one namespace. All methods may be called
+// concurrently.
+type Socket struct {
+	id     string
+	nsp    *Namespace
+	client *client
+	auth   json.RawMessage
+
+	mu           sync.Mutex
+	state        socketState
+	handlers     map[string]EventHandler
+	anyHandler   EventHandler
+	onDisconnect []func(s *Socket, reason string)
+	data         any
+	acks         map[uint64]func(*socketio.Packet) // called with nil on disconnect
+	queue        []job
+	running      bool // a goroutine drains queue
+}
+
+// newID returns a random 20-character base64url ID, like socket.io's.
+func newID() string {
+	var b [15]byte
+	rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// ID is the socket's ID; the socket is in the room of that name.
+func (s *Socket) ID() string { return s.id }
+
+// Namespace returns the socket's namespace.
+func (s *Socket) Namespace() *Namespace { return s.nsp }
+
+// ConnID returns the ID of the Engine.IO connection the socket rides on.
+func (s *Socket) ConnID() string { return s.client.conn.ID() }
+
+// Transport returns the current transport: "polling" or "websocket".
+func (s *Socket) Transport() string { return s.client.conn.Transport() }
+
+// Handshake describes how a socket connected.
+type Handshake struct {
+	Header  http.Header
+	Query   url.Values
+	Auth    json.RawMessage // the CONNECT payload; nil when the client sent none
+	Address string          // the client's remote address
+	Time    time.Time       // when the Engine.IO connection was opened
+	URL     string          // the handshake request's URL
+	Secure  bool            // TLS
+	XDomain bool            // the request carried an Origin header
+}
+
+// Handshake returns the socket's handshake data.
+func (s *Socket) Handshake() Handshake {
+	h := Handshake{Auth: s.auth}
+	if r := s.client.req; r != nil {
+		h.Header, h.Query, h.Address, h.Time, h.URL, h.Secure, h.XDomain =
+			r.Header, r.Query, r.RemoteAddr, r.Time, r.URL, r.Secure, r.XDomain
+	}
+	return h
+}
+
+// Info returns the handshake as Node's socket.io reports it.
+func (h Handshake) Info() adapter.Handshake {
+	info := adapter.Handshake{
+		Headers: make(map[string]string, len(h.Header)),
+		Query:   make(map[string]string, len(h.Query)),
+		Time:    h.Time.Format("Mon Jan 02 2006 15:04:05 GMT-0700 (MST)"),
+		Address: h.Address,
+		XDomain: h.XDomain,
+		Secure:  h.Secure,
+		Issued:  h.Time.UnixMilli(),
+		URL:     h.URL,
+		Auth:    h.Auth,
+	}
+	for k, v := range h.Header {
+		if len(v) > 0 {
+			info.Headers[http.CanonicalHeaderKey(k)] = v[0]
+		}
+	}
+	for k, v := range h.Query {
+		if len(v) > 0 {
+			info.Query[k] = v[0]
+		}
+	}
+	if info.Auth == nil {
+		info.Auth = json.RawMessage("{}")
+	}
+	return info
+}
+
+// Data returns the value set by SetData (nil if none).
+func (s *Socket) Data() any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.data
+}
+
+// SetData attaches a value to the socket; FetchSockets reports it as JSON.
+func (s *Socket) SetData(v any) {
+	s.mu.Lock()
+	s.data = v
+	s.mu.Unlock()
+}
+
+// On sets the handler of an event, replacing any previous one.
+func (s *Socket) On(event string, h EventHandler) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.handlers == nil {
+		s.handlers = make(map[string]EventHandler)
+	}
+	s.handlers[event] = h
+}
+
+// OnAny sets the handler of the events that have no handler of their own.
+func (s *Socket) OnAny(h EventHandler) {
+	s.mu.Lock()
+	s.anyHandler = h
+	s.mu.Unlock()
+}
+
+// OnDisconnect adds a function called once when the socket disconnects,
+// with the reason (see the Reason constants). It runs after the handlers of
+// the events that arrived before the disconnection.
+func (s *Socket) OnDisconnect(f func(s *Socket, reason string)) {
+	s.mu.Lock()
+	s.onDisconnect = append(s.onDisconnect, f)
+	s.mu.Unlock()
+}
+
+// Connected reports whether the socket is connected.
+func (s *Socket) Connected() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.state == stateConnected
+}
+
+// Emit sends an event to the client. Arguments are encoded as
+// socketio.MarshalArgs does: []byte becomes a binary attachment,
+// json.RawMessage is sent as is, anything else through encoding/json.
+func (s *Socket) Emit(event string, args ...any) error {
+	p, err := eventPacket(event, args)
+	if err != nil {
+		return err
+	}
+	return s.send(p, false)
+}
+
+// EmitRaw sends data, a JSON array [event, args...] sent as is, with the
+// binary attachments its placeholders refer to: the way to relay an event.
+func (s *Socket) EmitRaw(data []byte, attachments [][]byte) error {
+	return s.send(rawEventPacket(data, attachments), false)
+}
+
+// Send emits a "message" event.
+func (s *Socket) Send(args ...any) error { return s.Emit("message", args...) }
+
+// EmitWithAck emits an event and waits for the client's ack, until ctx is
+// done or the socket disconnects (ErrDisconnected).
+func (s *Socket) EmitWithAck(ctx context.Context, event string, args ...any) (*Args, error) {
+	p, err := eventPacket(event, args)
+	if err != nil {
+		return nil, err
+	}
+	p.ID, p.HasID = s.nsp.ackIDs.Add(1), true
+	ch := make(chan *socketio.Packet, 1)
+	if !s.addAck(p.ID, func(p *socketio.Packet) { ch <- p }) {
+		return nil, ErrDisconnected
+	}
+	if err := s.send(p, false); err != nil {
+		s.removeAck(p.ID)
+		return nil, err
+	}
+	select {
+	case reply := <-ch:
+		if reply == nil {
+			return nil, ErrDisconnected
+		}
+		return newArgs(reply), nil
+	case <-ctx.Done():
+		s.removeAck(p.ID)
+		return nil, ctx.Err()
+	}
+}
+
+// Join adds the socket to rooms.
+func (s *Socket) Join(rooms ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.state == stateConnected {
+		s.nsp.adapter.AddAll(s, rooms...)
+	}
+}
+
+// Leave removes the socket from room.
+func (s *Socket) Leave(room string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.state == stateConnected {
+		s.nsp.adapter.Del(s, room)
+	}
+}
+
+// Rooms lists the rooms of the socket, its own ID room included.
+func (s *Socket) Rooms() []string { return s.nsp.adapter.SocketRooms(s) }
+
+// To returns an operator that broadcasts to rooms, to every socket but this one.
+func (s *Socket) To(rooms ...string) BroadcastOperator { return s.Broadcast().To(rooms...) }
+
+// In is To.
+func (s *Socket) In(rooms ...string) BroadcastOperator { return s.To(rooms...) }
+
+// Except returns an operator that broadcasts to every socket but this one
+// and the members of rooms.
+func (s *Socket) Except(rooms ...string) BroadcastOperator { return s.Broadcast().Except(rooms...) }
+
+// Broadcast returns an operator that broadcasts to every socket of the
+// namespace but this one.
+func (s *Socket) Broadcast() BroadcastOperator { return s.nsp.Except(s.id) }
+
+// Disconnect disconnects the socket from its namespace (the client gets a
+// DISCONNECT packet; reason "server namespace disconnect"). With close, the
+// whole Engine.IO connection is closed too, after disconnecting every socket
+// it carries.
+func (s *Socket) Disconnect(close bool) {
+	if close {
+		s.client.disconnect()
+		return
+	}
+	s.close(ReasonServerDisconnect, true)
+}
+
+// send writes one packet of this socket's namespace.
+func (s *Socket) send(p *socketio.Packet, volatile bool) error {
+	s.mu.Lock()
+	st := s.state
+	s.mu.Unlock()
+	if st != stateConnected {
+		return ErrDisconnected
+	}
+	p.Namespace = s.nsp.name
+	s.nsp.srv.stats.packetsOut.Add(1)
+	return s.client.conn.Send(encodeFrames(p), volatile)
+}
+
+func (s *Socket) addAck(id uint64, f func(*socketio.Packet)) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.state == stateClosed {
+		return false
+	}
+	if s.acks == nil {
+		s.acks = make(map[uint64]func(*socketio.Packet))
+	}
+	s.acks[id] = f
+	s.nsp.srv.stats.acksPending.Add(1)
+	return true
+}
+
+func (s *Socket) removeAck(id uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.acks[id]; ok {
+		delete(s.acks, id)
+		s.nsp.srv.stats.acksPending.Add(-1)
+	}
+}
+
+// onAck runs on the connection's read path: acks are answered even while
+// the socket's handlers are busy (so EmitWithAck works inside a handler).
+func (s *Socket) onAck(p *socketio.Packet) {
+	s.mu.Lock()
+	f, ok := s.acks[p.ID]
+	if ok {
+		delete(s.acks, p.ID)
+		s.nsp.srv.stats.acksPending.Add(-1)
+	}
+	s.mu.Unlock()
+	if ok {
+		f(p)
+	}
+}
+
+// close disconnects the socket once; notify sends the client a DISCONNECT.
+func (s *Socket) close(reason string, notify bool) {
+	s.mu.Lock()
+	if s.state == stateClosed {
+		s.mu.Unlock()
+		return
+	}
+	wasConnected := s.state == stateConnected
+	s.state = stateClosed
+	acks := s.acks
+	s.acks = nil
+	if wasConnected {
+		s.nsp.adapter.DelAll(s)
+	}
+	s.mu.Unlock()
+
+	srv := s.nsp.srv
+	srv.stats.acksPending.Add(-int64(len(acks)))
+	if notify && wasConnected {
+		srv.stats.packetsOut.Add(1)
+		s.client.conn.Send(encodeFrames(&socketio.Packet{Type: socketio.Disconnect, Namespace: s.nsp.name}), false)
+	}
+	s.client.remove(s)
+	for _, f := range acks {
+		f(nil)
+	}
+	if wasConnected {
+		srv.stats.sockets.Add(-1)
+		s.enqueue(job{kind: jobDisconnect, reason: reason})
+	}
+}
+
+// enqueueEvent queues a received event for the socket's handlers.
+func (s *Socket) enqueueEvent(p *socketio.Packet) {
+	if !s.enqueue(job{kind: jobEvent, pkt: p}) {
+		s.nsp.srv.log.Warn("session: disconnecting a socket whose client outruns its handlers",
+			"sid", s.client.conn.ID(), "socket", s.id, "nsp", s.nsp.name)
+		s.close(ReasonServerDisconnect, true)
+	}
+}
+
+// enqueue adds a job to the socket's serial queue and starts its drainer
+// goroutine if none runs. It refuses events beyond MaxPendingEvents.
+func (s *Socket) enqueue(j job) bool {
+	srv := s.nsp.srv
+	s.mu.Lock()
+	if j.kind == jobEvent && len(s.queue) >= srv.cfg.MaxPendingEvents {
+		s.mu.Unlock()
+		return false
+	}
+	s.queue = append(s.queue, j)
+	start := !s.running
+	s.running = true
+	s.mu.Unlock()
+	if start {
+		srv.wg.Go(s.drain)
+	}
+	return true
+}
+
+// drain runs the queued jobs in order and exits when the queue is empty, so
+// an idle socket has no goroutine.
+func (s *Socket) drain() {
+	for {
+		s.mu.Lock()
+		if len(s.queue) == 0 {
+			s.running = false
+			s.queue = nil
+			s.mu.Unlock()
+			return
+		}
+		j := s.queue[0]
+		s.queue[0] = job{}
+		s.queue = s.queue[1:]
+		s.mu.Unlock()
+		switch j.kind {
+		case jobConnect:
+			s.nsp.connect(s)
+		case jobEvent:
+			s.dispatch(j.pkt)
+		case jobDisconnect:
+			s.mu.Lock()
+			hs := s.onDisconnect
+			s.onDisconnect = nil
+			s.mu.Unlock()
+			for _, h := range hs {
+				s.safely("disconnect handler", func() { h(s, j.reason) })
+			}
+		}
+	}
+}
+
+func (s *Socket) dispatch(p *socketio.Packet) {
+	name, args, err := socketio.SplitEvent(p.Data)
+	if err != nil { // the Decoder validated it; be safe anyway
+		return
+	}
+	s.mu.Lock()
+	h := s.handlers[name]
+	if h == nil {
+		h = s.anyHandler
+	}
+	s.mu.Unlock()
+	if h == nil {
+		return
+	}
+	ev := &Event{Name: name, Data: p.Data, Attachments: p.Attachments, args: args, socket: s, id: p.ID, hasAck: p.HasID}
+	s.safely("event handler", func() { h(s, ev) })
+}
+
+// safely runs user code; a panic is logged and disconnects this socket only.
+func (s *Socket) safely(what string, f func()) (ok bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			ok = false
+			srv := s.nsp.srv
+			srv.stats.handlerPanics.Add(1)
+			srv.log.Error("session: panic in "+what, "socket", s.id, "nsp", s.nsp.name, "panic", r, "stack", string(debug.Stack()))
+			s.close(ReasonServerDisconnect, true)
+		}
+	}()
+	f()
+	return true
+}
+
+// info describes the socket for FetchSockets (the adapter adds the rooms).
+func (s *Socket) info() adapter.SocketInfo {
+	data := json.RawMessage("null")
+	if v := s.Data(); v != nil {
+		if b, err := json.Marshal(v); err == nil {
+			data = b
+		}
+	}
+	return adapter.SocketInfo{ID: s.id, Handshake: s.Handshake().Info(), Data: data}
+}
