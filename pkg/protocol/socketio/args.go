@@ -12,7 +12,7 @@ import (
 // Malformed input gives an error, never a panic, but SplitArray does not
 // validate the elements themselves.
 func SplitArray(data []byte) ([][]byte, error) {
-	return AppendElements(nil, data)
+	return AppendElements(make([][]byte, 0, 8), data)
 }
 
 // AppendElements is SplitArray appending to dst, so that a caller can reuse

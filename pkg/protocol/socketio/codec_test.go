@@ -345,3 +345,49 @@ func TestAppendString(t *testing.T) {
 		})
 	}
 }
+
+func TestPlainWord(t *testing.T) {
+	special := func(c byte) bool { return c < 0x20 || c == '"' || c == '\\' }
+	check := func(w [8]byte) {
+		t.Helper()
+		want := true
+		for _, c := range w {
+			if special(c) {
+				want = false
+			}
+		}
+		v := uint64(0)
+		for i := 7; i >= 0; i-- {
+			v = v<<8 | uint64(w[i])
+		}
+		if got := plainWord(v); got != want {
+			t.Fatalf("plainWord(% x) = %v, want %v", w, got, want)
+		}
+	}
+	// Every byte value at every position, among fillers that provoke borrows.
+	for _, fill := range []byte{'x', 0x00, 0x20, 0x21, 0x23, 0x5b, 0x5d, 0x80, 0xff} {
+		for p := range 8 {
+			for c := range 256 {
+				var w [8]byte
+				for i := range w {
+					w[i] = fill
+				}
+				w[p] = byte(c)
+				check(w)
+			}
+		}
+	}
+	// Pseudo-random words over the interesting bytes.
+	set := []byte{0x00, 0x01, 0x1f, 0x20, 0x21, 0x22, 0x23, 0x5b, 0x5c, 0x5d, 0x7f, 0x80, 0xa2, 0xdc, 0xff, 'x'}
+	x := uint64(1)
+	for range 200000 {
+		var w [8]byte
+		for i := range w {
+			x ^= x << 13
+			x ^= x >> 7
+			x ^= x << 17
+			w[i] = set[x%uint64(len(set))]
+		}
+		check(w)
+	}
+}

@@ -1,6 +1,7 @@
 package socketio
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"unicode/utf8"
@@ -132,10 +133,8 @@ func (d *Decoder) Decode(text []byte) (*Packet, error) {
 	// JSON data: the rest.
 	if i < len(text) {
 		var ph *phCheck
-		var check phCheck
 		if binary {
-			check.count = count
-			ph = &check
+			ph = &phCheck{count: count}
 		}
 		if err := scanJSON(text[i:], d.Limits.maxDepth(), ph); err != nil {
 			return nil, err
@@ -154,14 +153,19 @@ func (d *Decoder) Decode(text []byte) (*Packet, error) {
 	return p, nil
 }
 
-// isReserved reports whether name is one of the event names a client may not
-// emit (socket.io-parser RESERVED_EVENTS).
-func isReserved(name []byte) bool {
-	switch string(name) {
-	case "connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener":
-		return true
+// isReserved reports whether s, the contents of a JSON string, is one of
+// the event names a client may not emit (socket.io-parser RESERVED_EVENTS).
+func isReserved(s []byte) bool {
+	if bytes.IndexByte(s, '\\') < 0 {
+		switch string(s) {
+		case "connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener":
+			return true
+		}
+		return false
 	}
-	return false
+	return unquotedEqual(s, "connect") || unquotedEqual(s, "connect_error") ||
+		unquotedEqual(s, "disconnect") || unquotedEqual(s, "disconnecting") ||
+		unquotedEqual(s, "newListener") || unquotedEqual(s, "removeListener")
 }
 
 // checkPayload mirrors socket.io-parser's isPayloadValid on validated data.
@@ -216,12 +220,8 @@ func eventName(data []byte) ([]byte, error) {
 	case c != '"':
 		return nil, invalid("event name must be a string or a number")
 	}
-	if len(raw) <= 2+len("removeListener")*6 { // short enough to be reserved
-		var buf [2 + len("removeListener")*6]byte
-		name := appendUnquoted(buf[:0], raw[1:len(raw)-1])
-		if isReserved(name) {
-			return nil, invalid("reserved event name %q", name)
-		}
+	if isReserved(raw[1 : len(raw)-1]) {
+		return nil, invalid("reserved event name %s", raw)
 	}
 	return raw, nil
 }

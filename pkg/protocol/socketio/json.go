@@ -1,6 +1,7 @@
 package socketio
 
 import (
+	"encoding/binary"
 	"fmt"
 	"unicode/utf8"
 )
@@ -65,19 +66,31 @@ type phFrame struct {
 // integer in [0, count).
 type phCheck struct {
 	count  int
-	frames []phFrame
-	inline [4]phFrame
+	n      int        // open frames
+	inline [8]phFrame // frames 0..7
+	spill  []phFrame  // frames 8.., rarely used
+}
+
+func (c *phCheck) at(k int) *phFrame {
+	if k < len(c.inline) {
+		return &c.inline[k]
+	}
+	return &c.spill[k-len(c.inline)]
 }
 
 func (c *phCheck) frame(depth int) *phFrame {
-	if n := len(c.frames); n > 0 && c.frames[n-1].depth == depth {
-		return &c.frames[n-1]
+	if c.n > 0 {
+		if f := c.at(c.n - 1); f.depth == depth {
+			return f
+		}
 	}
-	if c.frames == nil {
-		c.frames = c.inline[:0]
+	if c.n >= len(c.inline) && c.n-len(c.inline) == len(c.spill) {
+		c.spill = append(c.spill, phFrame{})
 	}
-	c.frames = append(c.frames, phFrame{depth: depth})
-	return &c.frames[len(c.frames)-1]
+	c.n++
+	f := c.at(c.n - 1)
+	*f = phFrame{depth: depth}
+	return f
 }
 
 // value records a member value (raw scalar, or a container when raw is nil)
@@ -94,12 +107,14 @@ func (c *phCheck) value(depth int, k keyKind, raw []byte) {
 
 // close is called when the object at depth ends at offset off.
 func (c *phCheck) close(depth, off int) error {
-	n := len(c.frames)
-	if n == 0 || c.frames[n-1].depth != depth {
+	if c.n == 0 {
 		return nil
 	}
-	f := c.frames[n-1]
-	c.frames = c.frames[:n-1]
+	f := c.at(c.n - 1)
+	if f.depth != depth {
+		return nil
+	}
+	c.n--
 	if f.truthy && (!f.numOK || f.num >= c.count) {
 		return jsonError(off, "placeholder does not refer to one of the %d attachments", c.count)
 	}
@@ -150,24 +165,61 @@ func smallUint(raw []byte) (int, bool) {
 // resolving escapes ("\u005fplaceholder" is the same key to JSON.parse).
 func classifyKey(raw []byte) keyKind {
 	s := raw[1 : len(raw)-1]
-	if len(s) > 80 {
-		return keyOther // too long to be either key, even fully escaped
-	}
-	var buf [80]byte
-	key := s
-	for _, c := range s {
-		if c == '\\' {
-			key = appendUnquoted(buf[:0], s)
-			break
-		}
-	}
-	switch string(key) {
-	case "_placeholder":
+	switch {
+	case unquotedEqual(s, "_placeholder"):
 		return keyPlaceholder
-	case "num":
+	case unquotedEqual(s, "num"):
 		return keyNum
 	}
 	return keyOther
+}
+
+// unquotedEqual reports whether s, the contents of a JSON string without its
+// quotes, decodes to lit. It does not allocate.
+func unquotedEqual(s []byte, lit string) bool {
+	if len(s) < len(lit) {
+		return false // escapes only make the encoding longer
+	}
+	j := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c != '\\' {
+			if j >= len(lit) || lit[j] != c {
+				return false
+			}
+			i++
+			j++
+			continue
+		}
+		if i+1 >= len(s) {
+			return false
+		}
+		r, n := rune(s[i+1]), 2
+		switch s[i+1] {
+		case 'b':
+			r = '\b'
+		case 'f':
+			r = '\f'
+		case 'n':
+			r = '\n'
+		case 'r':
+			r = '\r'
+		case 't':
+			r = '\t'
+		case 'u':
+			if r, n = decodeU(s[i:]); n == 0 {
+				return false
+			}
+		}
+		var buf [utf8.UTFMax]byte
+		m := utf8.EncodeRune(buf[:], r)
+		if j+m > len(lit) || string(buf[:m]) != lit[j:j+m] {
+			return false
+		}
+		i += n
+		j += m
+	}
+	return j == len(lit)
 }
 
 // scanJSON validates that data holds exactly one JSON value (RFC 8259, UTF-8,
@@ -315,17 +367,46 @@ func scanKey(data []byte, i int, ph *phCheck) (int, keyKind, error) {
 	return i + 1, k, nil
 }
 
+// Word-at-a-time masks for scanString (the classic "has a byte less than
+// n" and "has a zero byte" tests, exact for n <= 128).
+const (
+	lsb = 0x0101010101010101
+	msb = 0x8080808080808080
+)
+
+// plainWord reports whether none of the 8 bytes in w is a quote, a
+// backslash or a control character.
+func plainWord(w uint64) bool {
+	lt20 := (w - lsb*0x20) &^ w
+	q := w ^ lsb*'"'
+	b := w ^ lsb*'\\'
+	quote := (q - lsb) &^ q
+	bslash := (b - lsb) &^ b
+	return (lt20|quote|bslash)&msb == 0
+}
+
 // scanString scans the string starting at data[i] == '"' and returns the
 // offset just past its closing quote.
 func scanString(data []byte, i int) (int, error) {
 	start := i
 	i++
-	ascii := true
-	for i < len(data) {
+	var high uint64 // non-zero once a byte >= 0x80 was seen
+	for {
+		for i+8 <= len(data) {
+			w := binary.LittleEndian.Uint64(data[i:])
+			if !plainWord(w) {
+				break
+			}
+			high |= w & msb
+			i += 8
+		}
+		if i >= len(data) {
+			return i, jsonError(start, "unterminated string")
+		}
 		c := data[i]
 		switch {
 		case c == '"':
-			if !ascii && !utf8.Valid(data[start:i]) {
+			if high != 0 && !utf8.Valid(data[start:i]) {
 				return i, jsonError(start, "invalid UTF-8 in string")
 			}
 			return i + 1, nil
@@ -353,12 +434,11 @@ func scanString(data []byte, i int) (int, error) {
 			return i, jsonError(i, "control character %#02x in string", c)
 		default:
 			if c >= utf8.RuneSelf {
-				ascii = false
+				high = 1
 			}
 			i++
 		}
 	}
-	return i, jsonError(start, "unterminated string")
 }
 
 func scanLiteral(data []byte, i int, lit string) (int, error) {
