@@ -202,3 +202,12 @@ func TestMarshalArgs(t *testing.T) {
 		t.Fatal("empty RawMessage accepted")
 	}
 }
+
+func TestAppendErrorData(t *testing.T) {
+	if got := string(AppendErrorData(nil, "Invalid namespace", nil)); got != `{"message":"Invalid namespace"}` {
+		t.Fatalf("got %s", got)
+	}
+	if got := string(AppendErrorData(nil, `bad "token"`, []byte(`{"code":401}`))); got != `{"message":"bad \"token\"","data":{"code":401}}` {
+		t.Fatalf("got %s", got)
+	}
+}

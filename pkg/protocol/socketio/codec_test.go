@@ -391,3 +391,18 @@ func TestPlainWord(t *testing.T) {
 		check(w)
 	}
 }
+
+func TestNamespaceCache(t *testing.T) {
+	var d Decoder
+	for _, nsp := range []string{"/a", "/b", "/a", "/", "/a"} {
+		text := []byte(`0` + nsp + `,`)
+		p, err := d.Decode(text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		text[1] = 'X' // the namespace must not alias the input
+		if p.Namespace != nsp {
+			t.Fatalf("Namespace = %q, want %q", p.Namespace, nsp)
+		}
+	}
+}

@@ -117,3 +117,16 @@ func AppendString(dst []byte, s string) []byte {
 	dst = append(dst, s[start:]...)
 	return append(dst, '"')
 }
+
+// AppendErrorData appends the data of a CONNECT_ERROR packet as socket.io
+// servers send it: {"message":"..."} or, when data is not nil,
+// {"message":"...","data":<data>} with data as raw JSON.
+func AppendErrorData(dst []byte, message string, data []byte) []byte {
+	dst = append(dst, `{"message":`...)
+	dst = AppendString(dst, message)
+	if data != nil {
+		dst = append(dst, `,"data":`...)
+		dst = append(dst, data...)
+	}
+	return append(dst, '}')
+}
