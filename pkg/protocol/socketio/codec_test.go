@@ -406,3 +406,12 @@ func TestNamespaceCache(t *testing.T) {
 		}
 	}
 }
+
+func TestTypeString(t *testing.T) {
+	want := []string{"CONNECT", "DISCONNECT", "EVENT", "ACK", "CONNECT_ERROR", "BINARY_EVENT", "BINARY_ACK", "Type(7)"}
+	for i, w := range want {
+		if got := Type(i).String(); got != w {
+			t.Errorf("Type(%d).String() = %q, want %q", i, got, w)
+		}
+	}
+}

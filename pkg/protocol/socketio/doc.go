@@ -22,9 +22,9 @@
 //
 // Helpers work on raw JSON: SplitArray, SplitEvent and EventName read event
 // and ack data; Attachment resolves a placeholder element; AppendEvent,
-// AppendArray, AppendString and AppendPlaceholder build data without
-// intermediate allocations; MarshalArgs turns Go values into elements and
-// attachments.
+// AppendArray, AppendString, AppendPlaceholder and AppendErrorData build data
+// without intermediate allocations; MarshalArgs turns Go values into elements
+// and attachments.
 //
 // A Decoder is not safe for concurrent use; everything else in the package is
 // stateless and may be called concurrently.
