@@ -1,0 +1,113 @@
+package transport
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"time"
+)
+
+// Transport names, as in the "transport" query parameter.
+const (
+	TransportPolling   = "polling"
+	TransportWebSocket = "websocket"
+)
+
+// Close reasons passed to Handler.OnClose, as the reference server names them.
+const (
+	ReasonTransportClose = "transport close" // the client closed the transport
+	ReasonTransportError = "transport error" // the transport failed or the client misbehaved
+	ReasonPingTimeout    = "ping timeout"    // no pong within PingTimeout
+	ReasonParseError     = "parse error"     // the client sent an undecodable packet
+	ReasonForcedClose    = "forced close"    // closed by the server (Conn.Close, slow consumer)
+	ReasonServerShutdown = "server shutting down"
+)
+
+// Handler receives the events of every Engine.IO connection of a Server.
+type Handler interface {
+	// OnOpen is called once per connection, after the handshake and before any
+	// message. It must not block.
+	OnOpen(c *Conn)
+	// OnMessage is called for each Engine.IO message packet, serially per
+	// connection and in arrival order. data belongs to the callee.
+	OnMessage(c *Conn, data []byte, binary bool)
+	// OnClose is called exactly once per connection, after its last OnMessage.
+	OnClose(c *Conn, reason string)
+}
+
+// CORS configures cross-origin requests to the polling transport.
+type CORS struct {
+	Origins     []string // allowed origins; "*" allows any; empty disables CORS headers
+	Credentials bool
+}
+
+// Config configures a Server. The zero value of each field means its default.
+type Config struct {
+	PingInterval    time.Duration // default 25s
+	PingTimeout     time.Duration // default 20s
+	MaxPayload      int           // bytes, default 1,000,000
+	UpgradeTimeout  time.Duration // default 10s
+	Transports      []string      // default {"polling", "websocket"}
+	DisableUpgrades bool
+	WriteQueueBytes int // per connection, default 4 MiB; overflow closes the connection
+	CORS            CORS
+	// AllowRequest, if set, may refuse a handshake (e.g. while draining); the
+	// client gets HTTP 403 with error code 4 and the error's text.
+	AllowRequest func(r *http.Request) error
+	Logger       *slog.Logger // default slog.Default()
+	Handler      Handler      // required
+}
+
+// Request is what a connection keeps of its handshake request.
+type Request struct {
+	Header     http.Header
+	Query      url.Values
+	RemoteAddr string
+	URL        string
+	Secure     bool
+	XDomain    bool
+	Time       time.Time
+}
+
+func (cfg Config) withDefaults() (Config, error) {
+	if cfg.Handler == nil {
+		return cfg, errors.New("transport: Config.Handler is required")
+	}
+	if cfg.PingInterval == 0 {
+		cfg.PingInterval = 25 * time.Second
+	}
+	if cfg.PingTimeout == 0 {
+		cfg.PingTimeout = 20 * time.Second
+	}
+	if cfg.MaxPayload == 0 {
+		cfg.MaxPayload = 1_000_000
+	}
+	if cfg.UpgradeTimeout == 0 {
+		cfg.UpgradeTimeout = 10 * time.Second
+	}
+	if len(cfg.Transports) == 0 {
+		cfg.Transports = []string{TransportPolling, TransportWebSocket}
+	}
+	if cfg.WriteQueueBytes == 0 {
+		cfg.WriteQueueBytes = 4 << 20
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.PingInterval < 0 || cfg.PingTimeout < 0 || cfg.UpgradeTimeout < 0 || cfg.MaxPayload < 0 || cfg.WriteQueueBytes < 0 {
+		return cfg, errors.New("transport: negative duration or size in Config")
+	}
+	for _, t := range cfg.Transports {
+		if t != TransportPolling && t != TransportWebSocket {
+			return cfg, errors.New("transport: unknown transport " + t)
+		}
+	}
+	cfg.Transports = slices.Clone(cfg.Transports)
+	return cfg, nil
+}
+
+func (cfg *Config) allows(transport string) bool {
+	return slices.Contains(cfg.Transports, transport)
+}

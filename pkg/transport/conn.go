@@ -1,0 +1,389 @@
+package transport
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sockgate/sockgate/pkg/protocol/engineio"
+)
+
+type connState uint8
+
+const (
+	stateOpen connState = iota
+	stateClosed
+)
+
+// closeMode says what happens to what is queued and to the transport when a
+// session closes.
+type closeMode uint8
+
+const (
+	closeFlush  closeMode = iota // write what is queued, then close the transport
+	closeDrop                    // drop the queue, close the transport now
+	closeDetach                  // drop the queue; the caller closes the websocket
+)
+
+// closeTimeout bounds how long a closed polling session waits for a GET to
+// take its last packets and the close packet (the reference server's value).
+const closeTimeout = 30 * time.Second
+
+// Conn is one Engine.IO session. All methods may be called concurrently.
+type Conn struct {
+	srv *Server
+	id  string
+	req *Request
+
+	// readMu serializes packet handling: polling POSTs and websocket readers.
+	readMu sync.Mutex
+
+	lastRecv atomic.Int64 // unix nanoseconds of the last packet received
+	logged   atomic.Bool  // bad input was logged once already
+
+	mu         sync.Mutex // protects everything below
+	state      connState
+	reason     string
+	delivering bool // a Handler method runs; OnClose waits for it to end
+	notified   bool // OnClose was called or is due from the deliverer
+	value      any
+	transport  string
+
+	queue  []engineio.Frame
+	queued int // bytes queued or being written
+
+	// Heartbeat: one runtime timer; due guards against a stale firing that
+	// raced with a Reset.
+	timer     *time.Timer
+	due       time.Time
+	awaitPong bool
+
+	// Polling.
+	pollActive bool          // a GET is waiting
+	pollWake   chan struct{} // wakes the waiting GET
+	draining   bool          // closed, kept to hand the close packet to the next GET
+
+	// WebSocket.
+	ws      *wsConn
+	writing bool // the writer goroutine runs
+
+	// Upgrade in progress.
+	probe        *wsConn
+	probed       bool // "2probe" answered: release pending GETs with noop
+	upgradeTimer *time.Timer
+}
+
+// ID returns the session id.
+func (c *Conn) ID() string { return c.id }
+
+// Transport returns the current transport: "polling" or "websocket".
+func (c *Conn) Transport() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.transport
+}
+
+// Request returns what the connection kept of its handshake request.
+func (c *Conn) Request() *Request { return c.req }
+
+// SetValue holds one value for the layer above (its per-connection state).
+func (c *Conn) SetValue(v any) {
+	c.mu.Lock()
+	c.value = v
+	c.mu.Unlock()
+}
+
+// Value returns the value set with SetValue.
+func (c *Conn) Value() any {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.value
+}
+
+// Send queues frames (message packets) for writing; it never blocks. When the
+// queue would exceed WriteQueueBytes, a volatile send is dropped (nil error)
+// and any other send closes the connection and returns ErrSlowConsumer.
+// Volatile sends are also dropped while the transport is not writable.
+func (c *Conn) Send(frames []engineio.Frame, volatile bool) error {
+	n := 0
+	for _, f := range frames {
+		n += len(f.Data)
+	}
+	c.mu.Lock()
+	if c.state != stateOpen {
+		c.mu.Unlock()
+		return ErrClosed
+	}
+	if volatile && !c.writableLocked() {
+		c.mu.Unlock()
+		c.srv.stats.volatileDropped.Add(uint64(len(frames)))
+		return nil
+	}
+	if c.queued+n > c.srv.cfg.WriteQueueBytes {
+		c.mu.Unlock()
+		if volatile {
+			c.srv.stats.volatileDropped.Add(uint64(len(frames)))
+			return nil
+		}
+		c.srv.stats.slowConsumer.Add(1)
+		c.srv.log.Debug("transport: slow consumer", "sid", c.id, "queued", c.queued)
+		c.close(ReasonForcedClose, closeDrop)
+		return ErrSlowConsumer
+	}
+	c.queue = append(c.queue, frames...)
+	c.queued += n
+	c.kickLocked()
+	c.mu.Unlock()
+	return nil
+}
+
+// Close closes the connection after writing what is queued; OnClose follows
+// with reason.
+func (c *Conn) Close(reason string) { c.close(reason, closeFlush) }
+
+// writableLocked reports whether a frame sent now would be written without
+// waiting: a polling GET is pending, or the transport is a websocket; never
+// during an upgrade.
+func (c *Conn) writableLocked() bool {
+	if c.probe != nil {
+		return false
+	}
+	if c.transport == TransportPolling {
+		return c.pollActive
+	}
+	return true
+}
+
+// kickLocked makes the writer run: it wakes the pending polling GET, or
+// starts the websocket writer goroutine if it is not running.
+func (c *Conn) kickLocked() {
+	if c.transport == TransportPolling {
+		if c.pollActive {
+			select {
+			case c.pollWake <- struct{}{}:
+			default:
+			}
+		}
+		return
+	}
+	if !c.writing && c.ws != nil {
+		c.writing = true
+		c.srv.group.goFunc(c.writeLoop)
+	}
+}
+
+// pushLocked queues a control frame; control frames never trip the queue
+// limit.
+func (c *Conn) pushLocked(f engineio.Frame) {
+	c.queue = append(c.queue, f)
+	c.queued += len(f.Data)
+	c.kickLocked()
+}
+
+// close closes the session once. The server's own closes (closeFlush) write
+// what is queued first; others drop it. OnClose is called now, or by the
+// goroutine that is delivering a message when it finishes.
+func (c *Conn) close(reason string, mode closeMode) {
+	graceful := mode == closeFlush
+	s := c.srv
+	c.mu.Lock()
+	if c.state != stateOpen {
+		c.mu.Unlock()
+		return
+	}
+	c.state = stateClosed
+	c.reason = reason
+	if c.timer != nil {
+		c.timer.Stop()
+	}
+	if c.upgradeTimer != nil {
+		c.upgradeTimer.Stop()
+	}
+	if !graceful {
+		c.queue = nil
+		c.queued = 0
+	}
+	fire := !c.delivering
+	if fire {
+		c.notified = true
+	}
+	probe := c.probe
+	c.probe = nil
+	var closeNow *wsConn
+	keep := false
+	if c.transport == TransportPolling {
+		s.stats.openPolling.Add(-1)
+		switch {
+		case c.pollActive:
+			// The pending GET takes the queue and the close packet.
+			select {
+			case c.pollWake <- struct{}{}:
+			default:
+			}
+		case graceful && !s.closing.Load():
+			// Keep the session for the next GET, as the reference server does.
+			keep = true
+			c.draining = true
+			c.due = time.Now().Add(closeTimeout)
+			c.timer.Reset(closeTimeout)
+		}
+	} else {
+		s.stats.openWebSocket.Add(-1)
+		if graceful {
+			if !c.writing {
+				c.writing = true
+				s.group.goFunc(c.writeLoop) // flushes, then closes the websocket
+			}
+		} else if mode == closeDrop {
+			closeNow = c.ws
+		}
+	}
+	c.mu.Unlock()
+
+	s.stats.countClose(reason)
+	if !keep {
+		s.unregister(c)
+	}
+	if probe != nil {
+		probe.closeNow()
+	}
+	if closeNow != nil {
+		closeNow.closeNow()
+	}
+	if fire {
+		c.callOnClose(reason)
+	}
+}
+
+// beginDelivery marks a Handler call in progress; false if c is closed.
+func (c *Conn) beginDelivery() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.state != stateOpen {
+		return false
+	}
+	c.delivering = true
+	return true
+}
+
+// endDelivery ends a Handler call and calls OnClose if c closed meanwhile.
+func (c *Conn) endDelivery() {
+	c.mu.Lock()
+	c.delivering = false
+	fire := c.state == stateClosed && !c.notified
+	if fire {
+		c.notified = true
+	}
+	reason := c.reason
+	c.mu.Unlock()
+	if fire {
+		c.callOnClose(reason)
+	}
+}
+
+// onPacket handles one packet from the client; c.readMu is held. It returns
+// ErrClosed when the session is closed and no more packets should be read.
+func (c *Conn) onPacket(p engineio.Packet) error {
+	s := c.srv
+	s.stats.packetsIn.Add(1)
+	s.stats.bytesIn.Add(uint64(len(p.Data) + 1))
+	c.lastRecv.Store(time.Now().UnixNano())
+	switch p.Type {
+	case engineio.PacketMessage:
+		if !c.beginDelivery() {
+			return ErrClosed
+		}
+		c.callOnMessage(p.Data, p.Binary)
+		c.endDelivery()
+	case engineio.PacketPong:
+		c.mu.Lock()
+		if c.awaitPong && c.state == stateOpen {
+			c.awaitPong = false
+			c.armLocked(s.cfg.PingInterval)
+		}
+		c.mu.Unlock()
+	case engineio.PacketClose:
+		c.close(ReasonTransportClose, closeDrop)
+		return ErrClosed
+	case engineio.PacketPing:
+		// In v4 only the server pings ("invalid heartbeat direction").
+		c.badInput("ping from client", nil)
+		c.close(ReasonTransportError, closeDrop)
+		return ErrClosed
+	}
+	return nil
+}
+
+// armLocked (re)starts the session timer to fire after d.
+func (c *Conn) armLocked(d time.Duration) {
+	c.due = time.Now().Add(d)
+	c.timer.Reset(d)
+}
+
+// onTimer runs the heartbeat: send a ping every PingInterval and close the
+// session when no pong comes within PingTimeout. A closed polling session
+// waiting for its last GET is dropped when the timer fires.
+func (c *Conn) onTimer() {
+	s := c.srv
+	c.mu.Lock()
+	if time.Now().Before(c.due) {
+		c.mu.Unlock() // stale: the timer was reset after this firing began
+		return
+	}
+	if c.state != stateOpen {
+		drop := c.draining
+		c.draining = false
+		c.mu.Unlock()
+		if drop {
+			s.unregister(c)
+		}
+		return
+	}
+	if !c.awaitPong {
+		c.awaitPong = true
+		c.armLocked(s.cfg.PingTimeout)
+		c.pushLocked(s.pingFrame)
+		c.mu.Unlock()
+		return
+	}
+	// Like the reference server, a client that sent anything recently is
+	// given the rest of the timeout from its last packet.
+	if since := time.Duration(time.Now().UnixNano() - c.lastRecv.Load()); since < s.cfg.PingTimeout {
+		c.armLocked(s.cfg.PingTimeout - since)
+		c.mu.Unlock()
+		return
+	}
+	c.mu.Unlock()
+	c.close(ReasonPingTimeout, closeDrop)
+}
+
+// badInput logs the first bad input of a connection at debug level.
+func (c *Conn) badInput(what string, err error) {
+	if c.logged.CompareAndSwap(false, true) {
+		c.srv.log.Debug("transport: bad input", "sid", c.id, "what", what, "err", err)
+	}
+}
+
+func (c *Conn) callOnOpen() {
+	defer c.recoverHandler("OnOpen")
+	c.srv.handler.OnOpen(c)
+}
+
+func (c *Conn) callOnMessage(data []byte, binary bool) {
+	defer c.recoverHandler("OnMessage")
+	c.srv.handler.OnMessage(c, data, binary)
+}
+
+func (c *Conn) callOnClose(reason string) {
+	defer c.recoverHandler("OnClose")
+	c.srv.handler.OnClose(c, reason)
+}
+
+// recoverHandler turns a panic in a Handler method into a closed connection.
+func (c *Conn) recoverHandler(method string) {
+	if v := recover(); v != nil {
+		c.srv.stats.panics.Add(1)
+		c.srv.log.Error("transport: handler panic", "sid", c.id, "method", method, "panic", v)
+		c.close(ReasonTransportError, closeDrop)
+	}
+}

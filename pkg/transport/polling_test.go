@@ -1,0 +1,318 @@
+package transport
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sockgate/sockgate/pkg/protocol/engineio"
+)
+
+func TestPollingHandshake(t *testing.T) {
+	ts := newTestServer(t, Config{PingInterval: 300 * time.Millisecond, PingTimeout: 200 * time.Millisecond, MaxPayload: 1000})
+	status, body := httpDo(t, http.MethodGet, ts.url+"?EIO=4&transport=polling", "")
+	if status != http.StatusOK || body[0] != '0' {
+		t.Fatalf("got %d %q", status, body)
+	}
+	keys := openKeys(t, body[1:])
+	slices.Sort(keys)
+	if want := []string{"maxPayload", "pingInterval", "pingTimeout", "sid", "upgrades"}; !slices.Equal(keys, want) {
+		t.Fatalf("open keys %v, want %v", keys, want)
+	}
+	var o engineio.Open
+	_ = json.Unmarshal([]byte(body[1:]), &o)
+	if len(o.SID) != 20 || !slices.Equal(o.Upgrades, []string{"websocket"}) || o.PingInterval != 300 || o.PingTimeout != 200 || o.MaxPayload != 1000 {
+		t.Fatalf("open = %+v", o)
+	}
+	c := ts.rec.waitOpen(t)
+	if c.ID() != o.SID || c.Transport() != TransportPolling || c.Request().Query.Get("EIO") != "4" {
+		t.Fatalf("conn %s %s %v", c.ID(), c.Transport(), c.Request().Query)
+	}
+	if st := ts.Stats(); st.OpenPolling != 1 || st.Handshakes != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+func TestPollingEcho(t *testing.T) {
+	ts := newTestServer(t, Config{})
+	p := ts.pollHandshake(t)
+	ts.rec.waitOpen(t)
+	// Text and binary in one POST; they are echoed in one GET.
+	if status, body := p.post("4hello\x1ebAQIDBA==\x1e4€"); status != 200 || body != "ok" {
+		t.Fatalf("POST: %d %q", status, body)
+	}
+	for _, want := range []message{{data: "hello"}, {data: "\x01\x02\x03\x04", binary: true}, {data: "€"}} {
+		m := ts.rec.waitMessage(t)
+		if m.data != want.data || m.binary != want.binary {
+			t.Fatalf("got %+v, want %+v", m, want)
+		}
+	}
+	status, body := p.get()
+	if status != 200 || body != "4hello\x1ebAQIDBA==\x1e4€" {
+		t.Fatalf("GET: %d %q", status, body)
+	}
+}
+
+func TestPollingBatchesQueuedFrames(t *testing.T) {
+	ts := newTestServer(t, Config{})
+	p := ts.pollHandshake(t)
+	c := ts.rec.waitOpen(t)
+	for _, s := range []string{"a", "b", "c"} {
+		if err := c.Send([]engineio.Frame{engineio.TextFrame(engineio.PacketMessage, []byte(s))}, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, body := p.get(); body != "4a\x1e4b\x1e4c" {
+		t.Fatalf("GET = %q", body)
+	}
+}
+
+func TestPollingLongPollWaits(t *testing.T) {
+	ts := newTestServer(t, Config{})
+	p := ts.pollHandshake(t)
+	c := ts.rec.waitOpen(t)
+	got := make(chan string, 1)
+	go func() { _, body := p.get(); got <- body }()
+	checkFor(t, 5*time.Second, "pending GET", func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.pollActive
+	})
+	select {
+	case b := <-got:
+		t.Fatalf("GET returned early: %q", b)
+	default:
+	}
+	_ = c.Send([]engineio.Frame{engineio.TextFrame(engineio.PacketMessage, []byte("late"))}, false)
+	if b := <-got; b != "4late" {
+		t.Fatalf("GET = %q", b)
+	}
+}
+
+func TestHandshakeErrors(t *testing.T) {
+	ts := newTestServer(t, Config{})
+	tests := []struct {
+		name, method, query string
+		status              int
+		body                string
+	}{
+		{"no EIO", "GET", "?transport=polling", 400, `{"code":5,"message":"Unsupported protocol version"}`},
+		{"EIO 3", "GET", "?EIO=3&transport=polling", 400, `{"code":5,"message":"Unsupported protocol version"}`},
+		{"bad transport", "GET", "?EIO=4&transport=foo", 400, `{"code":0,"message":"Transport unknown"}`},
+		{"no transport", "GET", "?EIO=4", 400, `{"code":0,"message":"Transport unknown"}`},
+		{"unknown sid", "GET", "?EIO=4&transport=polling&sid=nope", 400, `{"code":1,"message":"Session ID unknown"}`},
+		{"POST handshake", "POST", "?EIO=4&transport=polling", 400, `{"code":2,"message":"Bad handshake method"}`},
+		{"PUT handshake", "PUT", "?EIO=4&transport=polling", 400, `{"code":2,"message":"Bad handshake method"}`},
+		{"websocket without upgrade", "GET", "?EIO=4&transport=websocket", 400, `{"code":3,"message":"Bad request"}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req, _ := http.NewRequest(tt.method, ts.url+tt.query, nil)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var b bytes.Buffer
+			_, _ = b.ReadFrom(resp.Body)
+			if resp.StatusCode != tt.status || b.String() != tt.body || resp.Header.Get("Content-Type") != "application/json" {
+				t.Fatalf("got %d %q (%s)", resp.StatusCode, b.String(), resp.Header.Get("Content-Type"))
+			}
+		})
+	}
+	if st := ts.Stats(); st.Errors.UnsupportedProtocol != 2 || st.Errors.UnknownSID != 1 || st.Errors.BadHandshakeMethod != 2 {
+		t.Fatalf("error stats %+v", st.Errors)
+	}
+}
+
+func TestAllowRequestForbidden(t *testing.T) {
+	ts := newTestServer(t, Config{AllowRequest: func(r *http.Request) error {
+		if r.Header.Get("X-Token") == "" {
+			return errorString("no token")
+		}
+		return nil
+	}})
+	status, body := httpDo(t, "GET", ts.url+"?EIO=4&transport=polling", "")
+	if status != http.StatusForbidden || body != `{"code":4,"message":"no token"}` {
+		t.Fatalf("got %d %q", status, body)
+	}
+}
+
+type errorString string
+
+func (e errorString) Error() string { return string(e) }
+
+func TestDuplicateGETClosesSession(t *testing.T) {
+	ts := newTestServer(t, Config{})
+	p := ts.pollHandshake(t)
+	c := ts.rec.waitOpen(t)
+	first := make(chan string, 1)
+	go func() { _, body := p.get(); first <- body }()
+	checkFor(t, 5*time.Second, "pending GET", func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.pollActive
+	})
+	if status, _ := p.get(); status != http.StatusBadRequest {
+		t.Fatalf("second GET: %d", status)
+	}
+	if b := <-first; b != "1" {
+		t.Fatalf("first GET = %q, want the close packet", b)
+	}
+	if e := ts.rec.waitClose(t); e.reason != ReasonTransportError {
+		t.Fatalf("reason %q", e.reason)
+	}
+	if status, _ := p.get(); status != http.StatusBadRequest {
+		t.Fatalf("GET after close: %d", status)
+	}
+}
+
+func TestAbortedGETClosesSession(t *testing.T) {
+	ts := newTestServer(t, Config{})
+	p := ts.pollHandshake(t)
+	c := ts.rec.waitOpen(t)
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	req, _ := http.NewRequest("GET", p.base, nil)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		resp, err := tr.RoundTrip(req)
+		if err == nil {
+			resp.Body.Close()
+		}
+	}()
+	checkFor(t, 5*time.Second, "pending GET", func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.pollActive
+	})
+	tr.CloseIdleConnections()
+	// Abort the request by closing its connection.
+	ts.ts.CloseClientConnections()
+	<-done
+	if e := ts.rec.waitClose(t); e.reason != ReasonTransportError {
+		t.Fatalf("reason %q", e.reason)
+	}
+}
+
+func TestPollingOversizePOST(t *testing.T) {
+	ts := newTestServer(t, Config{MaxPayload: 100})
+	p := ts.pollHandshake(t)
+	ts.rec.waitOpen(t)
+	if status, _ := p.post("4" + strings.Repeat("x", 100)); status != http.StatusRequestEntityTooLarge {
+		t.Fatalf("status %d", status)
+	}
+	if e := ts.rec.waitClose(t); e.reason != ReasonTransportError {
+		t.Fatalf("reason %q", e.reason)
+	}
+	if ts.Stats().Errors.PayloadTooLarge != 1 {
+		t.Fatal("not counted")
+	}
+}
+
+func TestPollingUndecodablePOST(t *testing.T) {
+	tests := []struct{ name, body string }{
+		{"empty", ""},
+		{"bad type", "9x"},
+		{"bad base64", "b%%%"},
+		{"trailing separator", "4a\x1e"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ts := newTestServer(t, Config{})
+			p := ts.pollHandshake(t)
+			ts.rec.waitOpen(t)
+			if status, _ := p.post(tt.body); status != http.StatusBadRequest {
+				t.Fatalf("status %d", status)
+			}
+			if e := ts.rec.waitClose(t); e.reason != ReasonParseError {
+				t.Fatalf("reason %q", e.reason)
+			}
+		})
+	}
+}
+
+func TestPollingClientClose(t *testing.T) {
+	ts := newTestServer(t, Config{})
+	p := ts.pollHandshake(t)
+	ts.rec.waitOpen(t)
+	if status, body := p.post("1"); status != 200 || body != "ok" {
+		t.Fatalf("%d %q", status, body)
+	}
+	if e := ts.rec.waitClose(t); e.reason != ReasonTransportClose {
+		t.Fatalf("reason %q", e.reason)
+	}
+}
+
+func TestServerCloseDeliversQueueToNextGET(t *testing.T) {
+	ts := newTestServer(t, Config{})
+	p := ts.pollHandshake(t)
+	c := ts.rec.waitOpen(t)
+	_ = c.Send([]engineio.Frame{engineio.TextFrame(engineio.PacketMessage, []byte("bye"))}, false)
+	c.Close(ReasonForcedClose)
+	if e := ts.rec.waitClose(t); e.reason != ReasonForcedClose {
+		t.Fatalf("reason %q", e.reason)
+	}
+	if err := c.Send(nil, false); err != ErrClosed {
+		t.Fatalf("Send after close: %v", err)
+	}
+	if _, body := p.get(); body != "4bye\x1e1" {
+		t.Fatalf("GET = %q", body)
+	}
+	if status, _ := p.get(); status != http.StatusBadRequest {
+		t.Fatalf("GET after drain: %d", status)
+	}
+}
+
+func TestCORS(t *testing.T) {
+	tests := []struct {
+		name        string
+		cors        CORS
+		origin      string
+		wantOrigin  string
+		wantCreds   string
+		wantHeaders bool
+	}{
+		{"disabled", CORS{}, "http://a.test", "", "", false},
+		{"any", CORS{Origins: []string{"*"}}, "http://a.test", "*", "", true},
+		{"any with credentials reflects", CORS{Origins: []string{"*"}, Credentials: true}, "http://a.test", "http://a.test", "true", true},
+		{"listed", CORS{Origins: []string{"http://a.test"}}, "http://a.test", "http://a.test", "", true},
+		{"not listed", CORS{Origins: []string{"http://a.test"}}, "http://b.test", "", "", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ts := newTestServer(t, Config{CORS: tt.cors})
+			req, _ := http.NewRequest(http.MethodOptions, ts.url+"?EIO=4&transport=polling", nil)
+			req.Header.Set("Origin", tt.origin)
+			req.Header.Set("Access-Control-Request-Headers", "content-type")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if !tt.wantHeaders {
+				if resp.StatusCode != http.StatusBadRequest || resp.Header.Get("Access-Control-Allow-Origin") != "" {
+					t.Fatalf("disabled CORS: %d %v", resp.StatusCode, resp.Header)
+				}
+				return
+			}
+			if resp.StatusCode != http.StatusNoContent {
+				t.Fatalf("preflight status %d", resp.StatusCode)
+			}
+			if got := resp.Header.Get("Access-Control-Allow-Origin"); got != tt.wantOrigin {
+				t.Fatalf("Allow-Origin %q, want %q", got, tt.wantOrigin)
+			}
+			if got := resp.Header.Get("Access-Control-Allow-Credentials"); got != tt.wantCreds {
+				t.Fatalf("Allow-Credentials %q", got)
+			}
+			if got := resp.Header.Get("Access-Control-Allow-Headers"); got != "content-type" {
+				t.Fatalf("Allow-Headers %q", got)
+			}
+		})
+	}
+}

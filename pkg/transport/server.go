@@ -1,0 +1,330 @@
+package transport
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sockgate/sockgate/pkg/protocol/engineio"
+)
+
+const numShards = 64
+
+// Server is an Engine.IO v4 server; it is an http.Handler.
+type Server struct {
+	cfg      Config
+	log      *slog.Logger
+	handler  Handler
+	upgrades []string // offered in the open packet of a polling session
+
+	pingFrame, noopFrame, closeFrame, probeFrame engineio.Frame
+
+	shards  [numShards]shard
+	stats   counters
+	closing atomic.Bool
+	group   group
+
+	// Every accepted websocket, until its reader exits, so that Shutdown can
+	// force them closed when its context ends.
+	wsMu  sync.Mutex
+	wsSet map[*wsConn]struct{}
+
+	bufPool sync.Pool // *[]byte scratch for polling responses
+}
+
+type shard struct {
+	mu    sync.Mutex
+	conns map[string]*Conn
+}
+
+// NewServer returns a Server for cfg, or an error if cfg is invalid.
+func NewServer(cfg Config) (*Server, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		cfg:        cfg,
+		log:        cfg.Logger,
+		handler:    cfg.Handler,
+		upgrades:   []string{},
+		pingFrame:  engineio.TextFrame(engineio.PacketPing, nil),
+		noopFrame:  engineio.TextFrame(engineio.PacketNoop, nil),
+		closeFrame: engineio.TextFrame(engineio.PacketClose, nil),
+		probeFrame: engineio.TextFrame(engineio.PacketPong, []byte("probe")),
+		wsSet:      make(map[*wsConn]struct{}),
+	}
+	if !cfg.DisableUpgrades && cfg.allows(TransportWebSocket) {
+		s.upgrades = []string{TransportWebSocket}
+	}
+	for i := range s.shards {
+		s.shards[i].conns = make(map[string]*Conn)
+	}
+	return s, nil
+}
+
+// Count returns the number of open sessions.
+func (s *Server) Count() int {
+	return int(s.stats.openPolling.Load() + s.stats.openWebSocket.Load())
+}
+
+// ServeHTTP handles every Engine.IO request: handshakes, polling GETs and
+// POSTs, and websocket upgrades. It dispatches on the query, not the path.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.applyCORS(w, r) {
+		return
+	}
+	q := r.URL.Query()
+	transport := q.Get("transport")
+	if !s.cfg.allows(transport) {
+		s.refuse(w, codeUnknownTransport, "")
+		return
+	}
+	upgrade := isWebSocketUpgrade(r)
+	if sid := q.Get("sid"); sid != "" {
+		c := s.lookup(sid)
+		if c == nil {
+			s.refuse(w, codeUnknownSID, "")
+			return
+		}
+		if upgrade {
+			if transport != TransportWebSocket {
+				s.refuse(w, codeBadRequest, "")
+				return
+			}
+			s.serveUpgrade(c, w, r)
+			return
+		}
+		if transport != c.Transport() {
+			s.refuse(w, codeBadRequest, "")
+			return
+		}
+		s.servePolling(c, w, r)
+		return
+	}
+
+	// Handshake, checked in the reference server's order.
+	if r.Method != http.MethodGet {
+		s.refuse(w, codeBadHandshakeMethod, "")
+		return
+	}
+	if (transport == TransportWebSocket) != upgrade {
+		s.refuse(w, codeBadRequest, "")
+		return
+	}
+	if s.closing.Load() {
+		http.Error(w, ErrServerClosed.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	if s.cfg.AllowRequest != nil {
+		if err := s.cfg.AllowRequest(r); err != nil {
+			s.refuse(w, codeForbidden, err.Error())
+			return
+		}
+	}
+	if q.Get("EIO") != "4" {
+		s.refuse(w, codeUnsupportedProtocol, "")
+		return
+	}
+	req := &Request{
+		Header:     r.Header,
+		Query:      q,
+		RemoteAddr: r.RemoteAddr,
+		URL:        r.RequestURI,
+		Secure:     r.TLS != nil,
+		XDomain:    r.Header.Get("Origin") != "",
+		Time:       time.Now(),
+	}
+	if transport == TransportWebSocket {
+		s.serveWebSocketHandshake(w, r, req)
+		return
+	}
+	c := s.newConn(req, TransportPolling, nil)
+	s.open(c)
+	s.servePoll(c, w, r)
+}
+
+func (s *Server) refuse(w http.ResponseWriter, code int, message string) {
+	s.stats.codes[code].Add(1)
+	writeError(w, code, message)
+}
+
+func isWebSocketUpgrade(r *http.Request) bool {
+	for _, v := range r.Header.Values("Upgrade") {
+		for tok := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(tok), "websocket") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// newID returns a session id: 15 random bytes in URL-safe base64 (20 chars),
+// the shape of the reference server's ids.
+func newID() string {
+	var b [15]byte
+	_, _ = rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+func (s *Server) shardOf(id string) *shard {
+	var h uint32 = 2166136261
+	for i := 0; i < len(id); i++ {
+		h = (h ^ uint32(id[i])) * 16777619
+	}
+	return &s.shards[h%numShards]
+}
+
+func (s *Server) lookup(id string) *Conn {
+	sh := s.shardOf(id)
+	sh.mu.Lock()
+	c := sh.conns[id]
+	sh.mu.Unlock()
+	return c
+}
+
+func (s *Server) register(c *Conn) {
+	sh := s.shardOf(c.id)
+	sh.mu.Lock()
+	sh.conns[c.id] = c
+	sh.mu.Unlock()
+}
+
+func (s *Server) unregister(c *Conn) {
+	sh := s.shardOf(c.id)
+	sh.mu.Lock()
+	if sh.conns[c.id] == c {
+		delete(sh.conns, c.id)
+	}
+	sh.mu.Unlock()
+}
+
+// newConn builds a session whose first queued frame is its open packet.
+func (s *Server) newConn(req *Request, transport string, ws *wsConn) *Conn {
+	c := &Conn{srv: s, id: newID(), req: req, transport: transport, ws: ws}
+	upgrades := s.upgrades
+	if transport == TransportWebSocket {
+		upgrades = []string{}
+	} else {
+		c.pollWake = make(chan struct{}, 1)
+	}
+	open := engineio.NewOpen(c.id, upgrades, s.cfg.PingInterval, s.cfg.PingTimeout, s.cfg.MaxPayload).Frame()
+	c.queue = append(c.queue, open)
+	c.queued = len(open.Data)
+	return c
+}
+
+// open registers c, starts its heartbeat and calls OnOpen.
+func (s *Server) open(c *Conn) {
+	s.stats.handshakes.Add(1)
+	if c.transport == TransportPolling {
+		s.stats.openPolling.Add(1)
+	} else {
+		s.stats.openWebSocket.Add(1)
+	}
+	c.mu.Lock()
+	c.delivering = true // OnOpen runs first: OnClose waits for it
+	c.due = time.Now().Add(s.cfg.PingInterval)
+	c.timer = time.AfterFunc(s.cfg.PingInterval, c.onTimer)
+	c.mu.Unlock()
+	s.register(c)
+	if s.closing.Load() {
+		c.close(ReasonServerShutdown, closeFlush)
+	}
+	c.callOnOpen()
+	c.endDelivery()
+}
+
+// Shutdown stops accepting handshakes, closes every session with reason
+// "server shutting down" (flushing what is queued), and waits until every
+// goroutine of the server has exited. When ctx ends first it closes the
+// remaining websockets at once, waits for their goroutines, and returns
+// ctx's error.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.closing.Store(true)
+	var conns []*Conn
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.Lock()
+		for _, c := range sh.conns {
+			conns = append(conns, c)
+		}
+		sh.mu.Unlock()
+	}
+	for _, c := range conns {
+		c.close(ReasonServerShutdown, closeFlush)
+	}
+	// Polling sessions kept to deliver their last packets to the next GET
+	// are dropped: the server is going away.
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.Lock()
+		clear(sh.conns)
+		sh.mu.Unlock()
+	}
+	err := s.group.wait(ctx)
+	if err == nil {
+		return nil
+	}
+	s.wsMu.Lock()
+	for t := range s.wsSet {
+		_ = t.nc.Close()
+	}
+	s.wsMu.Unlock()
+	_ = s.group.wait(context.Background())
+	return err
+}
+
+// group counts the goroutines a Server owns; unlike sync.WaitGroup, it may
+// grow again while someone waits.
+type group struct {
+	mu   sync.Mutex
+	n    int
+	idle chan struct{} // closed when n drops to 0 while someone waits
+}
+
+func (g *group) goFunc(f func()) {
+	g.mu.Lock()
+	g.n++
+	g.mu.Unlock()
+	go func() {
+		defer g.done()
+		f()
+	}()
+}
+
+func (g *group) done() {
+	g.mu.Lock()
+	g.n--
+	if g.n == 0 && g.idle != nil {
+		close(g.idle)
+		g.idle = nil
+	}
+	g.mu.Unlock()
+}
+
+func (g *group) wait(ctx context.Context) error {
+	g.mu.Lock()
+	if g.n == 0 {
+		g.mu.Unlock()
+		return nil
+	}
+	if g.idle == nil {
+		g.idle = make(chan struct{})
+	}
+	idle := g.idle
+	g.mu.Unlock()
+	select {
+	case <-idle:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

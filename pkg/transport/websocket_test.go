@@ -1,0 +1,360 @@
+package transport
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/sockgate/sockgate/pkg/protocol/engineio"
+)
+
+func (ts *testServer) wsURL(query string) string {
+	return "ws" + strings.TrimPrefix(ts.url, "http") + query
+}
+
+func dial(t testing.TB, url string) *websocket.Conn {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	ws, _, err := websocket.Dial(ctx, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws.SetReadLimit(-1)
+	t.Cleanup(func() { _ = ws.CloseNow() })
+	return ws
+}
+
+func read(t testing.TB, ws *websocket.Conn) (websocket.MessageType, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	typ, b, err := ws.Read(ctx)
+	if err != nil {
+		t.Fatalf("read: %v", err)
+	}
+	return typ, string(b)
+}
+
+func write(t testing.TB, ws *websocket.Conn, typ websocket.MessageType, s string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := ws.Write(ctx, typ, []byte(s)); err != nil {
+		t.Fatalf("write: %v", err)
+	}
+}
+
+// readClosed reads until the server closes ws and returns the read error.
+func readClosed(t testing.TB, ws *websocket.Conn) error {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for i := 0; i < 100; i++ {
+		if _, _, err := ws.Read(ctx); err != nil {
+			return err
+		}
+	}
+	t.Fatal("websocket not closed")
+	return nil
+}
+
+func TestWebSocketHandshakeAndEcho(t *testing.T) {
+	ts := newTestServer(t, Config{})
+	ws := dial(t, ts.wsURL("?EIO=4&transport=websocket"))
+	typ, open := read(t, ws)
+	if typ != websocket.MessageText || !strings.HasPrefix(open, "0{") {
+		t.Fatalf("first frame %v %q", typ, open)
+	}
+	o, err := engineio.ParseOpen([]byte(open[1:]))
+	if err != nil || len(o.Upgrades) != 0 || !strings.Contains(open, `"upgrades":[]`) || o.PingInterval != 25000 {
+		t.Fatalf("open %q: %v", open, err)
+	}
+	c := ts.rec.waitOpen(t)
+	if c.Transport() != TransportWebSocket || c.ID() != o.SID {
+		t.Fatal("conn")
+	}
+
+	write(t, ws, websocket.MessageText, "4hello €")
+	if m := ts.rec.waitMessage(t); m.data != "hello €" || m.binary {
+		t.Fatalf("got %+v", m)
+	}
+	if typ, s := read(t, ws); typ != websocket.MessageText || s != "4hello €" {
+		t.Fatalf("echo %v %q", typ, s)
+	}
+	write(t, ws, websocket.MessageBinary, "\x00\xff\x01")
+	if m := ts.rec.waitMessage(t); m.data != "\x00\xff\x01" || !m.binary {
+		t.Fatalf("got %+v", m)
+	}
+	if typ, s := read(t, ws); typ != websocket.MessageBinary || s != "\x00\xff\x01" {
+		t.Fatalf("echo %v %q", typ, s)
+	}
+	if st := ts.Stats(); st.OpenWebSocket != 1 || st.PacketsIn != 2 {
+		t.Fatalf("stats %+v", st)
+	}
+	_ = ws.Close(websocket.StatusNormalClosure, "")
+	if e := ts.rec.waitClose(t); e.reason != ReasonTransportClose {
+		t.Fatalf("reason %q", e.reason)
+	}
+	checkFor(t, 5*time.Second, "count 0", func() bool { return ts.Count() == 0 })
+}
+
+func TestWebSocketBatchedFramesInOrder(t *testing.T) {
+	ts := newTestServer(t, Config{})
+	ws := dial(t, ts.wsURL("?EIO=4&transport=websocket"))
+	read(t, ws)
+	c := ts.rec.waitOpen(t)
+	const n = 200
+	for i := 0; i < n; i++ {
+		f := engineio.TextFrame(engineio.PacketMessage, []byte(strings.Repeat("x", i)))
+		if i%3 == 0 {
+			f = engineio.Frame{Data: []byte(strings.Repeat("y", i)), Binary: true}
+		}
+		if err := c.Send([]engineio.Frame{f}, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 0; i < n; i++ {
+		typ, s := read(t, ws)
+		want := "4" + strings.Repeat("x", i)
+		wantTyp := websocket.MessageText
+		if i%3 == 0 {
+			want, wantTyp = strings.Repeat("y", i), websocket.MessageBinary
+		}
+		if typ != wantTyp || s != want {
+			t.Fatalf("frame %d: %v %q", i, typ, s)
+		}
+	}
+}
+
+func TestWebSocketInvalidUTF8ClosesOnlyThatConnection(t *testing.T) {
+	ts := newTestServer(t, Config{})
+	good := dial(t, ts.wsURL("?EIO=4&transport=websocket"))
+	read(t, good)
+	goodConn := ts.rec.waitOpen(t)
+	bad := dial(t, ts.wsURL("?EIO=4&transport=websocket"))
+	read(t, bad)
+	badConn := ts.rec.waitOpen(t)
+
+	write(t, bad, websocket.MessageText, "4\xff\xfe")
+	e := ts.rec.waitClose(t)
+	if e.conn != badConn || e.reason != ReasonTransportError {
+		t.Fatalf("closed %v %q", e.conn == goodConn, e.reason)
+	}
+	if err := readClosed(t, bad); websocket.CloseStatus(err) != websocket.StatusInvalidFramePayloadData {
+		t.Fatalf("client saw %v", err)
+	}
+	write(t, good, websocket.MessageText, "4still here")
+	if _, s := read(t, good); s != "4still here" {
+		t.Fatalf("good conn got %q", s)
+	}
+	if ts.Stats().Errors.InvalidUTF8 != 1 {
+		t.Fatal("not counted")
+	}
+}
+
+func TestWebSocketOversizeMessage(t *testing.T) {
+	ts := newTestServer(t, Config{MaxPayload: 100})
+	ws := dial(t, ts.wsURL("?EIO=4&transport=websocket"))
+	read(t, ws)
+	ts.rec.waitOpen(t)
+	write(t, ws, websocket.MessageText, "4"+strings.Repeat("x", 100))
+	if e := ts.rec.waitClose(t); e.reason != ReasonTransportError {
+		t.Fatalf("reason %q", e.reason)
+	}
+	if err := readClosed(t, ws); websocket.CloseStatus(err) != websocket.StatusMessageTooBig {
+		t.Fatalf("client saw %v", err)
+	}
+}
+
+func TestWebSocketBadPacket(t *testing.T) {
+	ts := newTestServer(t, Config{})
+	ws := dial(t, ts.wsURL("?EIO=4&transport=websocket"))
+	read(t, ws)
+	ts.rec.waitOpen(t)
+	write(t, ws, websocket.MessageText, "x")
+	if e := ts.rec.waitClose(t); e.reason != ReasonParseError {
+		t.Fatalf("reason %q", e.reason)
+	}
+}
+
+func TestHeartbeat(t *testing.T) {
+	ts := newTestServer(t, Config{PingInterval: 50 * time.Millisecond, PingTimeout: 100 * time.Millisecond})
+	ws := dial(t, ts.wsURL("?EIO=4&transport=websocket"))
+	read(t, ws)
+	ts.rec.waitOpen(t)
+	// Answer three pings: the session stays open.
+	for i := 0; i < 3; i++ {
+		if _, s := read(t, ws); s != "2" {
+			t.Fatalf("got %q, want ping", s)
+		}
+		write(t, ws, websocket.MessageText, "3")
+	}
+	// Then stay silent.
+	if _, s := read(t, ws); s != "2" {
+		t.Fatalf("got %q, want ping", s)
+	}
+	start := time.Now()
+	if e := ts.rec.waitClose(t); e.reason != ReasonPingTimeout {
+		t.Fatalf("reason %q", e.reason)
+	}
+	if d := time.Since(start); d < 80*time.Millisecond {
+		t.Fatalf("closed after %v, before PingTimeout", d)
+	}
+	if ts.Stats().Closes.PingTimeout != 1 {
+		t.Fatal("not counted")
+	}
+}
+
+func TestPollingPingTimeout(t *testing.T) {
+	ts := newTestServer(t, Config{PingInterval: 30 * time.Millisecond, PingTimeout: 30 * time.Millisecond})
+	p := ts.pollHandshake(t)
+	ts.rec.waitOpen(t)
+	if _, body := p.get(); body != "2" {
+		t.Fatalf("GET = %q, want ping", body)
+	}
+	if e := ts.rec.waitClose(t); e.reason != ReasonPingTimeout {
+		t.Fatalf("reason %q", e.reason)
+	}
+}
+
+func TestUpgrade(t *testing.T) {
+	ts := newTestServer(t, Config{})
+	p := ts.pollHandshake(t)
+	c := ts.rec.waitOpen(t)
+
+	// A GET is pending when the probe starts: it is released with a noop.
+	pending := make(chan string, 1)
+	go func() { _, b := p.get(); pending <- b }()
+	checkFor(t, 5*time.Second, "pending GET", func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.pollActive
+	})
+	ws := dial(t, ts.wsURL("?EIO=4&transport=websocket&sid="+p.sid))
+	write(t, ws, websocket.MessageText, "2probe")
+	if _, s := read(t, ws); s != "3probe" {
+		t.Fatalf("probe answer %q", s)
+	}
+	if b := <-pending; b != "6" {
+		t.Fatalf("pending GET = %q, want noop", b)
+	}
+	// Messages sent during the upgrade wait for the websocket; volatile ones
+	// are dropped.
+	_ = c.Send([]engineio.Frame{engineio.TextFrame(engineio.PacketMessage, []byte("queued"))}, false)
+	_ = c.Send([]engineio.Frame{engineio.TextFrame(engineio.PacketMessage, []byte("volatile"))}, true)
+	write(t, ws, websocket.MessageText, "5")
+	if _, s := read(t, ws); s != "4queued" {
+		t.Fatalf("after upgrade %q", s)
+	}
+	checkFor(t, 5*time.Second, "websocket transport", func() bool { return c.Transport() == TransportWebSocket })
+	write(t, ws, websocket.MessageText, "4over ws")
+	if m := ts.rec.waitMessage(t); m.data != "over ws" {
+		t.Fatalf("got %+v", m)
+	}
+	if _, s := read(t, ws); s != "4over ws" {
+		t.Fatalf("echo %q", s)
+	}
+	st := ts.Stats()
+	if st.Upgrades != 1 || st.OpenWebSocket != 1 || st.OpenPolling != 0 || st.VolatileDropped != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+	// Polling requests are now refused.
+	if status, _ := p.get(); status != http.StatusBadRequest {
+		t.Fatalf("polling after upgrade: %d", status)
+	}
+	// A second upgrade is refused.
+	if _, resp, err := websocket.Dial(context.Background(), ts.wsURL("?EIO=4&transport=websocket&sid="+p.sid), nil); err == nil || resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("second upgrade: %v", err)
+	}
+}
+
+func TestUpgradeTimeout(t *testing.T) {
+	ts := newTestServer(t, Config{UpgradeTimeout: 50 * time.Millisecond})
+	p := ts.pollHandshake(t)
+	c := ts.rec.waitOpen(t)
+	ws := dial(t, ts.wsURL("?EIO=4&transport=websocket&sid="+p.sid))
+	readClosed(t, ws) // never probed: closed after UpgradeTimeout
+	// The session carries on over polling.
+	_ = c.Send([]engineio.Frame{engineio.TextFrame(engineio.PacketMessage, []byte("x"))}, false)
+	if _, b := p.get(); b != "4x" {
+		t.Fatalf("GET = %q", b)
+	}
+	if c.Transport() != TransportPolling {
+		t.Fatal("transport changed")
+	}
+}
+
+func TestSlowConsumer(t *testing.T) {
+	ts := newTestServer(t, Config{WriteQueueBytes: 1000})
+	ts.pollHandshake(t) // never polls again
+	c := ts.rec.waitOpen(t)
+	big := engineio.TextFrame(engineio.PacketMessage, make([]byte, 600))
+	if err := c.Send([]engineio.Frame{big}, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Send([]engineio.Frame{big}, true); err != nil {
+		t.Fatalf("volatile overflow: %v", err)
+	}
+	if err := c.Send([]engineio.Frame{big}, false); err != ErrSlowConsumer {
+		t.Fatalf("got %v, want ErrSlowConsumer", err)
+	}
+	if e := ts.rec.waitClose(t); e.reason != ReasonForcedClose {
+		t.Fatalf("reason %q", e.reason)
+	}
+	if st := ts.Stats(); st.SlowConsumerCloses != 1 || st.VolatileDropped != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+func TestShutdown(t *testing.T) {
+	ts := newTestServer(t, Config{})
+	var wss []*websocket.Conn
+	for i := 0; i < 5; i++ {
+		ws := dial(t, ts.wsURL("?EIO=4&transport=websocket"))
+		read(t, ws)
+		ts.rec.waitOpen(t)
+		wss = append(wss, ws)
+	}
+	p := ts.pollHandshake(t)
+	c := ts.rec.waitOpen(t)
+	pending := make(chan string, 1)
+	go func() { _, b := p.get(); pending <- b }()
+	checkFor(t, 5*time.Second, "pending GET", func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.pollActive
+	})
+	_ = wss[0].Close
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	// The clients read, so the close handshakes complete.
+	for _, ws := range wss {
+		go func() { _, _, _ = ws.Read(ctx) }()
+	}
+	if err := ts.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if b := <-pending; b != "1" {
+		t.Fatalf("pending GET = %q", b)
+	}
+	for i := 0; i < 6; i++ {
+		if e := ts.rec.waitClose(t); e.reason != ReasonServerShutdown {
+			t.Fatalf("reason %q", e.reason)
+		}
+	}
+	if ts.Count() != 0 {
+		t.Fatalf("count %d", ts.Count())
+	}
+	status, _ := httpDo(t, "GET", ts.url+"?EIO=4&transport=polling", "")
+	if status != http.StatusServiceUnavailable {
+		t.Fatalf("handshake after shutdown: %d", status)
+	}
+	if leaks := waitNoLeaks(5 * time.Second); leaks != "" {
+		t.Fatalf("leaked:\n%s", leaks)
+	}
+}
