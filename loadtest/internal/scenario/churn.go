@@ -77,7 +77,7 @@ func runChurn(ctx context.Context, cfg Config, sum *Summary) {
 		r.publish(ctx, messages, cfg.Rate)
 	}()
 	churnCtx, cancel := context.WithTimeout(ctx, cfg.Duration)
-	churn(churnCtx, cfg, d, cfg.N+1, &opened, &openFailed, &clean, &abrupt)
+	churn(ctx, churnCtx, cfg, d, cfg.N+1, &opened, &openFailed, &clean, &abrupt)
 	cancel()
 	wg.Wait()
 	sendDur := time.Since(sendStart)
@@ -107,25 +107,26 @@ func runChurn(ctx context.Context, cfg Config, sum *Summary) {
 	sum.Errors = d.errorSample()
 }
 
-// churn opens a client every 1/ChurnRate seconds until ctx is done; each
+// churn opens a client every 1/ChurnRate seconds until window is done; each
 // joins the room, lives ChurnLife and closes (even ones clean, odd ones
-// abrupt). It returns once every churning client is closed.
-func churn(ctx context.Context, cfg Config, d *dialer, first int, opened, failed, clean, abrupt *atomic.Int64) {
+// abrupt). Handshakes started in the window may finish after it, bounded by
+// ctx. It returns once every churning client is closed.
+func churn(ctx, window context.Context, cfg Config, d *dialer, first int, opened, failed, clean, abrupt *atomic.Int64) {
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, cfg.Concurrency)
 	interval := time.Duration(float64(time.Second) / cfg.ChurnRate)
 	next := time.Now()
 	join := joinRoom(cfg.Room)
 	for i := first; ; i++ {
-		if wait := time.Until(next); wait > 0 && !sleepCtx(ctx, wait) {
+		if wait := time.Until(next); wait > 0 && !sleepCtx(window, wait) {
 			break
 		}
 		next = next.Add(interval)
 		select {
 		case sem <- struct{}{}:
-		case <-ctx.Done():
+		case <-window.Done():
 		}
-		if ctx.Err() != nil {
+		if window.Err() != nil {
 			break
 		}
 		wg.Add(1)
