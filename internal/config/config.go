@@ -160,7 +160,7 @@ Flags:
 		}
 		fmt.Fprintf(w, "\n    \t%s", strings.ReplaceAll(text, "\n", "\n    \t"))
 		if f.DefValue != "" && f.DefValue != "false" {
-			fmt.Fprintf(w, " (default %s)", f.DefValue)
+			fmt.Fprintf(w, " (default %s)", strings.ToLower(f.DefValue))
 		}
 		if !noEnv[f.Name] {
 			fmt.Fprintf(w, "\n    \tenv %s", EnvName(f.Name))

@@ -1,0 +1,90 @@
+// Command gateway runs one sockgate node: a Socket.IO gateway serving the
+// chat demo at /, Socket.IO at /socket.io/, /metrics, /healthz and /readyz.
+//
+//	go run ./cmd/gateway                                   # single node, :3000
+//	go run ./cmd/gateway -addr :3001 -redis-url redis://127.0.0.1:6379
+//
+// Every flag has a SOCKGATE_* environment variable; `gateway -h` lists them.
+// SIGINT or SIGTERM drains the node and exits 0; a second signal exits at once.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+
+	"github.com/sockgate/sockgate/internal/config"
+	"github.com/sockgate/sockgate/internal/gateway"
+)
+
+// version is set at build time (make: -ldflags "-X main.version=...").
+var version = ""
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+}
+
+func run(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	cfg, err := config.Parse("gateway", args, getenv, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "gateway:", err)
+		return 2
+	}
+	if cfg.ShowVersion {
+		fmt.Fprintln(stdout, "sockgate", buildVersion())
+		return 0
+	}
+	log := cfg.NewLogger(stderr)
+
+	gw, err := gateway.New(gateway.Config{
+		Addr:            cfg.Addr,
+		Version:         buildVersion(),
+		RedisURL:        cfg.RedisURL,
+		RedisKey:        cfg.RedisKey,
+		RedisSharded:    cfg.RedisSharded,
+		CORSOrigins:     cfg.CORSOrigins,
+		PingInterval:    cfg.PingInterval,
+		PingTimeout:     cfg.PingTimeout,
+		MaxPayload:      cfg.MaxPayload,
+		ShutdownTimeout: cfg.ShutdownTimeout,
+		Logger:          log,
+	})
+	if err != nil {
+		log.Error("cannot start", "err", err)
+		return 1
+	}
+
+	// The first signal drains; stop() then restores the default handling so
+	// that a second one kills the process at once.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
+	if err := gw.Run(ctx); err != nil {
+		log.Error("gateway stopped", "err", err)
+		return 1
+	}
+	return 0
+}
+
+// buildVersion is the -ldflags version, else the module version of a
+// `go install`, else "dev".
+func buildVersion() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
+}

@@ -1,0 +1,52 @@
+//go:build redisadapter
+
+package gateway
+
+import (
+	"github.com/sockgate/sockgate/internal/metrics"
+	"github.com/sockgate/sockgate/pkg/adapter"
+	redisadapter "github.com/sockgate/sockgate/pkg/adapter/redis"
+)
+
+func newRedisAdapter(cfg Config) (adapter.Adapter, error) {
+	return redisadapter.New(redisadapter.Config{
+		URL:     cfg.RedisURL,
+		Key:     cfg.RedisKey,
+		Sharded: cfg.RedisSharded,
+		Logger:  cfg.Logger,
+	})
+}
+
+// registerAdapterMetrics exports the Redis adapter's counters when it is the
+// adapter in use.
+func (g *Gateway) registerAdapterMetrics() {
+	ra, ok := g.adapter.(*redisadapter.Adapter)
+	if !ok {
+		return
+	}
+	type S = redisadapter.Stats
+	g.reg.MustRegister(metrics.NewCollector(ra.Stats,
+		metrics.Gauge("sockgate_redis_healthy", "1 while the adapter is connected to Redis, else 0 (degraded: local delivery only).",
+			func(S) float64 { return b2f(ra.Health() == nil) }),
+		metrics.Counter("sockgate_redis_published_total", "Messages published to Redis.",
+			func(s S) float64 { return float64(s.Published) }),
+		metrics.Counter("sockgate_redis_publish_errors_total", "Messages Redis did not take (published while it was failing).",
+			func(s S) float64 { return float64(s.PublishErrors) }),
+		metrics.Counter("sockgate_redis_publish_dropped_total", "Messages dropped because the publish queue was full.",
+			func(s S) float64 { return float64(s.PublishDropped) }),
+		metrics.Counter("sockgate_redis_received_total", "Messages read from Redis, own echoes included.",
+			func(s S) float64 { return float64(s.Received) }),
+		metrics.Counter("sockgate_redis_requests_sent_total", "Cluster requests issued by this node.",
+			func(s S) float64 { return float64(s.RequestsSent) }),
+		metrics.Counter("sockgate_redis_requests_served_total", "Cluster requests from other nodes served here.",
+			func(s S) float64 { return float64(s.RequestsServed) }),
+		metrics.Counter("sockgate_redis_request_timeouts_total", "Cluster requests of this node that timed out.",
+			func(s S) float64 { return float64(s.RequestTimeouts) }),
+		metrics.CounterVec("sockgate_redis_malformed_total", "Messages from Redis rejected, by reason.", []string{"reason"},
+			func(s S, emit func(float64, ...string)) {
+				for reason, n := range s.Malformed {
+					emit(float64(n), reason)
+				}
+			}),
+	))
+}

@@ -1,0 +1,18 @@
+// Package gateway is the composition root of the sockgate binary: it builds
+// the adapter (in-memory, or Redis when a URL is given), the Socket.IO server
+// with the built-in events, and the HTTP mux:
+//
+//	/socket.io/   Engine.IO / Socket.IO, and the socket.io-client bundle files
+//	/             the chat room demo
+//	/metrics      Prometheus metrics (the gateway's own registry)
+//	/healthz      liveness: 200 while the process serves HTTP
+//	/readyz       readiness: 200 unless draining or the adapter is degraded
+//
+// Run serves until its context ends, then drains: readiness turns false, the
+// listener closes, sockets are disconnected in paced steps (so that clients
+// reconnect elsewhere without a storm), and what is left is closed when the
+// shutdown timeout ends.
+//
+// The built-in events of the main namespace (see events.go) are the ones the
+// README documents: join, leave, message and echo.
+package gateway

@@ -1,0 +1,286 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/sockgate/sockgate/internal/metrics"
+	"github.com/sockgate/sockgate/pkg/adapter"
+	"github.com/sockgate/sockgate/pkg/session"
+	"github.com/sockgate/sockgate/pkg/transport"
+	"github.com/sockgate/sockgate/web"
+)
+
+// Config configures a Gateway. The zero value of each field means its default.
+type Config struct {
+	// Addr is the address Run listens on. Default ":3000".
+	Addr string
+	// Version is reported in the startup log line and sockgate_build_info.
+	// Default "dev".
+	Version string
+
+	// RedisURL joins the node to a cluster through Redis (see
+	// redisadapter.NewClient for the URL forms). Empty: a single node on the
+	// in-memory adapter.
+	RedisURL string
+	// RedisKey is the channel prefix of the cluster. Default "socket.io".
+	RedisKey string
+	// RedisSharded selects sharded pub/sub (Redis >= 7).
+	RedisSharded bool
+	// Adapter, if set, is used instead of one built from RedisURL; the
+	// gateway does not close it.
+	Adapter adapter.Adapter
+
+	// CORSOrigins may use the polling transport cross-origin ("*": any).
+	// Default none.
+	CORSOrigins []string
+	// PingInterval, PingTimeout and MaxPayload are the Engine.IO settings.
+	// Defaults 25s, 20s, 1,000,000 bytes.
+	PingInterval time.Duration
+	PingTimeout  time.Duration
+	MaxPayload   int
+
+	// MaxRooms bounds the rooms one socket may join with the join event.
+	// Default 100.
+	MaxRooms int
+	// ShutdownTimeout bounds the drain of Run. Default 20s.
+	ShutdownTimeout time.Duration
+	// Logger receives the gateway's logs. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// Defaults.
+const (
+	DefaultAddr            = ":3000"
+	DefaultMaxRooms        = 100
+	DefaultShutdownTimeout = 20 * time.Second
+)
+
+// Gateway is one sockgate node. Its methods may be called concurrently.
+type Gateway struct {
+	cfg     Config
+	log     *slog.Logger
+	adapter adapter.Adapter
+	ownsAd  bool
+	io      *session.Server
+	main    *session.Namespace
+	bundle  *web.Bundle
+	reg     *prometheus.Registry
+	handler http.Handler
+	onEvent session.EventHandler // the built-in events; one func value for every socket
+
+	draining     atomic.Bool
+	shutdownOnce sync.Once
+	shutdownErr  error
+}
+
+// New builds a gateway. Call Run to serve, or mount Handler and call
+// Shutdown when done.
+func New(cfg Config) (*Gateway, error) {
+	if cfg.Addr == "" {
+		cfg.Addr = DefaultAddr
+	}
+	if cfg.Version == "" {
+		cfg.Version = "dev"
+	}
+	if cfg.MaxRooms <= 0 {
+		cfg.MaxRooms = DefaultMaxRooms
+	}
+	if cfg.ShutdownTimeout <= 0 {
+		cfg.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	g := &Gateway{cfg: cfg, log: cfg.Logger, bundle: web.NewBundle("/socket.io/")}
+
+	switch {
+	case cfg.Adapter != nil:
+		g.adapter = cfg.Adapter
+	case cfg.RedisURL != "":
+		ra, err := newRedisAdapter(cfg)
+		if err != nil {
+			return nil, fmt.Errorf("gateway: redis adapter: %w", err)
+		}
+		g.adapter, g.ownsAd = ra, true
+	default:
+		g.adapter, g.ownsAd = adapter.NewMemory(), true
+	}
+
+	var cors transport.CORS
+	if len(cfg.CORSOrigins) > 0 {
+		cors.Origins = cfg.CORSOrigins
+	}
+	io, err := session.NewServer(session.Config{
+		PingInterval: cfg.PingInterval,
+		PingTimeout:  cfg.PingTimeout,
+		MaxPayload:   cfg.MaxPayload,
+		CORS:         cors,
+		AllowRequest: g.allowRequest,
+		Adapter:      g.adapter,
+		Logger:       cfg.Logger,
+	})
+	if err != nil {
+		g.closeAdapter()
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
+	g.io = io
+	g.main = io.Sockets()
+	g.onEvent = g.handleEvent
+	g.main.OnConnection(func(s *session.Socket) { s.OnAny(g.onEvent) })
+
+	g.reg = metrics.NewRegistry()
+	g.registerMetrics()
+	g.handler = g.routes()
+	return g, nil
+}
+
+// Server is the gateway's Socket.IO server, for code that adds namespaces
+// or handlers of its own.
+func (g *Gateway) Server() *session.Server { return g.io }
+
+// Handler is the gateway's HTTP handler (every endpoint).
+func (g *Gateway) Handler() http.Handler { return g.handler }
+
+// Registry is the gateway's Prometheus registry, served at /metrics.
+func (g *Gateway) Registry() *prometheus.Registry { return g.reg }
+
+// AdapterName names the adapter in use: "memory", "redis" or "redis-sharded"
+// ("custom" for Config.Adapter).
+func (g *Gateway) AdapterName() string {
+	switch {
+	case g.cfg.Adapter != nil:
+		return "custom"
+	case g.cfg.RedisURL == "":
+		return "memory"
+	case g.cfg.RedisSharded:
+		return "redis-sharded"
+	default:
+		return "redis"
+	}
+}
+
+// Ready reports whether the node should receive new clients: nil unless it
+// is draining or its adapter reports itself degraded.
+func (g *Gateway) Ready() error {
+	if g.draining.Load() {
+		return errDraining
+	}
+	if h, ok := g.adapter.(adapter.Health); ok {
+		if err := h.Health(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+var errDraining = errors.New("gateway: draining")
+
+// allowRequest refuses new Engine.IO sessions while draining.
+func (g *Gateway) allowRequest(*http.Request) error {
+	if g.draining.Load() {
+		return errDraining
+	}
+	return nil
+}
+
+// Run listens on Config.Addr and serves until ctx ends, then drains and
+// shuts down within Config.ShutdownTimeout. It returns nil after a clean
+// shutdown.
+func (g *Gateway) Run(ctx context.Context) error {
+	ln, err := net.Listen("tcp", g.cfg.Addr)
+	if err != nil {
+		g.Shutdown(context.Background())
+		return fmt.Errorf("gateway: %w", err)
+	}
+	return g.Serve(ctx, ln)
+}
+
+// Serve is Run on a listener of the caller's.
+func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           g.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(g.log.Handler(), slog.LevelDebug),
+	}
+	g.logStartup(ln.Addr())
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+
+	select {
+	case err := <-serveErr:
+		g.Shutdown(context.Background())
+		return fmt.Errorf("gateway: %w", err)
+	case <-ctx.Done():
+	}
+
+	g.log.Info("draining", "timeout", g.cfg.ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), g.cfg.ShutdownTimeout)
+	defer cancel()
+	g.draining.Store(true)
+	// Stop accepting: close the listener now. http.Server.Shutdown then
+	// waits for the requests in flight (long polls end when their sessions
+	// close below); hijacked websockets are the session server's to close.
+	httpDone := make(chan error, 1)
+	go func() { httpDone <- srv.Shutdown(sctx) }()
+	err := g.Shutdown(sctx)
+	if herr := <-httpDone; herr != nil {
+		srv.Close()
+		err = errors.Join(err, herr)
+	}
+	<-serveErr // http.ErrServerClosed
+	if err != nil {
+		g.log.Warn("shutdown incomplete", "err", err)
+		return fmt.Errorf("gateway: shutdown: %w", err)
+	}
+	g.log.Info("stopped")
+	return nil
+}
+
+func (g *Gateway) logStartup(addr net.Addr) {
+	bundle := g.bundle.Version()
+	if !g.bundle.Available() {
+		bundle = "missing"
+		g.log.Warn("socket.io client bundle not built in: /socket.io/socket.io.js answers 503; run `make run` (npm ci + go generate ./web) and rebuild")
+	}
+	g.log.Info("sockgate listening",
+		"addr", addr.String(),
+		"adapter", g.AdapterName(),
+		"version", g.cfg.Version,
+		"client_bundle", bundle)
+}
+
+// Shutdown drains the node (readiness false, new sessions refused, sockets
+// disconnected in paced steps), closes the Socket.IO server and its
+// connections, and closes the adapter it built. Connections left when ctx
+// ends are closed at once. It is idempotent; later calls return the first
+// result.
+func (g *Gateway) Shutdown(ctx context.Context) error {
+	g.shutdownOnce.Do(func() {
+		g.draining.Store(true)
+		g.drain(ctx)
+		err := g.io.Shutdown(ctx)
+		if errors.Is(err, session.ErrServerClosed) {
+			err = nil
+		}
+		g.shutdownErr = errors.Join(err, g.closeAdapter())
+	})
+	return g.shutdownErr
+}
+
+func (g *Gateway) closeAdapter() error {
+	if g.ownsAd {
+		return g.adapter.Close()
+	}
+	return nil
+}

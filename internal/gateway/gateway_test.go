@@ -1,0 +1,310 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sockgate/sockgate/pkg/adapter"
+)
+
+func newTestGateway(t *testing.T, cfg Config) (*Gateway, *httptest.Server) {
+	t.Helper()
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	g, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(g.Handler())
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := g.Shutdown(ctx); err != nil {
+			t.Errorf("Shutdown: %v", err)
+		}
+		srv.Close()
+	})
+	return g, srv
+}
+
+func get(t *testing.T, url string, header http.Header) (*http.Response, string) {
+	t.Helper()
+	req, err := http.NewRequest("GET", url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, string(b)
+}
+
+func TestEndpoints(t *testing.T) {
+	g, srv := newTestGateway(t, Config{Version: "v-test"})
+	tests := []struct {
+		path     string
+		status   int
+		contains []string
+	}{
+		{"/healthz", 200, []string{"ok"}},
+		{"/readyz", 200, []string{"ready"}},
+		{"/", 200, []string{`<script src="/socket.io/socket.io.js">`, `id="join-chat"`}},
+		{"/app.js", 200, []string{"socket.send("}},
+		{"/nope", 404, nil},
+		{"/socket.io/?EIO=4&transport=polling", 200, []string{`0{"sid":"`, `"pingInterval":25000`}},
+		{"/socket.io/?EIO=3&transport=polling", 400, nil},
+		{"/metrics", 200, []string{
+			`sockgate_build_info{adapter="memory",client_bundle=`, `version="v-test"} 1`,
+			"sockgate_ready 1", "sockgate_sockets 0", "sockgate_connections", "sockgate_packets_received_total",
+			"go_goroutines", "process_resident_memory_bytes",
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.path, func(t *testing.T) {
+			resp, body := get(t, srv.URL+tt.path, nil)
+			if resp.StatusCode != tt.status {
+				t.Fatalf("status %d, want %d (%s)", resp.StatusCode, tt.status, body)
+			}
+			for _, want := range tt.contains {
+				if !strings.Contains(body, want) {
+					t.Errorf("body lacks %q", want)
+				}
+			}
+		})
+	}
+	if g.AdapterName() != "memory" {
+		t.Errorf("AdapterName = %q", g.AdapterName())
+	}
+}
+
+func TestBundleRoute(t *testing.T) {
+	g, srv := newTestGateway(t, Config{})
+	if !g.bundle.Available() {
+		resp, body := get(t, srv.URL+"/socket.io/socket.io.js", nil)
+		if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, "make run") {
+			t.Fatalf("missing bundle: status %d %q", resp.StatusCode, body)
+		}
+		t.Skip("bundle not generated (go generate ./web); checked the 503")
+	}
+	for _, path := range []string{"/socket.io/socket.io.js", "/socket.io/socket.io.min.js", "/socket.io/socket.io.js.map", "/socket.io/socket.io.min.js.map"} {
+		t.Run(path, func(t *testing.T) {
+			resp, body := get(t, srv.URL+path, http.Header{"Accept-Encoding": {"identity"}})
+			if resp.StatusCode != 200 || len(body) < 1000 {
+				t.Fatalf("status %d, %d bytes", resp.StatusCode, len(body))
+			}
+			etag := resp.Header.Get("ETag")
+			if etag == "" || resp.Header.Get("Cache-Control") == "" {
+				t.Fatalf("ETag %q Cache-Control %q", etag, resp.Header.Get("Cache-Control"))
+			}
+			resp, _ = get(t, srv.URL+path, http.Header{"If-None-Match": {etag}, "Accept-Encoding": {"identity"}})
+			if resp.StatusCode != http.StatusNotModified {
+				t.Errorf("If-None-Match: status %d, want 304", resp.StatusCode)
+			}
+		})
+	}
+}
+
+func TestBuiltinEvents(t *testing.T) {
+	_, srv := newTestGateway(t, Config{MaxRooms: 3})
+	c := dial(t, srv)
+	tests := []struct {
+		name, send string
+		binary     []byte
+		want       []string // frames expected back, in order
+	}{
+		{"join", `421["join","chat"]`, nil, []string{`431[true]`}},
+		{"join again", `422["join","chat"]`, nil, []string{`432[true]`}},
+		{"join number", `423["join",42]`, nil, []string{`433[{"error":"join: room name must be a string"}]`}},
+		{"join null", `424["join",null]`, nil, []string{`434[{"error":"join: room name must be a string"}]`}},
+		{"join empty", `425["join",""]`, nil, []string{`435[{"error":"join: room name is empty"}]`}},
+		{"join long", `426["join","` + strings.Repeat("x", 129) + `"]`, nil, []string{`436[{"error":"join: room name is longer than 128 bytes"}]`}},
+		{"join 128", `427["join","` + strings.Repeat("x", 128) + `"]`, nil, []string{`437[true]`}},
+		{"join missing", `428["join"]`, nil, []string{`438[{"error":"join: missing room name"}]`}},
+		{"join object", `429["join",{"room":"a"}]`, nil, []string{`439[{"error":"join: room name must be a string"}]`}},
+		{"join binary", `451-10["join",{"_placeholder":true,"num":0}]`, []byte("room"), []string{`4310[{"error":"join: room name must be a string"}]`}},
+		{"join too many", `4211["join","c"]`, nil, []string{`4311[true]`}},
+		{"join over max", `4212["join","d"]`, nil, []string{`4312[{"error":"join: too many rooms (at most 3)"}]`}},
+		{"bad join without ack is ignored", `42["join",7]`, nil, nil},
+		{"leave", `4213["leave","c"]`, nil, []string{`4313[true]`}},
+		{"leave bad", `4214["leave",""]`, nil, []string{`4314[{"error":"leave: room name is empty"}]`}},
+		{"leave unknown", `4215["leave","never"]`, nil, []string{`4315[true]`}},
+		{"echo exact bytes", `4216["echo",{"z":1,"a":9007199254740993,"u":"\u00e9é","n":[1.50,-0,1e400]}, "s" ,null]`, nil,
+			[]string{`4316[{"z":1,"a":9007199254740993,"u":"\u00e9é","n":[1.50,-0,1e400]},"s",null]`}},
+		{"echo no args", `4217["echo"]`, nil, []string{`4317[]`}},
+		{"echo without ack is ignored", `42["echo","x"]`, nil, nil},
+		{"unknown event", `4218["nope",1]`, nil, []string{`4318[{"error":"nope: unknown event"}]`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c.t = t
+			c.send(tt.send)
+			if tt.binary != nil {
+				c.sendBinary(tt.binary)
+			}
+			for _, w := range tt.want {
+				c.expect(w)
+			}
+		})
+	}
+	// Nothing else was queued for c (the ignored events sent no answer).
+	c.t = t
+	c.send(`4299["echo","end"]`)
+	c.expect(`4399["end"]`)
+}
+
+func TestEchoBinary(t *testing.T) {
+	_, srv := newTestGateway(t, Config{})
+	c := dial(t, srv)
+	c.send(`452-7["echo","a",{"_placeholder":true,"num":0},{"k":{"_placeholder":true,"num":1}}]`)
+	c.sendBinary([]byte{0, 1, 2, 255})
+	c.sendBinary([]byte("second"))
+	c.expect(`462-7["a",{"_placeholder":true,"num":0},{"k":{"_placeholder":true,"num":1}}]`)
+	for _, want := range []string{"\x00\x01\x02\xff", "second"} {
+		binary, got := c.read()
+		if !binary || got != want {
+			t.Fatalf("attachment %q (binary %v), want %q", got, binary, want)
+		}
+	}
+}
+
+func TestMessageRooms(t *testing.T) {
+	_, srv := newTestGateway(t, Config{})
+	a, b, lone := dial(t, srv), dial(t, srv), dial(t, srv)
+	a.send(`421["join","chat"]`)
+	a.expect(`431[true]`)
+	b.send(`421["join","chat"]`)
+	b.expect(`431[true]`)
+
+	// In a room: the room's members get it (the sender too), others not.
+	const roomMsg = `42["message",{"b":2,"a":1},"\u00e9"]`
+	a.send(`422["message",{"b":2,"a":1},"\u00e9"]`)
+	a.expectSet(roomMsg, `432[true]`)
+	b.expect(roomMsg)
+	// Once a has its ack, any delivery to lone was queued: its next frame
+	// must be its own echo, not the room message.
+	lone.send(`423["echo","probe"]`)
+	lone.expect(`433["probe"]`)
+
+	// In no room: everyone gets it.
+	lone.send(`42["message","to all"]`)
+	for _, c := range []*wsClient{a, b, lone} {
+		c.expect(`42["message","to all"]`)
+	}
+
+	// Binary attachments are relayed.
+	b.send(`451-["message",{"_placeholder":true,"num":0}]`)
+	b.sendBinary([]byte{9, 8, 7})
+	for _, c := range []*wsClient{a, b} {
+		c.expect(`451-["message",{"_placeholder":true,"num":0}]`)
+		if binary, got := c.read(); !binary || got != "\x09\x08\x07" {
+			t.Fatalf("attachment %q", got)
+		}
+	}
+
+	// After leave, a is in no room: its message reaches everyone.
+	a.send(`424["leave","chat"]`)
+	a.expect(`434[true]`)
+	a.send(`42["message","bye"]`)
+	for _, c := range []*wsClient{a, b, lone} {
+		c.expect(`42["message","bye"]`)
+	}
+}
+
+// degraded is an adapter that reports itself unhealthy.
+type degraded struct{ adapter.Adapter }
+
+func (degraded) Health() error { return errors.New("redis down") }
+
+func TestReadyzDegraded(t *testing.T) {
+	_, srv := newTestGateway(t, Config{Adapter: degraded{adapter.NewMemory()}})
+	resp, body := get(t, srv.URL+"/readyz", nil)
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, "redis down") {
+		t.Errorf("status %d %q, want 503 naming the adapter's error", resp.StatusCode, body)
+	}
+	if resp, _ := get(t, srv.URL+"/healthz", nil); resp.StatusCode != 200 {
+		t.Errorf("healthz: status %d while degraded, want 200", resp.StatusCode)
+	}
+}
+
+func TestServeDrain(t *testing.T) {
+	g, err := New(Config{ShutdownTimeout: 5 * time.Second, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- g.Serve(ctx, ln) }()
+	srv := &httptest.Server{URL: "http://" + ln.Addr().String()}
+
+	if resp, _ := get(t, srv.URL+"/readyz", nil); resp.StatusCode != 200 {
+		t.Fatalf("readyz before drain: %d", resp.StatusCode)
+	}
+	c := dial(t, srv)
+	c.send(`421["join","r"]`)
+	c.expect(`431[true]`)
+
+	// A real client answers the server's close frame: keep reading.
+	closed := make(chan struct{})
+	go func() {
+		defer close(closed)
+		for {
+			if _, _, err := c.conn.Read(context.Background()); err != nil {
+				return
+			}
+		}
+	}()
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Serve: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Serve did not return")
+	}
+	if g.Ready() == nil {
+		t.Error("Ready() is nil after the drain")
+	}
+	rec := httptest.NewRecorder()
+	g.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/readyz", nil))
+	if rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), "draining") {
+		t.Errorf("readyz while draining: %d %q", rec.Code, rec.Body.String())
+	}
+	rec = httptest.NewRecorder()
+	g.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/socket.io/?EIO=4&transport=polling", nil))
+	if rec.Code == http.StatusOK {
+		t.Errorf("handshake accepted while draining: %q", rec.Body.String())
+	}
+	select {
+	case <-closed: // the websocket was closed by the shutdown
+	case <-time.After(5 * time.Second):
+		t.Error("websocket still open after Serve returned")
+	}
+	if _, err := net.Dial("tcp", ln.Addr().String()); err == nil {
+		t.Error("listener still accepts after Serve returned")
+	}
+}

@@ -1,0 +1,113 @@
+package gateway
+
+import (
+	"github.com/sockgate/sockgate/internal/metrics"
+	"github.com/sockgate/sockgate/pkg/session"
+	"github.com/sockgate/sockgate/pkg/transport"
+)
+
+// registerMetrics adds the gateway's collectors to its registry: each reads
+// one Stats() snapshot per scrape.
+func (g *Gateway) registerMetrics() {
+	bundle := g.bundle.Version()
+	if bundle == "" {
+		bundle = "missing"
+	}
+	type node struct{ ready bool }
+	g.reg.MustRegister(metrics.NewCollector(func() node { return node{ready: g.Ready() == nil} },
+		metrics.GaugeVec("sockgate_build_info", "Build and setup of this node (always 1).",
+			[]string{"version", "adapter", "client_bundle"},
+			func(_ node, emit func(float64, ...string)) { emit(1, g.cfg.Version, g.AdapterName(), bundle) }),
+		metrics.Gauge("sockgate_ready", "1 when the node takes new clients (not draining, adapter healthy), else 0.",
+			func(n node) float64 { return b2f(n.ready) }),
+	))
+
+	g.reg.MustRegister(metrics.NewCollector(g.io.Stats,
+		metrics.Gauge("sockgate_connections", "Open Engine.IO connections.",
+			func(s session.Stats) float64 { return float64(s.Connections) }),
+		metrics.Gauge("sockgate_sockets", "Connected Socket.IO sockets, all namespaces.",
+			func(s session.Stats) float64 { return float64(s.Sockets) }),
+		metrics.Gauge("sockgate_namespaces", "Namespaces of the server.",
+			func(s session.Stats) float64 { return float64(s.Namespaces) }),
+		metrics.Counter("sockgate_packets_received_total", "Socket.IO packets received.",
+			func(s session.Stats) float64 { return float64(s.PacketsIn) }),
+		metrics.Counter("sockgate_packets_sent_total", "Socket.IO packets written (a broadcast counts once per recipient).",
+			func(s session.Stats) float64 { return float64(s.PacketsOut) }),
+		metrics.Counter("sockgate_broadcasts_total", "Broadcasts delivered on this node, local or from the cluster.",
+			func(s session.Stats) float64 { return float64(s.Broadcasts) }),
+		metrics.Gauge("sockgate_acks_pending", "Acks the server waits for.",
+			func(s session.Stats) float64 { return float64(s.AcksPending) }),
+		metrics.Counter("sockgate_handler_panics_total", "Panics recovered in event handlers.",
+			func(s session.Stats) float64 { return float64(s.HandlerPanics) }),
+		metrics.Counter("sockgate_connect_errors_total", "Namespace connections refused (unknown namespace, middleware).",
+			func(s session.Stats) float64 { return float64(s.ConnectErrors) }),
+		metrics.Counter("sockgate_parse_errors_total", "Connections closed for a malformed Socket.IO packet.",
+			func(s session.Stats) float64 { return float64(s.ParseErrors) }),
+	))
+
+	if es, ok := any(g.io).(interface{ EngineStats() transport.Stats }); ok {
+		g.reg.MustRegister(engineCollector(es.EngineStats))
+	}
+	g.registerAdapterMetrics()
+}
+
+func engineCollector(snapshot func() transport.Stats) *metrics.Collector[transport.Stats] {
+	type S = transport.Stats
+	return metrics.NewCollector(snapshot,
+		metrics.GaugeVec("sockgate_engineio_open", "Open Engine.IO sessions by current transport.", []string{"transport"},
+			func(s S, emit func(float64, ...string)) {
+				emit(float64(s.OpenPolling), "polling")
+				emit(float64(s.OpenWebSocket), "websocket")
+			}),
+		metrics.Counter("sockgate_engineio_handshakes_total", "Engine.IO sessions opened.",
+			func(s S) float64 { return float64(s.Handshakes) }),
+		metrics.Counter("sockgate_engineio_upgrades_total", "Polling sessions upgraded to websocket.",
+			func(s S) float64 { return float64(s.Upgrades) }),
+		metrics.Counter("sockgate_engineio_packets_received_total", "Engine.IO packets received.",
+			func(s S) float64 { return float64(s.PacketsIn) }),
+		metrics.Counter("sockgate_engineio_packets_sent_total", "Engine.IO packets written.",
+			func(s S) float64 { return float64(s.PacketsOut) }),
+		metrics.Counter("sockgate_engineio_received_bytes_total", "Engine.IO payload bytes received.",
+			func(s S) float64 { return float64(s.BytesIn) }),
+		metrics.Counter("sockgate_engineio_sent_bytes_total", "Engine.IO payload bytes written.",
+			func(s S) float64 { return float64(s.BytesOut) }),
+		metrics.Counter("sockgate_engineio_slow_consumer_closes_total", "Connections closed because their write queue overflowed.",
+			func(s S) float64 { return float64(s.SlowConsumerCloses) }),
+		metrics.Counter("sockgate_engineio_volatile_dropped_total", "Volatile frames dropped.",
+			func(s S) float64 { return float64(s.VolatileDropped) }),
+		metrics.CounterVec("sockgate_engineio_closes_total", "Engine.IO sessions closed, by reason.", []string{"reason"},
+			func(s S, emit func(float64, ...string)) {
+				c := s.Closes
+				emit(float64(c.TransportClose), "transport close")
+				emit(float64(c.TransportError), "transport error")
+				emit(float64(c.PingTimeout), "ping timeout")
+				emit(float64(c.ParseError), "parse error")
+				emit(float64(c.ForcedClose), "forced close")
+				emit(float64(c.ServerShutdown), "server shutting down")
+			}),
+		metrics.CounterVec("sockgate_engineio_errors_total", "Refused requests and bad input, by kind.", []string{"kind"},
+			func(s S, emit func(float64, ...string)) {
+				e := s.Errors
+				emit(float64(e.UnknownTransport), "unknown_transport")
+				emit(float64(e.UnknownSID), "unknown_sid")
+				emit(float64(e.BadHandshakeMethod), "bad_handshake_method")
+				emit(float64(e.BadRequest), "bad_request")
+				emit(float64(e.Forbidden), "forbidden")
+				emit(float64(e.UnsupportedProtocol), "unsupported_protocol")
+				emit(float64(e.ParseErrors), "parse_error")
+				emit(float64(e.InvalidUTF8), "invalid_utf8")
+				emit(float64(e.PayloadTooLarge), "payload_too_large")
+				emit(float64(e.DuplicatePoll), "duplicate_poll")
+				emit(float64(e.AbortedPoll), "aborted_poll")
+				emit(float64(e.WebSocketAccept), "websocket_accept")
+				emit(float64(e.Panics), "panic")
+			}),
+	)
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}

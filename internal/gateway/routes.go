@@ -1,0 +1,50 @@
+package gateway
+
+import (
+	"net/http"
+
+	"github.com/sockgate/sockgate/internal/metrics"
+	"github.com/sockgate/sockgate/web"
+)
+
+func (g *Gateway) routes() http.Handler {
+	mux := http.NewServeMux()
+	// Only the bundle's exact file paths are served from the embedded
+	// bundle; everything else below /socket.io/ is Engine.IO traffic.
+	mux.Handle("/socket.io/", g.bundle.Wrap(g.io))
+	mux.Handle("/metrics", metrics.Handler(g.reg))
+	mux.HandleFunc("/healthz", g.healthz)
+	mux.HandleFunc("/readyz", g.readyz)
+	mux.Handle("/", web.Demo())
+	return mux
+}
+
+// healthz is the liveness probe: the process serves HTTP.
+func (g *Gateway) healthz(w http.ResponseWriter, r *http.Request) {
+	probe(w, r, http.StatusOK, "ok")
+}
+
+// readyz is the readiness probe: 503 while draining or while the adapter
+// is degraded (Redis unreachable: the node serves its local sockets only).
+func (g *Gateway) readyz(w http.ResponseWriter, r *http.Request) {
+	if err := g.Ready(); err != nil {
+		probe(w, r, http.StatusServiceUnavailable, "not ready: "+err.Error())
+		return
+	}
+	probe(w, r, http.StatusOK, "ready")
+}
+
+func probe(w http.ResponseWriter, r *http.Request, code int, text string) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	if r.Method == http.MethodGet {
+		w.Write([]byte(text + "\n"))
+	}
+}
