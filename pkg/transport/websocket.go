@@ -23,7 +23,7 @@ import (
 // than the read buffer straight into the message, and every write goes
 // through batchWriter, which gathers a whole batch before the syscall.
 const (
-	wsReadBufSize  = 512
+	wsReadBufSize  = 128
 	wsWriteBufSize = 128
 	maxBatchBytes  = 64 << 10
 )
@@ -33,6 +33,8 @@ type wsConn struct {
 	conn *websocket.Conn
 	nc   net.Conn
 	out  *batchWriter
+	br   *bufio.Reader   // the library's reader: bytes may wait in it
+	raw  syscall.RawConn // nil if the connection has no file descriptor (TLS)
 }
 
 func (t *wsConn) closeNow() { _ = t.conn.CloseNow() }
@@ -50,16 +52,21 @@ func (h *smallBufHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	if sc, ok := nc.(syscall.Conn); ok {
+		h.t.raw, _ = sc.SyscallConn()
+	}
 	if n := brw.Reader.Buffered(); n > 0 {
 		// Bytes the client sent right after the handshake, already read by
 		// net/http. The library replaces the reader we return by one over the
 		// net.Conn, so the net.Conn itself must hand them out first.
 		early, _ := brw.Reader.Peek(n)
 		nc = &prefixConn{Conn: nc, prefix: bytes.Clone(early)}
+		h.t.raw = nil
 	}
 	h.t.nc = nc
 	h.t.out = &batchWriter{nc: nc}
-	return nc, bufio.NewReadWriter(bufio.NewReaderSize(nc, wsReadBufSize), bufio.NewWriterSize(h.t.out, wsWriteBufSize)), nil
+	h.t.br = bufio.NewReaderSize(nc, wsReadBufSize)
+	return nc, bufio.NewReadWriter(h.t.br, bufio.NewWriterSize(h.t.out, wsWriteBufSize)), nil
 }
 
 // prefixConn is a net.Conn that reads prefix before the connection.
@@ -167,6 +174,7 @@ func (c *Conn) readLoop(t *wsConn) {
 	defer s.untrack(t)
 	defer t.closeNow()
 	for {
+		t.waitReadable()
 		typ, data, err := t.conn.Read(context.Background())
 		if err != nil {
 			c.transportFailed(t, readErrorReason(err))
@@ -207,6 +215,17 @@ func (c *Conn) readLoop(t *wsConn) {
 			return
 		}
 	}
+}
+
+// waitReadable parks until the connection has bytes to read, without the
+// library's call chain on the stack, so that the stack of an idle session's
+// reader shrinks to the minimum at the next garbage collection. Errors are
+// left for the read that follows.
+func (t *wsConn) waitReadable() {
+	if t.raw == nil || t.br.Buffered() > 0 {
+		return
+	}
+	_ = t.raw.Read(func(fd uintptr) bool { return !wouldBlock(fd) })
 }
 
 // transportFailed closes the session if t is its transport, or abandons the
