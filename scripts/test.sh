@@ -9,7 +9,8 @@
 #   5. go test -race -count=1 ./...   (through scripts/testreport: plain
 #      go test output, failures only, and a "go: N passed, N failed" line)
 #   6. node --test on test/ (Node integration and browser tests), with
-#      SOCKGATE_BIN pointing at a freshly built gateway binary
+#      SOCKGATE_GATEWAY_BIN / SOCKGATE_CONFORMANCE_BIN pointing at freshly
+#      built binaries
 #
 # Environment: GOTESTFLAGS adds flags to go test (e.g. GOTESTFLAGS=-short);
 # SKIP_NODE=1 skips step 6.
@@ -52,11 +53,15 @@ if [[ -d test && -z ${SKIP_NODE:-} ]]; then
 fi
 if ((${#node_files[@]} > 0)); then
 	step "node --test (${#node_files[@]} files in test/)"
-	if go build -o bin/gateway ./cmd/gateway; then
-		export SOCKGATE_BIN=$root/bin/gateway
-	else
-		failed+=(build-gateway)
-	fi
+	# Prebuilt binaries for test/lib/harness.mjs (it builds them itself otherwise).
+	for cmd in gateway conformance; do
+		[[ -d cmd/$cmd ]] || continue
+		if go build -o "bin/$cmd" "./cmd/$cmd"; then
+			export "SOCKGATE_${cmd^^}_BIN=$root/bin/$cmd"
+		else
+			failed+=("build-$cmd")
+		fi
+	done
 	export SOCKGATE_ROOT=$root
 	REDIS_SERVER=$(command -v redis-server || true)
 	export REDIS_SERVER
