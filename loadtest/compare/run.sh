@@ -119,7 +119,12 @@ start_cluster() {
 		pids+=("$!")
 		cluster_urls+=("http://127.0.0.1:$port")
 	done
-	for i in 0 1; do wait_http "${cluster_urls[$i]}/healthz"; done
+	for i in 0 1; do
+		wait_http "${cluster_urls[$i]}/healthz" || {
+			tail -n 20 "$work/$impl-$((i + 1)).log" >&2
+			exit 1
+		}
+	done
 	sleep 1 # let both nodes subscribe to Redis
 	log "$impl cluster up: ${cluster_urls[*]} (pids ${cluster_pids[*]})"
 }
