@@ -255,7 +255,7 @@ func TestRoomsAndBroadcast(t *testing.T) {
 		t.Fatalf("FetchSockets = %v, %v", infos, err)
 	}
 	for _, info := range infos {
-		if info.Handshake.Headers["User-Agent"] != "test" || info.Handshake.Query["EIO"] != "4" || !slices.Contains(info.Rooms, "r2") {
+		if info.Handshake.Headers["user-agent"] != "test" || info.Handshake.Query["EIO"] != "4" || !slices.Contains(info.Rooms, "r2") {
 			t.Errorf("info %+v", info)
 		}
 	}

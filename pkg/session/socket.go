@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"time"
 
@@ -113,7 +114,7 @@ func (h Handshake) Info() adapter.Handshake {
 	}
 	for k, v := range h.Header {
 		if len(v) > 0 {
-			info.Headers[http.CanonicalHeaderKey(k)] = v[0]
+			info.Headers[strings.ToLower(k)] = v[0] // Node lowercases header names
 		}
 	}
 	for k, v := range h.Query {
