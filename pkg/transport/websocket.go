@@ -35,6 +35,19 @@ type wsConn struct {
 	out  *batchWriter
 	br   *bufio.Reader   // the library's reader: bytes may wait in it
 	raw  syscall.RawConn // nil if the connection has no file descriptor (TLS)
+
+	// closing is set before a close handshake, during which the library
+	// reads br from the closing goroutine: the reader stops peeking at br.
+	mu      sync.Mutex
+	closing bool
+}
+
+// closeGracefully sends a close frame and waits (boundedly) for the peer's.
+func (t *wsConn) closeGracefully(code websocket.StatusCode, reason string) {
+	t.mu.Lock()
+	t.closing = true
+	t.mu.Unlock()
+	_ = t.conn.Close(code, reason)
 }
 
 func (t *wsConn) closeNow() { _ = t.conn.CloseNow() }
@@ -185,7 +198,7 @@ func (c *Conn) readLoop(t *wsConn) {
 			c.badInput("invalid UTF-8 in text frame", nil)
 			c.transportFailedMode(t, ReasonTransportError, closeDetach)
 			// RFC 6455 section 8.1: fail the connection with 1007.
-			_ = t.conn.Close(websocket.StatusInvalidFramePayloadData, "invalid UTF-8")
+			t.closeGracefully(websocket.StatusInvalidFramePayloadData, "invalid UTF-8")
 			return
 		}
 		p, err := engineio.DecodePacket(data, typ == websocket.MessageBinary)
@@ -222,7 +235,13 @@ func (c *Conn) readLoop(t *wsConn) {
 // reader shrinks to the minimum at the next garbage collection. Errors are
 // left for the read that follows.
 func (t *wsConn) waitReadable() {
-	if t.raw == nil || t.br.Buffered() > 0 {
+	if t.raw == nil {
+		return
+	}
+	t.mu.Lock()
+	skip := t.closing || t.br.Buffered() > 0
+	t.mu.Unlock()
+	if skip {
 		return
 	}
 	_ = t.raw.Read(func(fd uintptr) bool { return !wouldBlock(fd) })
@@ -330,7 +349,7 @@ func (c *Conn) writeLoop() {
 			closed := c.state != stateOpen
 			c.mu.Unlock()
 			if closed {
-				_ = t.conn.Close(websocket.StatusNormalClosure, "")
+				t.closeGracefully(websocket.StatusNormalClosure, "")
 			}
 			return
 		}

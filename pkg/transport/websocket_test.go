@@ -358,3 +358,54 @@ func TestShutdown(t *testing.T) {
 		t.Fatalf("leaked:\n%s", leaks)
 	}
 }
+
+// TestWebSocketServerCloseWhileClientSends closes sessions gracefully while
+// their clients keep sending: the close handshake and the reader must not
+// race (run with -race).
+func TestWebSocketServerCloseWhileClientSends(t *testing.T) {
+	ts := newTestServer(t, Config{})
+	ts.rec.echo = false
+	for i := 0; i < 10; i++ {
+		ws := dial(t, ts.wsURL("?EIO=4&transport=websocket"))
+		read(t, ws)
+		c := ts.rec.waitOpen(t)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			for ctx.Err() == nil {
+				if ws.Write(ctx, websocket.MessageText, []byte("4x")) != nil {
+					return
+				}
+			}
+		}()
+		go func() {
+			for {
+				if _, _, err := ws.Read(ctx); err != nil {
+					return
+				}
+			}
+		}()
+		ts.rec.waitMessage(t)
+		stopDrain := make(chan struct{})
+		drained := make(chan struct{})
+		go func() { // keep OnMessage from blocking on a full channel
+			defer close(drained)
+			for {
+				select {
+				case <-ts.rec.msgs:
+				case <-stopDrain:
+					return
+				}
+			}
+		}()
+		_ = c.Send([]engineio.Frame{engineio.TextFrame(engineio.PacketMessage, []byte("bye"))}, false)
+		c.Close(ReasonForcedClose)
+		<-done
+		cancel()
+		for e := ts.rec.waitClose(t); e.conn != c; e = ts.rec.waitClose(t) {
+		}
+		close(stopDrain)
+		<-drained
+	}
+}
