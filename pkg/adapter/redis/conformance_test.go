@@ -1,0 +1,28 @@
+package redis
+
+import (
+	"testing"
+
+	"github.com/sockgate/sockgate/pkg/adapter"
+	"github.com/sockgate/sockgate/pkg/adapter/adaptertest"
+)
+
+func TestConformance(t *testing.T) {
+	needRedis(t)
+	modes := []struct {
+		name  string
+		tweak func(*Config)
+	}{
+		{"classic", nil},
+		{"classic-specific-response", func(c *Config) { c.PublishOnSpecificResponseChannel = true }},
+		{"sharded", func(c *Config) { c.Sharded = true }},
+		{"sharded-static", func(c *Config) { c.Sharded, c.SubscriptionMode = true, Static }},
+	}
+	for _, m := range modes {
+		t.Run(m.name, func(t *testing.T) {
+			adaptertest.Run(t, func(t *testing.T, nodes int) []adapter.Adapter {
+				return asAdapters(newTestAdapters(t, nodes, m.tweak))
+			})
+		})
+	}
+}

@@ -1,0 +1,160 @@
+package redis
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// pubItem is one message waiting to be published.
+type pubItem struct {
+	channel string
+	payload []byte
+	sharded bool       // SPUBLISH instead of PUBLISH
+	done    chan error // optional, buffered: receives the outcome
+}
+
+// publisher owns the publish queue: producers enqueue without blocking and
+// one goroutine sends what has accumulated as one pipeline, so messages keep
+// the order in which they were enqueued and no producer waits for Redis.
+type publisher struct {
+	a     *Adapter
+	queue chan pubItem
+	quit  chan struct{}
+	once  sync.Once
+
+	dropLogged atomic.Bool // a full queue was logged during this outage
+
+	mu      sync.Mutex
+	lastErr error // nil after a successful pipeline
+}
+
+const maxBatch = 256
+
+func (p *publisher) init(a *Adapter) {
+	p.a = a
+	p.queue = make(chan pubItem, a.cfg.PublishQueueSize)
+	p.quit = make(chan struct{})
+}
+
+var errQueueFull = errors.New("redis: publish queue full")
+
+// enqueue queues it, or drops it (counted, logged once per outage) when the
+// queue is full.
+func (p *publisher) enqueue(it pubItem) bool {
+	select {
+	case p.queue <- it:
+		return true
+	default:
+	}
+	p.a.stats.publishDropped.Add(1)
+	if !p.dropLogged.Swap(true) {
+		p.a.log.Warn("redis adapter: publish queue full, dropping messages", "size", cap(p.queue))
+	}
+	if it.done != nil {
+		it.done <- errQueueFull
+	}
+	return false
+}
+
+func (p *publisher) stop() { p.once.Do(func() { close(p.quit) }) }
+
+func (p *publisher) health() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.lastErr
+}
+
+func (p *publisher) run() {
+	defer p.a.wg.Done()
+	batch := make([]pubItem, 0, maxBatch)
+	for {
+		select {
+		case it := <-p.queue:
+			batch = append(batch[:0], it)
+		case <-p.quit:
+			p.flush(batch[:0])
+			return
+		}
+	fill:
+		for len(batch) < maxBatch {
+			select {
+			case it := <-p.queue:
+				batch = append(batch, it)
+			default:
+				break fill
+			}
+		}
+		p.send(context.Background(), batch, 5*time.Second)
+		clear(batch) // drop references to payloads
+	}
+}
+
+// flush sends what is still queued at Close, giving Redis a second.
+func (p *publisher) flush(batch []pubItem) {
+	for {
+		select {
+		case it := <-p.queue:
+			batch = append(batch, it)
+			continue
+		default:
+		}
+		break
+	}
+	if len(batch) > 0 {
+		p.send(context.Background(), batch, time.Second)
+	}
+}
+
+func (p *publisher) send(ctx context.Context, batch []pubItem, timeout time.Duration) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	pipe := p.a.client.Pipeline()
+	for _, it := range batch {
+		if it.sharded {
+			pipe.SPublish(ctx, it.channel, it.payload)
+		} else {
+			pipe.Publish(ctx, it.channel, it.payload)
+		}
+	}
+	cmds, err := pipe.Exec(ctx)
+	failed := 0
+	for i, it := range batch {
+		var e error
+		if i < len(cmds) {
+			e = cmds[i].Err()
+		} else {
+			e = err
+		}
+		if e != nil {
+			failed++
+		}
+		if it.done != nil {
+			it.done <- e
+		}
+	}
+	c := &p.a.stats
+	c.published.Add(uint64(len(batch) - failed))
+	c.publishErrors.Add(uint64(failed))
+
+	p.mu.Lock()
+	wasFailing := p.lastErr != nil
+	if failed > 0 {
+		if err == nil {
+			err = errors.New("publish failed")
+		}
+		p.lastErr = err
+	} else {
+		p.lastErr = nil
+	}
+	p.mu.Unlock()
+	switch {
+	case failed > 0 && !wasFailing:
+		p.a.log.Warn("redis adapter: publishing fails; messages are dropped until Redis answers", "err", err)
+	case failed == 0 && wasFailing:
+		p.a.log.Info("redis adapter: publishing works again")
+		p.dropLogged.Store(false)
+	}
+}

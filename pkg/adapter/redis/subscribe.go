@@ -1,0 +1,274 @@
+package redis
+
+import (
+	"context"
+	"errors"
+	"net"
+	"sync"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+)
+
+// subscriptions owns the subscriber connections. Classic mode and sharded
+// mode on a single server use one connection; sharded mode on Redis Cluster
+// uses one per hash slot (a sharded subscription lives on the slot's node).
+//
+// Room subscriptions of the sharded dynamic modes are requested from inside
+// the room index (which must not wait), so they are queued and applied, in
+// order, by one worker goroutine.
+type subscriptions struct {
+	a       *Adapter
+	cluster bool
+
+	mu     sync.Mutex
+	conns  map[int]*subConn
+	closed bool
+	ops    []subOp
+	wake   chan struct{}
+}
+
+type subOp struct {
+	channel   string
+	subscribe bool
+}
+
+type subConn struct {
+	ps *goredis.PubSub
+
+	mu  sync.Mutex
+	err error // last receive error; nil while connected
+}
+
+func (s *subscriptions) init(a *Adapter) {
+	s.a = a
+	_, s.cluster = a.client.(*goredis.ClusterClient)
+	s.conns = make(map[int]*subConn)
+	s.wake = make(chan struct{}, 1)
+	a.wg.Add(1)
+	go s.work()
+}
+
+func (s *subscriptions) slot(channel string) int {
+	if !s.cluster || !s.a.cfg.Sharded {
+		return 0
+	}
+	return hashSlot(channel)
+}
+
+// conn returns the connection for channel, creating it (not yet started).
+func (s *subscriptions) conn(channel string) (c *subConn, fresh bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, false
+	}
+	k := s.slot(channel)
+	if c = s.conns[k]; c != nil {
+		return c, false
+	}
+	c = &subConn{ps: s.a.client.Subscribe(s.a.ctx)}
+	s.conns[k] = c
+	return c, true
+}
+
+// do runs one (un)subscribe command; a new connection's receive loop starts
+// after its first subscription, so that it dials the right node.
+func (s *subscriptions) do(ctx context.Context, channel string, f func(ctx context.Context, ps *goredis.PubSub) error) {
+	c, fresh := s.conn(channel)
+	if c == nil {
+		return
+	}
+	if err := f(ctx, c.ps); err != nil && s.a.ctx.Err() == nil {
+		// go-redis keeps the channel and subscribes again on reconnect.
+		s.a.log.Debug("redis adapter: subscribe deferred", "channel", channel, "err", err)
+		c.setErr(err)
+	}
+	if fresh {
+		s.a.wg.Add(1)
+		go s.receive(c)
+	}
+}
+
+// subscribe subscribes synchronously (namespace creation).
+func (s *subscriptions) subscribe(kind string, channels ...string) {
+	ctx, cancel := context.WithTimeout(s.a.ctx, 5*time.Second)
+	defer cancel()
+	for _, ch := range channels {
+		s.do(ctx, ch, func(ctx context.Context, ps *goredis.PubSub) error {
+			switch kind {
+			case "psubscribe":
+				return ps.PSubscribe(ctx, ch)
+			case "ssubscribe":
+				return ps.SSubscribe(ctx, ch)
+			default:
+				return ps.Subscribe(ctx, ch)
+			}
+		})
+	}
+}
+
+// unsubscribe unsubscribes synchronously (namespace close).
+func (s *subscriptions) unsubscribe(kind string, channels ...string) {
+	ctx, cancel := context.WithTimeout(s.a.ctx, 2*time.Second)
+	defer cancel()
+	for _, ch := range channels {
+		s.do(ctx, ch, func(ctx context.Context, ps *goredis.PubSub) error {
+			switch kind {
+			case "psubscribe":
+				return ps.PUnsubscribe(ctx, ch)
+			case "ssubscribe":
+				return ps.SUnsubscribe(ctx, ch)
+			default:
+				return ps.Unsubscribe(ctx, ch)
+			}
+		})
+	}
+}
+
+// queue asks the worker to (un)subscribe a sharded room channel. It never
+// blocks.
+func (s *subscriptions) queue(channel string, subscribe bool) {
+	s.mu.Lock()
+	if !s.closed {
+		s.ops = append(s.ops, subOp{channel, subscribe})
+	}
+	s.mu.Unlock()
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (s *subscriptions) work() {
+	defer s.a.wg.Done()
+	for {
+		select {
+		case <-s.a.ctx.Done():
+			return
+		case <-s.wake:
+		}
+		for {
+			s.mu.Lock()
+			ops := s.ops
+			s.ops = nil
+			s.mu.Unlock()
+			if len(ops) == 0 {
+				break
+			}
+			for _, op := range ops {
+				if op.subscribe {
+					s.subscribe("ssubscribe", op.channel)
+				} else {
+					s.unsubscribe("ssubscribe", op.channel)
+				}
+			}
+		}
+	}
+}
+
+func (s *subscriptions) close() {
+	s.mu.Lock()
+	s.closed = true
+	conns := s.conns
+	s.conns = nil
+	s.mu.Unlock()
+	for _, c := range conns {
+		_ = c.ps.Close()
+	}
+}
+
+func (s *subscriptions) health() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range s.conns {
+		if err := c.getErr(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *subConn) setErr(err error) {
+	c.mu.Lock()
+	c.err = err
+	c.mu.Unlock()
+}
+
+func (c *subConn) getErr() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
+}
+
+// receive reads one connection until Close. go-redis reconnects and
+// resubscribes on the next read after an error; this loop backs off between
+// failed attempts and pings an idle connection to notice a dead one.
+func (s *subscriptions) receive(c *subConn) {
+	defer s.a.wg.Done()
+	backoff := 50 * time.Millisecond
+	down := false
+	for s.a.ctx.Err() == nil {
+		msg, err := c.ps.ReceiveTimeout(s.a.ctx, 30*time.Second)
+		if s.a.ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				_ = c.ps.Ping(s.a.ctx) // an error here makes the next read reconnect
+				continue
+			}
+			c.setErr(err)
+			if !down {
+				down = true
+				s.a.log.Warn("redis adapter: subscriber disconnected; reconnecting", "err", err)
+			}
+			if !s.a.sleep(backoff) {
+				return
+			}
+			backoff = min(backoff*2, time.Second)
+			continue
+		}
+		backoff = 50 * time.Millisecond
+		c.setErr(nil)
+		if down {
+			down = false
+			s.a.log.Info("redis adapter: subscriber reconnected")
+		}
+		if m, ok := msg.(*goredis.Message); ok {
+			s.a.dispatch(m.Channel, m.Payload)
+		}
+	}
+}
+
+// hashSlot is the Redis Cluster slot of key (CRC16/XMODEM mod 16384, with
+// {hash tags}).
+func hashSlot(key string) int {
+	if i := indexByte(key, '{'); i >= 0 {
+		if j := indexByte(key[i+1:], '}'); j > 0 {
+			key = key[i+1 : i+1+j]
+		}
+	}
+	var crc uint16
+	for k := 0; k < len(key); k++ {
+		crc ^= uint16(key[k]) << 8
+		for b := 0; b < 8; b++ {
+			if crc&0x8000 != 0 {
+				crc = crc<<1 ^ 0x1021
+			} else {
+				crc <<= 1
+			}
+		}
+	}
+	return int(crc) & 16383
+}
+
+func indexByte(s string, c byte) int {
+	for i := 0; i < len(s); i++ {
+		if s[i] == c {
+			return i
+		}
+	}
+	return -1
+}
