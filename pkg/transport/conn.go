@@ -62,6 +62,7 @@ type Conn struct {
 	pollActive bool          // a GET is waiting
 	pollWake   chan struct{} // wakes the waiting GET
 	draining   bool          // closed, kept to hand the close packet to the next GET
+	clientGone bool          // the client closed: a pending GET ends with a noop
 
 	// WebSocket.
 	ws      *wsConn
@@ -193,6 +194,7 @@ func (c *Conn) close(reason string, mode closeMode) {
 	}
 	c.state = stateClosed
 	c.reason = reason
+	c.clientGone = reason == ReasonTransportClose
 	if c.timer != nil {
 		c.timer.Stop()
 	}

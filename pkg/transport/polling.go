@@ -44,7 +44,13 @@ func (s *Server) servePoll(c *Conn, w http.ResponseWriter, r *http.Request) {
 	var frames []engineio.Frame
 	for {
 		if c.state != stateOpen {
-			frames = append(c.queue, s.closeFrame)
+			// The close packet, or a noop when the client itself closed
+			// (as the reference server answers a GET pending then).
+			last := s.closeFrame
+			if c.clientGone {
+				last = s.noopFrame
+			}
+			frames = append(c.queue, last)
 			c.queue = nil
 			c.draining = false
 			break

@@ -240,12 +240,25 @@ func TestPollingUndecodablePOST(t *testing.T) {
 func TestPollingClientClose(t *testing.T) {
 	ts := newTestServer(t, Config{})
 	p := ts.pollHandshake(t)
-	ts.rec.waitOpen(t)
+	c := ts.rec.waitOpen(t)
+	pending := make(chan string, 1)
+	go func() { _, b := p.get(); pending <- b }()
+	checkFor(t, 5*time.Second, "pending GET", func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.pollActive
+	})
 	if status, body := p.post("1"); status != 200 || body != "ok" {
 		t.Fatalf("%d %q", status, body)
 	}
+	if b := <-pending; b != "6" {
+		t.Fatalf("pending GET = %q, want noop", b)
+	}
 	if e := ts.rec.waitClose(t); e.reason != ReasonTransportClose {
 		t.Fatalf("reason %q", e.reason)
+	}
+	if status, _ := p.get(); status != http.StatusBadRequest {
+		t.Fatalf("GET after close: %d", status)
 	}
 }
 

@@ -409,3 +409,25 @@ func TestWebSocketServerCloseWhileClientSends(t *testing.T) {
 		<-drained
 	}
 }
+
+// TestUpgradeBackToBack sends "2probe" and "5" without waiting, as the
+// protocol test suite does, then checks that polling is refused.
+func TestUpgradeBackToBack(t *testing.T) {
+	ts := newTestServer(t, Config{})
+	p := ts.pollHandshake(t)
+	c := ts.rec.waitOpen(t)
+	ws := dial(t, ts.wsURL("?EIO=4&transport=websocket&sid="+p.sid))
+	write(t, ws, websocket.MessageText, "2probe")
+	write(t, ws, websocket.MessageText, "5")
+	if _, s := read(t, ws); s != "3probe" {
+		t.Fatalf("got %q", s)
+	}
+	checkFor(t, 5*time.Second, "upgrade", func() bool { return c.Transport() == TransportWebSocket })
+	if status, _ := p.get(); status != http.StatusBadRequest {
+		t.Fatalf("polling after upgrade: %d", status)
+	}
+	write(t, ws, websocket.MessageText, "4hello")
+	if _, s := read(t, ws); s != "4hello" {
+		t.Fatalf("echo %q", s)
+	}
+}
