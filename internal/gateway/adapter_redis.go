@@ -1,5 +1,3 @@
-//go:build redisadapter
-
 package gateway
 
 import (
