@@ -12,6 +12,7 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { Redis as IORedis } from "ioredis";
 import { Emitter } from "@socket.io/redis-emitter";
+import { sleep } from "../lib/harness.mjs";
 import { Cluster, connectPeers, warmUp, tally, only, redisServerPath } from "../lib/cluster.mjs";
 
 const skip = redisServerPath() ? false : "redis-server not installed";
@@ -111,6 +112,24 @@ describe("3 gateway nodes, classic Redis adapter", { skip, timeout: 60_000 }, ()
       assert.equal(b.text, "été");
       assert.equal(n, 9007199254740991);
     }
+  });
+
+  it("-redis-key separates clusters in one Redis", async () => {
+    const other = await cluster.go({ key: "other-cluster" });
+    const [stranger] = await connectPeers(cluster.clients, other, ["stranger"]);
+    // One request-channel subscriber per node (wire notes §1): 3 + 1.
+    const numsub = await emitterClient.pubsub("NUMSUB", "socket.io-request#/#", "other-cluster-request#/#");
+    assert.deepEqual(numsub.map(String), ["socket.io-request#/#", "3", "other-cluster-request#/#", "1"]);
+
+    await stranger.send("stranger says");
+    await stranger.waitFor("stranger says");
+    await byName.lobby0.send("cluster says");
+    const all = peers.map((p) => p.name);
+    assert.deepEqual(await tally(peers, "stranger says", [], sentinel), only(peers, []));
+    assert.deepEqual(await tally(peers, "cluster says", all, sentinel), only(peers, all));
+    await sleep(200); // nothing can arrive on a key the node does not subscribe to; a short look anyway
+    assert.equal(stranger.count("cluster says"), 0);
+    assert.equal(stranger.count("stranger says"), 1);
   });
 
   it("after leave, a client no longer gets the room's messages", async () => {

@@ -20,8 +20,7 @@ import { randomBytes } from "node:crypto";
 import { Redis as IORedis } from "ioredis";
 import { Emitter } from "@socket.io/redis-emitter";
 import { Cluster, connectPeers, warmUp, tally, only, redisServerPath, REFERENCE } from "../lib/cluster.mjs";
-import { once } from "../lib/harness.mjs";
-import { waitUntil } from "../lib/harness.mjs";
+import { once, waitUntil } from "../lib/harness.mjs";
 
 const skip = redisServerPath() ? false : "redis-server not installed";
 
@@ -172,11 +171,15 @@ for (const mode of ["classic", "sharded"]) {
         }
         return;
       }
+      // The request is counted as served; nothing in it is malformed.
       const metric = "sockgate_redis_requests_served_total";
+      const malformed = "sockgate_redis_malformed_total";
       const before = await Promise.all(gws.map((n) => n.metric(metric)));
+      const badBefore = await Promise.all(gws.map((n) => n.metric(malformed)));
       await node.control({ cmd: "serverSideEmit", args: ["cluster-test", { hello: "gateways" }] });
       for (const [i, n] of gws.entries()) {
         await waitUntil(async () => (await n.metric(metric)) > before[i], 5000, `${metric} to grow on gateway ${i}`);
+        assert.equal(await n.metric(malformed), badBefore[i], `${malformed} grew on gateway ${i}`);
       }
     });
 

@@ -27,6 +27,10 @@ import { Server } from "socket.io";
 import { createAdapter, createShardedAdapter } from "@socket.io/redis-adapter";
 import { Redis } from "ioredis";
 
+// `node --test test/` runs every .mjs under test/ as a test file: without
+// flags this is not a server start, so do nothing.
+if (!process.argv.includes("-addr")) process.exit(0);
+
 function flag(name, fallback) {
   const i = process.argv.indexOf(name);
   return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
