@@ -73,9 +73,11 @@ port_busy "$REDIS_PORT" || { echo "cluster: redis-server did not start:" >&2; ca
 
 for ((i = 0; i < NODES; i++)); do
 	port=$((BASE_PORT + i))
-	# Each node's log lines are prefixed with its name.
+	# Each node's log lines are prefixed with its name. The prefixing sed
+	# ignores Ctrl-C so that it outlives the node (whose drain logs would
+	# otherwise hit a closed pipe).
 	"${detach[@]}" bin/gateway -addr "$HOST:$port" -redis-url "redis://$HOST:$REDIS_PORT" "$@" \
-		> >(sed -u "s/^/[node$((i + 1))] /") 2>&1 &
+		> >(trap '' INT TERM; exec sed -u "s/^/[node$((i + 1))] /") 2>&1 &
 	pids+=($!)
 done
 
