@@ -370,30 +370,46 @@ func (s *jsonScanner) hex4() (rune, bool) {
 	return rune(v), true
 }
 
+func (s *jsonScanner) digits() int {
+	n := 0
+	for s.i < len(s.b) && s.b[s.i] >= '0' && s.b[s.i] <= '9' {
+		s.i++
+		n++
+	}
+	return n
+}
+
 func (s *jsonScanner) number(dst []byte) ([]byte, error) {
 	start := s.i
 	integer := true
 	if s.b[s.i] == '-' {
 		s.i++
 	}
-	digits := s.i
-	for s.i < len(s.b) {
-		c := s.b[s.i]
-		if c >= '0' && c <= '9' {
-			s.i++
-			continue
-		}
-		if c == '.' || c == 'e' || c == 'E' || c == '+' || (c == '-' && s.i > digits) {
-			integer = false
-			s.i++
-			continue
-		}
-		break
-	}
-	text := string(s.b[start:s.i])
-	if s.i == digits {
+	// -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+	switch {
+	case s.i < len(s.b) && s.b[s.i] == '0':
+		s.i++
+	case s.digits() == 0:
 		return dst, s.errf("bad number")
 	}
+	if s.i < len(s.b) && s.b[s.i] == '.' {
+		s.i++
+		integer = false
+		if s.digits() == 0 {
+			return dst, s.errf("bad number")
+		}
+	}
+	if s.i < len(s.b) && (s.b[s.i] == 'e' || s.b[s.i] == 'E') {
+		s.i++
+		integer = false
+		if s.i < len(s.b) && (s.b[s.i] == '+' || s.b[s.i] == '-') {
+			s.i++
+		}
+		if s.digits() == 0 {
+			return dst, s.errf("bad number")
+		}
+	}
+	text := string(s.b[start:s.i])
 	if integer {
 		if text[0] == '-' {
 			if v, err := strconv.ParseInt(text, 10, 64); err == nil {
