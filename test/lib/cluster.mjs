@@ -11,6 +11,7 @@
 // /usr/bin/redis-server).
 
 import { accessSync, constants } from "node:fs";
+import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import { ROOT, REFERENCE, Server, freePort, startGateway, waitUntil, withTimeout } from "./harness.mjs";
 import { Clients, Recorder, ack } from "./client.mjs";
@@ -51,7 +52,7 @@ export class Redis {
   }
 
   async start() {
-    const args = ["--port", String(this.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--protected-mode", "no"];
+    const args = ["--port", String(this.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--protected-mode", "no", "--dir", tmpdir()];
     this.server = await new Server(this.bin, args, this.port, null).start(10_000);
     return this;
   }
