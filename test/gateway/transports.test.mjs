@@ -4,7 +4,7 @@
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { startGateway, once } from "../lib/harness.mjs";
-import { Clients, Recorder, ack } from "../lib/client.mjs";
+import { Clients, Recorder, ack, connected } from "../lib/client.mjs";
 
 let server;
 const clients = new Clients();
@@ -27,10 +27,11 @@ for (const mode of modes) {
     let a, b;
     before(async () => {
       a = clients.open(server.url, mode.opts);
+      // Listen for the upgrade before it can happen: right after the open.
       const upgraded = mode.upgrade ? once(a.io, "open", 5000).then(() => once(a.io.engine, "upgrade", 5000)) : null;
-      b = await clients.connect(server.url, mode.opts);
-      await once(a, "connect", 5000);
-      await upgraded;
+      b = clients.open(server.url, mode.opts);
+      await Promise.all([connected(a), connected(b), upgraded]);
+      if (mode.upgrade && b.io.engine.transport.name !== "websocket") await once(b.io.engine, "upgrade", 5000);
     });
 
     it(`uses ${mode.transport}`, () => {

@@ -182,7 +182,9 @@ export class Server {
   }
 
   async start(ms = 15_000) {
-    const proc = spawn(this.cmd, this.args, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+    const env = { ...process.env };
+    delete env.NODE_TEST_CONTEXT; // the server is not a test file
+    const proc = spawn(this.cmd, this.args, { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
     this.proc = proc;
     const append = (chunk) => {
       this.log += chunk;

@@ -11,6 +11,9 @@ import { createServer } from "node:http";
 import { Server } from "socket.io";
 import { Server as EngineServer } from "engine.io";
 
+// `node --test test/` runs every .mjs file under test/, this one included.
+if (process.env.NODE_TEST_CONTEXT) process.exit(0);
+
 const [mode, port] = process.argv.slice(2);
 const http = createServer((req, res) => {
   if (req.url === "/healthz") {
