@@ -37,12 +37,14 @@ function median(xs) {
 }
 
 // Rows per scenario: [label, getter, better ('lower'|'higher')].
+const userShare = (s) => (100 * s.server.cpu_user_s) / s.server.cpu_s;
 const rows = {
   connect: [
     ['connections/s', (s) => s.connect.rate_per_s, 'higher'],
     ['handshake p50 ms', (s) => s.connect.handshake.p50_ms, 'lower'],
     ['handshake p99 ms', (s) => s.connect.handshake.p99_ms, 'lower'],
     ['server CPU µs / connection', (s) => s.server.cpu_us_per_op, 'lower'],
+    ['  user-space share %', userShare, 'lower'],
     ['RSS KiB / connection', (s) => s.server.rss_per_conn_bytes / 1024, 'lower'],
     ['failed', (s) => s.connect.failed, 'lower'],
   ],
@@ -54,6 +56,8 @@ const rows = {
     ['latency max ms', (s) => s.fanout.latency.max_ms, 'lower'],
     ['server CPU µs / delivery', (s) => s.server.cpu_us_per_op, 'lower'],
     ['  incl. redis', (s) => s.server.cpu_us_per_op_incl_redis, 'lower'],
+    ['  user-space share %', userShare, 'lower'],
+    ['loadgen CPU s (same window)', (s) => s.server.loadgen_cpu_s, 'lower'],
     ['lost', (s) => s.fanout.lost, 'lower'],
     ['duplicated', (s) => s.fanout.duplicated, 'lower'],
   ],
@@ -62,6 +66,7 @@ const rows = {
     ['RTT p50 ms', (s) => s.echo.rtt.p50_ms, 'lower'],
     ['RTT p99 ms', (s) => s.echo.rtt.p99_ms, 'lower'],
     ['server CPU µs / request', (s) => s.server.cpu_us_per_op, 'lower'],
+    ['  user-space share %', userShare, 'lower'],
     ['errors', (s) => s.echo.errors, 'lower'],
   ],
   churn: [

@@ -27,7 +27,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintf(os.Stderr, "usage: loadgen <%s> [flags]\n", strings.Join(scenario.Names, "|"))
+	fmt.Fprintf(os.Stderr, "usage: loadgen <%s> [flags]\n", strings.Join(scenario.Names(), "|"))
 }
 
 func run(args []string) int {

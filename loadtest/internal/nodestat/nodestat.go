@@ -27,6 +27,7 @@ const clockTicks = 100
 type Proc struct {
 	PID      int
 	CPU      time.Duration // user + system time consumed so far
+	User     time.Duration // user time alone
 	RSSBytes int64         // VmRSS
 }
 
@@ -37,7 +38,7 @@ func ReadProc(pid int) (Proc, error) {
 	if err != nil {
 		return p, err
 	}
-	if p.CPU, err = parseStatCPU(stat); err != nil {
+	if p.User, p.CPU, err = parseStatCPU(stat); err != nil {
 		return p, fmt.Errorf("nodestat: pid %d: %w", pid, err)
 	}
 	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
@@ -50,25 +51,26 @@ func ReadProc(pid int) (Proc, error) {
 	return p, nil
 }
 
-// parseStatCPU returns utime+stime from the text of /proc/<pid>/stat. The
-// command name (field 2) may hold spaces and parentheses, so fields are
-// counted from the last ')'.
-func parseStatCPU(stat []byte) (time.Duration, error) {
+// parseStatCPU returns utime and utime+stime from the text of
+// /proc/<pid>/stat. The command name (field 2) may hold spaces and
+// parentheses, so fields are counted from the last ')'.
+func parseStatCPU(stat []byte) (user, total time.Duration, err error) {
 	i := bytes.LastIndexByte(stat, ')')
 	if i < 0 {
-		return 0, errors.New("malformed stat")
+		return 0, 0, errors.New("malformed stat")
 	}
 	fields := strings.Fields(string(stat[i+1:]))
 	// fields[0] is field 3 (state); utime is field 14, stime field 15.
 	if len(fields) < 13 {
-		return 0, errors.New("short stat")
+		return 0, 0, errors.New("short stat")
 	}
 	utime, err1 := strconv.ParseInt(fields[11], 10, 64)
 	stime, err2 := strconv.ParseInt(fields[12], 10, 64)
 	if err := errors.Join(err1, err2); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	return time.Duration(utime+stime) * time.Second / clockTicks, nil
+	tick := func(n int64) time.Duration { return time.Duration(n) * time.Second / clockTicks }
+	return tick(utime), tick(utime + stime), nil
 }
 
 // parseStatusRSS returns VmRSS in bytes from the text of /proc/<pid>/status.

@@ -11,19 +11,20 @@ func TestParseStatCPU(t *testing.T) {
 	tests := []struct {
 		name string
 		stat string
+		user time.Duration
 		want time.Duration
 		ok   bool
 	}{
-		{"plain", "42 (gateway) S 1 42 42 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 8 0 1 1 1", 3 * time.Second, true},
-		{"spaces and parens in comm", "7 (a) b (c)) R 1 7 7 0 -1 0 0 0 0 0 1 2 0 0 20 0", 30 * time.Millisecond, true},
-		{"short", "7 (x) R 1 2", 0, false},
-		{"no paren", "garbage", 0, false},
+		{"plain", "42 (gateway) S 1 42 42 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 8 0 1 1 1", 2500 * time.Millisecond, 3 * time.Second, true},
+		{"spaces and parens in comm", "7 (a) b (c)) R 1 7 7 0 -1 0 0 0 0 0 1 2 0 0 20 0", 10 * time.Millisecond, 30 * time.Millisecond, true},
+		{"short", "7 (x) R 1 2", 0, 0, false},
+		{"no paren", "garbage", 0, 0, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := parseStatCPU([]byte(tt.stat))
-			if (err == nil) != tt.ok || got != tt.want {
-				t.Fatalf("got %v, %v; want %v ok=%v", got, err, tt.want, tt.ok)
+			user, got, err := parseStatCPU([]byte(tt.stat))
+			if (err == nil) != tt.ok || got != tt.want || user != tt.user {
+				t.Fatalf("got %v/%v, %v; want %v/%v ok=%v", user, got, err, tt.user, tt.want, tt.ok)
 			}
 		})
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"os"
 	"sort"
 	"strings"
 	"time"
@@ -24,6 +25,7 @@ func newProbe(cfg Config) *probe {
 
 type sample struct {
 	at      time.Time
+	self    nodestat.Proc // the generator itself
 	procs   []nodestat.Proc
 	redis   *nodestat.Proc
 	metrics []nodestat.Metrics // per node; nil where the scrape failed
@@ -49,6 +51,7 @@ func metricsURL(node string) string {
 
 func (p *probe) take(ctx context.Context) sample {
 	s := sample{at: time.Now()}
+	s.self, _ = nodestat.ReadProc(os.Getpid())
 	for _, pid := range p.cfg.PIDs {
 		pr, err := nodestat.ReadProc(pid)
 		if err != nil {
@@ -138,6 +141,8 @@ type ServerCost struct {
 	Source          string     `json:"source"` // "proc" (from -pids), "metrics" or "none"
 	WindowSeconds   float64    `json:"window_s"`
 	CPUSeconds      float64    `json:"cpu_s"`                 // all nodes
+	UserCPUSeconds  float64    `json:"cpu_user_s,omitempty"`  // its user part (from /proc)
+	LoadgenCPU      float64    `json:"loadgen_cpu_s"`         // this generator, same window
 	RedisCPUSeconds float64    `json:"redis_cpu_s,omitempty"` // when -redis-pid is given
 	Op              string     `json:"op"`
 	Ops             float64    `json:"ops"`
@@ -156,6 +161,7 @@ type NodeCost struct {
 	PID            int     `json:"pid,omitempty"`
 	URL            string  `json:"url,omitempty"`
 	CPUSeconds     float64 `json:"cpu_s"`
+	UserCPUSeconds float64 `json:"cpu_user_s,omitempty"`
 	RSSBeforeBytes int64   `json:"rss_before_bytes"`
 	RSSAfterBytes  int64   `json:"rss_after_bytes"`
 }
@@ -172,6 +178,7 @@ func (p *probe) cost(cpuFrom, cpuTo, rssFrom, rssTo sample, op string, ops float
 		for i, pid := range p.cfg.PIDs {
 			n := NodeCost{PID: pid,
 				CPUSeconds:     (cpuTo.procs[i].CPU - cpuFrom.procs[i].CPU).Seconds(),
+				UserCPUSeconds: (cpuTo.procs[i].User - cpuFrom.procs[i].User).Seconds(),
 				RSSBeforeBytes: rssFrom.procs[i].RSSBytes,
 				RSSAfterBytes:  rssTo.procs[i].RSSBytes}
 			c.Nodes = append(c.Nodes, n)
@@ -202,9 +209,11 @@ func (p *probe) cost(cpuFrom, cpuTo, rssFrom, rssTo sample, op string, ops float
 	}
 	for _, n := range c.Nodes {
 		c.CPUSeconds += n.CPUSeconds
+		c.UserCPUSeconds += n.UserCPUSeconds
 		c.RSSBeforeBytes += n.RSSBeforeBytes
 		c.RSSAfterBytes += n.RSSAfterBytes
 	}
+	c.LoadgenCPU = (cpuTo.self.CPU - cpuFrom.self.CPU).Seconds()
 	if cpuFrom.redis != nil && cpuTo.redis != nil {
 		c.RedisCPUSeconds = (cpuTo.redis.CPU - cpuFrom.redis.CPU).Seconds()
 	}

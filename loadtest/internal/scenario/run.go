@@ -7,7 +7,7 @@ import (
 )
 
 // Names lists the scenarios Run knows.
-var Names = []string{"connect", "fanout", "echo", "churn"}
+func Names() []string { return []string{"connect", "fanout", "echo", "churn"} }
 
 // Run runs the named scenario and returns its summary. A cancelled ctx ends
 // the scenario early; the summary then covers what was done and says so.
@@ -36,7 +36,7 @@ func Run(ctx context.Context, name string, cfg Config) (*Summary, error) {
 			cfg.N, cfg.Room, cfg.Rate, cfg.Payload, cfg.Duration.Seconds()
 		params["churn_rate_per_s"], params["churn_life_s"] = cfg.ChurnRate, cfg.ChurnLife.Seconds()
 	default:
-		return nil, fmt.Errorf("scenario: unknown scenario %q (want one of %v)", name, Names)
+		return nil, fmt.Errorf("scenario: unknown scenario %q (want one of %v)", name, Names())
 	}
 	sum := &Summary{Scenario: name, Nodes: cfg.Nodes, Params: params, StartedAt: time.Now()}
 	run(ctx, cfg, sum)
