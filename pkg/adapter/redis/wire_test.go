@@ -39,7 +39,7 @@ func (l *recLocal) DeliverWithAck(ctx context.Context, pkt *socketio.Packet, fla
 	return 0
 }
 func (l *recLocal) Info(s adapter.Socket) adapter.SocketInfo { return adapter.SocketInfo{ID: s.ID()} }
-func (l *recLocal) Disconnect(s adapter.Socket, close bool) {}
+func (l *recLocal) Disconnect(s adapter.Socket, close bool)  {}
 func (l *recLocal) ServerSideEmit(data json.RawMessage, ack func(json.RawMessage)) {
 	l.mu.Lock()
 	l.sse = append(l.sse, string(data))
