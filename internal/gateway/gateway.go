@@ -227,14 +227,14 @@ func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
 	g.log.Info("draining", "timeout", g.cfg.ShutdownTimeout)
 	sctx, cancel := context.WithTimeout(context.Background(), g.cfg.ShutdownTimeout)
 	defer cancel()
-	g.draining.Store(true)
-	// Stop accepting: close the listener now. http.Server.Shutdown then
-	// waits for the requests in flight (long polls end when their sessions
-	// close below); hijacked websockets are the session server's to close.
-	httpDone := make(chan error, 1)
-	go func() { httpDone <- srv.Shutdown(sctx) }()
+	// Shutdown stops accepting Engine.IO sessions (and turns /readyz to 503)
+	// at once, then closes the sessions, hijacked websockets included. The
+	// HTTP server closes after it: a polling client between two GETs still
+	// reaches its session and is told to close (Node closes its engine
+	// before its HTTP server too), instead of finding its keep-alive
+	// connection gone.
 	err := g.Shutdown(sctx)
-	if herr := <-httpDone; herr != nil {
+	if herr := srv.Shutdown(sctx); herr != nil {
 		srv.Close()
 		err = errors.Join(err, herr)
 	}
