@@ -1,0 +1,35 @@
+// Package redis is the Redis adapter of sockgate: it joins the namespaces of
+// one node to a cluster of nodes that share a Redis server, wire-compatible
+// with Node's @socket.io/redis-adapter 8.x (classic createAdapter, and
+// createShardedAdapter with Sharded) and @socket.io/redis-emitter 5.x. The
+// wire format is described in shared/design/redis-adapter-wire.md; comments
+// cite its sections.
+//
+// Entry points: New(Config) returns an *Adapter (adapter.Adapter and
+// adapter.Health); NewClient builds a go-redis client from a redis:// or
+// rediss:// URL (?cluster=true for Redis Cluster). Stats returns counters.
+//
+// How it works:
+//
+//   - Each namespace keeps this node's sockets in an adapter.Rooms index;
+//     local delivery never waits for Redis.
+//   - Publishing: a broadcast is encoded once and queued without blocking;
+//     one goroutine sends the queue as pipelines, in order. When the queue is
+//     full (Redis slow or down) messages are dropped and counted.
+//   - Subscribing: one connection (per Redis Cluster slot in sharded mode)
+//     read by one goroutine; go-redis reconnects and resubscribes, the
+//     adapter backs off and reports itself degraded meanwhile (Health).
+//   - Event arguments stay raw JSON with binary placeholders in the session
+//     layer; they are transcoded to and from notepack-style MessagePack
+//     (pkg/protocol/msgpack), binary attachments becoming msgpack bin.
+//   - Classic requests (fetchSockets, allRooms, serverSideEmit, broadcast
+//     with acks, remote join/leave/disconnect) follow Node's counting: N =
+//     PUBSUB NUMSUB of the request channel, N−1 replies; a timeout returns the
+//     partial result and an *adapter.TimeoutError. SocketsJoin, SocketsLeave
+//     and DisconnectSockets act on local sockets at once and skip their echo.
+//   - Bad input on any channel is counted and logged once per channel and
+//     reason, never panics and never blocks the subscriber.
+//
+// All methods may be called concurrently. Close waits for every goroutine of
+// the adapter.
+package redis
