@@ -533,6 +533,7 @@ func testBroadcastWithAck(t *testing.T, c *cluster) {
 			}
 		}
 	}
+	slices.Sort(wantAcks)
 	waitFor(t, "client counts and acks", func() error {
 		mu.Lock()
 		defer mu.Unlock()
