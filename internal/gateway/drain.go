@@ -15,23 +15,12 @@ const (
 	maxDrainWindow = 30 * time.Second
 )
 
-// connCloser is the session server's way to close connections without a
-// Socket.IO DISCONNECT packet: the clients see "transport close" and
-// reconnect (a DISCONNECT, as DisconnectSockets sends, would stop them from
-// reconnecting). CloseConnections closes up to n connections and returns how
-// many it closed.
-type connCloser interface {
-	CloseConnections(n int) int
-}
-
-// drain closes the connections in paced steps, when the session server can.
+// drain closes the connections in paced steps, with CloseConnections: the
+// clients see "transport close" and reconnect (a DISCONNECT packet, as
+// DisconnectSockets sends, would stop them from reconnecting).
 // It returns early when ctx ends; Shutdown closes whatever is left at once
 // (the clients' randomized reconnection delay spreads those).
 func (g *Gateway) drain(ctx context.Context) {
-	cc, ok := any(g.io).(connCloser)
-	if !ok {
-		return
-	}
 	n := int(g.io.Stats().Connections)
 	if n <= drainBatch {
 		return // few enough to close at once
@@ -56,7 +45,7 @@ func (g *Gateway) drain(ctx context.Context) {
 				return
 			}
 		}
-		k := cc.CloseConnections(batch)
+		k := g.io.CloseConnections(batch)
 		closed += k
 		if k == 0 {
 			break

@@ -45,9 +45,7 @@ func (g *Gateway) registerMetrics() {
 			func(s session.Stats) float64 { return float64(s.ParseErrors) }),
 	))
 
-	if es, ok := any(g.io).(interface{ EngineStats() transport.Stats }); ok {
-		g.reg.MustRegister(engineCollector(es.EngineStats))
-	}
+	g.reg.MustRegister(engineCollector(g.io.EngineStats))
 	g.registerAdapterMetrics()
 }
 

@@ -81,9 +81,9 @@ wait_http() {
 }
 
 log "building gateway and loadgen"
-# -tags redisadapter: builds that still gate the Redis adapter behind a tag
+#: builds that still gate the Redis adapter behind a tag
 # need it; once the tag is gone it has no effect.
-gw_build=(go build -tags redisadapter -o "$work/gateway" ./cmd/gateway)
+gw_build=(go build -o "$work/gateway" ./cmd/gateway)
 if ! "${gw_build[@]}" 2>/dev/null; then
 	go generate ./web
 	"${gw_build[@]}"

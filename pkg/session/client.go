@@ -29,6 +29,8 @@ type client struct {
 	dec   socketio.Decoder // used by the connection's read path only
 	timer *time.Timer      // connect timeout
 
+	draining bool // closed by CloseConnections; guarded by srv.mu
+
 	mu      sync.Mutex
 	sockets []*Socket // pending and connected, at most one per namespace
 	closed  bool

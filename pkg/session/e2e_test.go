@@ -288,3 +288,34 @@ func TestE2E(t *testing.T) {
 		c.waitClosed()
 	})
 }
+
+func TestCloseConnections(t *testing.T) {
+	s, url := newE2E(t, Config{})
+	var cs []*wsClient
+	for range 3 {
+		c := dialWS(t, url)
+		c.send("0")
+		c.expectPrefix(`0{"sid":"`)
+		cs = append(cs, c)
+	}
+	if n := s.CloseConnections(2); n != 2 {
+		t.Fatalf("CloseConnections(2) = %d, want 2", n)
+	}
+	// The two closed ones are not picked again, even before they are gone.
+	if n := s.CloseConnections(5); n != 1 {
+		t.Fatalf("second CloseConnections(5) = %d, want 1", n)
+	}
+	for _, c := range cs { // closed without a DISCONNECT packet, so clients reconnect
+		for m := range c.msgs {
+			if strings.HasPrefix(m.data, "1") {
+				t.Fatalf("got DISCONNECT packet %q", m.data)
+			}
+		}
+	}
+	if n := s.CloseConnections(1); n != 0 {
+		t.Fatalf("CloseConnections after all closed = %d, want 0", n)
+	}
+	if st := s.EngineStats(); st.OpenWebSocket != 0 {
+		t.Fatalf("EngineStats().OpenWebSocket = %d after closing all, want 0", st.OpenWebSocket)
+	}
+}

@@ -167,6 +167,37 @@ func (s *Server) Stats() Stats {
 	}
 }
 
+// EngineStats returns a snapshot of the Engine.IO transport's counters.
+func (s *Server) EngineStats() transport.Stats {
+	if s.engine == nil {
+		return transport.Stats{}
+	}
+	return s.engine.Stats()
+}
+
+// CloseConnections closes up to n Engine.IO connections without sending
+// their sockets a DISCONNECT packet, so that the clients see "transport
+// close" and reconnect (to another node of the cluster): the step of a paced
+// drain. It returns how many connections it closed.
+func (s *Server) CloseConnections(n int) int {
+	s.mu.Lock()
+	picked := make([]*client, 0, min(n, len(s.clients)))
+	for c := range s.clients {
+		if len(picked) == n {
+			break
+		}
+		if !c.draining { // a closed polling session lingers until its last GET
+			c.draining = true
+			picked = append(picked, c)
+		}
+	}
+	s.mu.Unlock()
+	for _, c := range picked {
+		c.conn.Close(ReasonServerShuttingDown)
+	}
+	return len(picked)
+}
+
 // Shutdown disconnects every socket with reason "server shutting down",
 // closes the connections and the namespaces' adapters, and waits for the
 // server's goroutines (handlers still running included) or ctx.
