@@ -81,8 +81,6 @@ wait_http() {
 }
 
 log "building gateway and loadgen"
-#: builds that still gate the Redis adapter behind a tag
-# need it; once the tag is gone it has no effect.
 gw_build=(go build -o "$work/gateway" ./cmd/gateway)
 if ! "${gw_build[@]}" 2>/dev/null; then
 	go generate ./web
