@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/sockgate/sockgate/pkg/adapter"
 	"github.com/sockgate/sockgate/pkg/protocol/msgpack"
@@ -57,13 +58,19 @@ type wireOpts struct {
 }
 
 type wireFlagsJSON struct {
-	Volatile bool  `json:"volatile,omitempty"`
-	Timeout  int64 `json:"timeout,omitempty"`
+	Volatile bool `json:"volatile,omitempty"`
+	// Timeout is the requester's ack timeout in ms (a JSON number, so
+	// float: a fractional value must not fail the whole request).
+	Timeout float64 `json:"timeout,omitempty"`
 }
 
 func toWireOpts(o adapter.Options) *wireOpts {
 	return &wireOpts{Rooms: roomList(o.Rooms), Except: roomList(o.Except)}
 }
+
+// maxAckTimeout caps a requester's flags.timeout; larger values (or
+// hostile ones) fall back to RequestsTimeout.
+const maxAckTimeout = 24 * time.Hour
 
 func (w *wireOpts) options() adapter.Options {
 	if w == nil {
@@ -72,6 +79,11 @@ func (w *wireOpts) options() adapter.Options {
 	o := adapter.Options{Rooms: w.Rooms, Except: w.Except}
 	if w.Flags != nil {
 		o.Flags.Volatile = w.Flags.Volatile
+		// A responder of a broadcast with acks forwards acks as long as the
+		// requester waits (ackContext falls back to RequestsTimeout).
+		if ms := w.Flags.Timeout; ms > 0 && ms < float64(maxAckTimeout/time.Millisecond) {
+			o.Flags.Timeout = time.Duration(ms * float64(time.Millisecond))
+		}
 	}
 	return o
 }
