@@ -58,6 +58,12 @@ type Config struct {
 	// queue is full (Redis slow or down) new messages are dropped and counted.
 	// Default 8192.
 	PublishQueueSize int
+	// PublishQueueBytes bounds the payload bytes waiting to be published, so
+	// that large messages cannot pile up gigabytes while Redis is slow or
+	// down; beyond it new messages are dropped and counted like a full queue.
+	// A single message larger than the budget still goes out when the queue
+	// is empty. Default 64 MiB.
+	PublishQueueBytes int
 	// MaxMessageSize is the largest message accepted from Redis; larger ones
 	// are dropped and counted. Default 10 MiB.
 	MaxMessageSize int
@@ -68,10 +74,11 @@ type Config struct {
 
 // Defaults.
 const (
-	DefaultKey              = "socket.io"
-	DefaultRequestsTimeout  = 5 * time.Second
-	DefaultPublishQueueSize = 8192
-	DefaultMaxMessageSize   = 10 << 20
+	DefaultKey               = "socket.io"
+	DefaultRequestsTimeout   = 5 * time.Second
+	DefaultPublishQueueSize  = 8192
+	DefaultPublishQueueBytes = 64 << 20
+	DefaultMaxMessageSize    = 10 << 20
 )
 
 func (c Config) withDefaults() (Config, error) {
@@ -90,6 +97,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.PublishQueueSize <= 0 {
 		c.PublishQueueSize = DefaultPublishQueueSize
+	}
+	if c.PublishQueueBytes <= 0 {
+		c.PublishQueueBytes = DefaultPublishQueueBytes
 	}
 	if c.MaxMessageSize <= 0 {
 		c.MaxMessageSize = DefaultMaxMessageSize

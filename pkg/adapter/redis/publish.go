@@ -25,7 +25,8 @@ type publisher struct {
 	quit  chan struct{}
 	once  sync.Once
 
-	dropLogged atomic.Bool // a full queue was logged during this outage
+	dropLogged atomic.Bool  // a full queue was logged during this episode
+	bytes      atomic.Int64 // payload bytes queued or being sent
 
 	mu      sync.Mutex
 	lastErr error // nil after a successful pipeline
@@ -41,17 +42,22 @@ func (p *publisher) init(a *Adapter) {
 
 var errQueueFull = errors.New("redis: publish queue full")
 
-// enqueue queues it, or drops it (counted, logged once per outage) when the
-// queue is full.
+// enqueue queues it, or drops it (counted, logged once per episode) when the
+// queue is full by count or by bytes (PublishQueueBytes).
 func (p *publisher) enqueue(it pubItem) bool {
-	select {
-	case p.queue <- it:
-		return true
-	default:
+	size := int64(len(it.payload))
+	if total := p.bytes.Add(size); total <= int64(p.a.cfg.PublishQueueBytes) || total == size {
+		select {
+		case p.queue <- it:
+			return true
+		default:
+		}
 	}
+	p.bytes.Add(-size)
 	p.a.stats.publishDropped.Add(1)
 	if !p.dropLogged.Swap(true) {
-		p.a.log.Warn("redis adapter: publish queue full, dropping messages", "size", cap(p.queue))
+		p.a.log.Warn("redis adapter: publish queue full, dropping messages",
+			"messages", cap(p.queue), "bytes", p.a.cfg.PublishQueueBytes)
 	}
 	if it.done != nil {
 		it.done <- errQueueFull
@@ -88,7 +94,21 @@ func (p *publisher) run() {
 			}
 		}
 		p.send(context.Background(), batch, 5*time.Second)
+		p.release(batch)
 		clear(batch) // drop references to payloads
+	}
+}
+
+// release returns the bytes of a sent batch to the budget; once the queue
+// has drained, the next overflow is logged again.
+func (p *publisher) release(batch []pubItem) {
+	var size int64
+	for _, it := range batch {
+		size += int64(len(it.payload))
+	}
+	p.bytes.Add(-size)
+	if len(p.queue) == 0 && p.dropLogged.Load() {
+		p.dropLogged.Store(false)
 	}
 }
 
@@ -105,6 +125,7 @@ func (p *publisher) flush(batch []pubItem) {
 	}
 	if len(batch) > 0 {
 		p.send(context.Background(), batch, time.Second)
+		p.release(batch)
 	}
 }
 

@@ -62,6 +62,7 @@ func offlineNamespace(t testing.TB, uid string, sharded bool) (*namespace, *recL
 	a := &Adapter{
 		uid: uid,
 		cfg: Config{Key: "socket.io", Sharded: sharded, SubscriptionMode: Dynamic, MaxMessageSize: DefaultMaxMessageSize,
+			PublishQueueSize: DefaultPublishQueueSize, PublishQueueBytes: DefaultPublishQueueBytes,
 			RequestsTimeout: time.Second},
 		log:        slog.New(slog.DiscardHandler),
 		namespaces: map[string]*namespace{},
@@ -69,6 +70,7 @@ func offlineNamespace(t testing.TB, uid string, sharded bool) (*namespace, *recL
 	}
 	a.ctx, a.cancel = context.WithCancel(context.Background())
 	t.Cleanup(a.cancel)
+	a.pub.a = a
 	a.pub.queue = make(chan pubItem, 1024)
 	l := &recLocal{name: "/"}
 	n := newNamespace(a, l)
