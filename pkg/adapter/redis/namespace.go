@@ -136,6 +136,7 @@ func (n *namespace) Close() error {
 				chs = append(chs, n.bcChannel+room+"#")
 			}
 		}
+		s.forget(chs)
 		s.unsubscribe("ssubscribe", chs...)
 		return nil
 	}

@@ -15,22 +15,20 @@ import (
 // uses one per hash slot (a sharded subscription lives on the slot's node).
 //
 // Room subscriptions of the sharded dynamic modes are requested from inside
-// the room index (which must not wait), so they are queued and applied, in
-// order, by one worker goroutine.
+// the room index (which must not wait), so they are recorded as the wanted
+// state of each channel and applied by one worker goroutine: while Redis is
+// slow, a client looping join/leave only rewrites its room's wish, so the
+// backlog is bounded by the number of distinct rooms and the latest wish
+// wins.
 type subscriptions struct {
 	a       *Adapter
 	cluster bool
 
-	mu     sync.Mutex
-	conns  map[int]*subConn
-	closed bool
-	ops    []subOp
-	wake   chan struct{}
-}
-
-type subOp struct {
-	channel   string
-	subscribe bool
+	mu      sync.Mutex
+	conns   map[int]*subConn
+	closed  bool
+	pending map[string]bool // room channel -> subscribed wanted, not applied yet
+	wake    chan struct{}
 }
 
 type subConn struct {
@@ -44,6 +42,7 @@ func (s *subscriptions) init(a *Adapter) {
 	s.a = a
 	_, s.cluster = a.client.(*goredis.ClusterClient)
 	s.conns = make(map[int]*subConn)
+	s.pending = make(map[string]bool)
 	s.wake = make(chan struct{}, 1)
 	a.wg.Add(1)
 	go s.work()
@@ -126,18 +125,28 @@ func (s *subscriptions) unsubscribe(kind string, channels ...string) {
 	}
 }
 
-// queue asks the worker to (un)subscribe a sharded room channel. It never
-// blocks.
+// queue asks the worker to (un)subscribe a sharded room channel, replacing
+// any earlier wish for it. It never blocks.
 func (s *subscriptions) queue(channel string, subscribe bool) {
 	s.mu.Lock()
 	if !s.closed {
-		s.ops = append(s.ops, subOp{channel, subscribe})
+		s.pending[channel] = subscribe
 	}
 	s.mu.Unlock()
 	select {
 	case s.wake <- struct{}{}:
 	default:
 	}
+}
+
+// forget drops the wishes for channels that the worker has not applied
+// yet (namespace close: they must not outlive the namespace).
+func (s *subscriptions) forget(channels []string) {
+	s.mu.Lock()
+	for _, ch := range channels {
+		delete(s.pending, ch)
+	}
+	s.mu.Unlock()
 }
 
 func (s *subscriptions) work() {
@@ -150,17 +159,18 @@ func (s *subscriptions) work() {
 		}
 		for {
 			s.mu.Lock()
-			ops := s.ops
-			s.ops = nil
-			s.mu.Unlock()
-			if len(ops) == 0 {
+			wants := s.pending
+			if len(wants) == 0 {
+				s.mu.Unlock()
 				break
 			}
-			for _, op := range ops {
-				if op.subscribe {
-					s.subscribe("ssubscribe", op.channel)
+			s.pending = make(map[string]bool)
+			s.mu.Unlock()
+			for ch, subscribe := range wants {
+				if subscribe {
+					s.subscribe("ssubscribe", ch)
 				} else {
-					s.unsubscribe("ssubscribe", op.channel)
+					s.unsubscribe("ssubscribe", ch)
 				}
 			}
 		}
