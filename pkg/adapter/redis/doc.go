@@ -16,7 +16,8 @@
 //   - Publishing: a broadcast is encoded once and queued without blocking;
 //     one goroutine sends the queue as pipelines, in order. When the queue is
 //     full (Redis slow or down) messages are dropped and counted.
-//   - Subscribing: one connection (per Redis Cluster slot in sharded mode)
+//   - Subscribing: one connection (per Redis Cluster slot in use in sharded
+//     mode, closed with its last channel)
 //     read by one goroutine; go-redis reconnects and resubscribes, the
 //     adapter backs off and reports itself degraded meanwhile (Health).
 //   - Event arguments stay raw JSON with binary placeholders in the session

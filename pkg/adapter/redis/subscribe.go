@@ -12,7 +12,14 @@ import (
 
 // subscriptions owns the subscriber connections. Classic mode and sharded
 // mode on a single server use one connection; sharded mode on Redis Cluster
-// uses one per hash slot (a sharded subscription lives on the slot's node).
+// uses one per hash slot in use (a sharded subscription lives on the slot's
+// node). A connection is closed, and its goroutine ends, when its last
+// channel is unsubscribed, so dynamic rooms do not pile up connections.
+//
+// Grouping the slots of one master on one connection is not done: on
+// reconnect go-redis resubscribes every shard channel of a PubSub with a
+// single SSUBSCRIBE, which Redis rejects (CROSSSLOT) unless they share a
+// slot.
 //
 // Room subscriptions of the sharded dynamic modes are requested from inside
 // the room index (which must not wait), so they are recorded as the wanted
@@ -32,7 +39,9 @@ type subscriptions struct {
 }
 
 type subConn struct {
-	ps *goredis.PubSub
+	ps    *goredis.PubSub
+	chans map[string]struct{} // kind + "\x00" + channel; guarded by subscriptions.mu
+	quit  chan struct{}       // closed when the connection is retired
 
 	mu  sync.Mutex
 	err error // last receive error; nil while connected
@@ -55,27 +64,56 @@ func (s *subscriptions) slot(channel string) int {
 	return hashSlot(channel)
 }
 
-// conn returns the connection for channel, creating it (not yet started).
-func (s *subscriptions) conn(channel string) (c *subConn, fresh bool) {
+// conn returns the connection of channel and records the change: a
+// subscription registers the channel (creating the connection, not yet
+// started); an unsubscription deregisters it and, for the connection's last
+// channel, takes the connection out of the map for the caller to retire
+// (closing it drops the subscription, so no command is needed). send is
+// false when there is nothing to send: no connection, or no change.
+func (s *subscriptions) conn(kind, channel string, subscribe bool) (c *subConn, fresh, send, retire bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		return nil, false
+		return nil, false, false, false
 	}
 	k := s.slot(channel)
-	if c = s.conns[k]; c != nil {
-		return c, false
+	id := kind + "\x00" + channel
+	c = s.conns[k]
+	if !subscribe {
+		if c == nil {
+			return nil, false, false, false
+		}
+		if _, ok := c.chans[id]; !ok {
+			return c, false, false, false
+		}
+		delete(c.chans, id)
+		if len(c.chans) == 0 {
+			delete(s.conns, k)
+			return c, false, false, true
+		}
+		return c, false, true, false
 	}
-	c = &subConn{ps: s.a.client.Subscribe(s.a.ctx)}
-	s.conns[k] = c
-	return c, true
+	if c == nil {
+		c = &subConn{ps: s.a.client.Subscribe(s.a.ctx), chans: make(map[string]struct{}), quit: make(chan struct{})}
+		s.conns[k] = c
+		fresh = true
+	}
+	if _, ok := c.chans[id]; ok {
+		return c, false, false, false
+	}
+	c.chans[id] = struct{}{}
+	return c, fresh, true, false
 }
 
 // do runs one (un)subscribe command; a new connection's receive loop starts
 // after its first subscription, so that it dials the right node.
-func (s *subscriptions) do(ctx context.Context, channel string, f func(ctx context.Context, ps *goredis.PubSub) error) {
-	c, fresh := s.conn(channel)
-	if c == nil {
+func (s *subscriptions) do(ctx context.Context, kind, channel string, subscribe bool, f func(ctx context.Context, ps *goredis.PubSub) error) {
+	c, fresh, send, retire := s.conn(kind, channel, subscribe)
+	if retire {
+		c.retire()
+		return
+	}
+	if !send {
 		return
 	}
 	if err := f(ctx, c.ps); err != nil && s.a.ctx.Err() == nil {
@@ -94,7 +132,7 @@ func (s *subscriptions) subscribe(kind string, channels ...string) {
 	ctx, cancel := context.WithTimeout(s.a.ctx, 5*time.Second)
 	defer cancel()
 	for _, ch := range channels {
-		s.do(ctx, ch, func(ctx context.Context, ps *goredis.PubSub) error {
+		s.do(ctx, kind, ch, true, func(ctx context.Context, ps *goredis.PubSub) error {
 			switch kind {
 			case "psubscribe":
 				return ps.PSubscribe(ctx, ch)
@@ -112,7 +150,7 @@ func (s *subscriptions) unsubscribe(kind string, channels ...string) {
 	ctx, cancel := context.WithTimeout(s.a.ctx, 2*time.Second)
 	defer cancel()
 	for _, ch := range channels {
-		s.do(ctx, ch, func(ctx context.Context, ps *goredis.PubSub) error {
+		s.do(ctx, kind, ch, false, func(ctx context.Context, ps *goredis.PubSub) error {
 			switch kind {
 			case "psubscribe":
 				return ps.PUnsubscribe(ctx, ch)
@@ -184,8 +222,28 @@ func (s *subscriptions) close() {
 	s.conns = nil
 	s.mu.Unlock()
 	for _, c := range conns {
-		_ = c.ps.Close()
+		c.retire()
 	}
+}
+
+// retire stops the connection's receive loop and closes it.
+func (c *subConn) retire() {
+	close(c.quit)
+	_ = c.ps.Close()
+}
+
+// pause waits d, or until the adapter closes or c is retired; it reports
+// whether the receive loop may go on.
+func (s *subscriptions) pause(c *subConn, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-s.a.ctx.Done():
+	case <-c.quit:
+	}
+	return false
 }
 
 func (s *subscriptions) health() error {
@@ -223,6 +281,11 @@ func (s *subscriptions) receive(c *subConn) {
 		if s.a.ctx.Err() != nil {
 			return
 		}
+		select {
+		case <-c.quit:
+			return
+		default:
+		}
 		if err != nil {
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() {
@@ -234,7 +297,7 @@ func (s *subscriptions) receive(c *subConn) {
 				down = true
 				s.a.log.Warn("redis adapter: subscriber disconnected; reconnecting", "err", err)
 			}
-			if !s.a.sleep(backoff) {
+			if !s.pause(c, backoff) {
 				return
 			}
 			backoff = min(backoff*2, time.Second)
