@@ -167,6 +167,29 @@ func TestRedisCluster(t *testing.T) {
 	}
 	ctx := context.Background()
 
+	// ServerCount counts the nodes subscribed on any master, every time.
+	for _, sharded := range []bool{false, true} {
+		t.Run(fmt.Sprintf("server count sharded=%v", sharded), func(t *testing.T) {
+			as := newAdapters(t, 3, sharded)
+			var nsps []adapter.Namespace
+			for _, a := range as {
+				n, err := a.Namespace(&countLocal{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				nsps = append(nsps, n)
+			}
+			waitUntil(t, 5*time.Second, "every node subscribed", func() bool { c, _ := nsps[0].ServerCount(ctx); return c == len(as) })
+			for i := 0; i < 20; i++ {
+				for j, n := range nsps {
+					if c, err := n.ServerCount(ctx); c != len(as) || err != nil {
+						t.Fatalf("query %d of node %d: ServerCount = %d, %v; want %d", i, j, c, err, len(as))
+					}
+				}
+			}
+		})
+	}
+
 	// Sharded dynamic rooms: one connection per slot in use, closed when its
 	// last room goes away.
 	t.Run("sharded room connections are released", func(t *testing.T) {

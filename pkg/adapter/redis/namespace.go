@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	goredis "github.com/redis/go-redis/v9"
+
 	"github.com/sockgate/sockgate/pkg/adapter"
 	"github.com/sockgate/sockgate/pkg/protocol/socketio"
 )
@@ -441,22 +443,46 @@ func (n *namespace) ServerCount(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	var (
-		m   map[string]int64
+		c   int64
 		err error
 	)
-	if n.sharded {
-		m, err = n.a.client.PubSubShardNumSub(ctx, n.bcChannel).Result()
-	} else {
-		m, err = n.a.client.PubSubNumSub(ctx, n.reqChannel).Result()
+	cc, cluster := n.a.client.(*goredis.ClusterClient)
+	switch {
+	case n.sharded && cluster:
+		// go-redis sends PUBSUB to any node; a shard channel's subscribers
+		// are known to its slot's master only.
+		var master *goredis.Client
+		if master, err = cc.MasterForKey(ctx, n.bcChannel); err == nil {
+			c, err = sumCounts(master.PubSubShardNumSub(ctx, n.bcChannel).Result())
+		}
+	case n.sharded:
+		c, err = sumCounts(n.a.client.PubSubShardNumSub(ctx, n.bcChannel).Result())
+	case cluster:
+		// Each node knows its own SUBSCRIBE connections: sum over every
+		// master, as Node does.
+		var mu sync.Mutex
+		err = cc.ForEachMaster(ctx, func(ctx context.Context, master *goredis.Client) error {
+			v, err := sumCounts(master.PubSubNumSub(ctx, n.reqChannel).Result())
+			mu.Lock()
+			c += v
+			mu.Unlock()
+			return err
+		})
+	default:
+		c, err = sumCounts(n.a.client.PubSubNumSub(ctx, n.reqChannel).Result())
 	}
 	if err != nil {
 		return 0, fmt.Errorf("redis: server count: %w", err)
 	}
+	return int(c), nil
+}
+
+func sumCounts(m map[string]int64, err error) (int64, error) {
 	var c int64
 	for _, v := range m {
 		c += v
 	}
-	return int(c), nil
+	return c, err
 }
 
 // --- Pending requests ---
