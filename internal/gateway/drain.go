@@ -35,15 +35,17 @@ func (g *Gateway) drain(ctx context.Context) {
 	start := time.Now()
 	g.log.Info("drain: closing connections", "connections", n, "steps", steps, "interval", interval)
 	closed := 0
-	for step := 0; step < steps; step++ {
-		if step > 0 {
-			t := time.NewTimer(interval)
-			select {
-			case <-t.C:
-			case <-ctx.Done():
-				t.Stop()
-				return
-			}
+	for range steps {
+		// Every step waits first, the first one too: readiness has just
+		// turned false and load balancers need a moment to stop sending new
+		// clients here, or the first batch would reconnect to this node and
+		// be refused.
+		t := time.NewTimer(interval)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return
 		}
 		k := g.io.CloseConnections(batch)
 		closed += k
