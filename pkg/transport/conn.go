@@ -133,6 +133,14 @@ func (c *Conn) Send(frames []engineio.Frame, volatile bool) error {
 	}
 	c.queue = append(c.queue, frames...)
 	c.queued += n
+	if c.inlineWritableLocked() {
+		// The writer is idle: write from this goroutine without blocking,
+		// rather than starting one per message.
+		c.writing = true
+		c.mu.Unlock()
+		c.writeInline()
+		return nil
+	}
 	c.kickLocked()
 	c.mu.Unlock()
 	return nil

@@ -21,7 +21,8 @@ import (
 // Buffer sizes handed to the websocket library. They stay allocated while a
 // connection is idle, so they are small: the library reads payloads larger
 // than the read buffer straight into the message, and every write goes
-// through batchWriter, which gathers a whole batch before the syscall.
+// through batchWriter, which frames and gathers a whole batch before the
+// syscall.
 const (
 	wsReadBufSize  = 128
 	wsWriteBufSize = 128
@@ -47,6 +48,7 @@ func (t *wsConn) closeGracefully(code websocket.StatusCode, reason string) {
 	t.mu.Lock()
 	t.closing = true
 	t.mu.Unlock()
+	t.out.closing()
 	_ = t.conn.Close(code, reason)
 }
 
@@ -344,6 +346,15 @@ func (c *Conn) writeLoop() {
 	for {
 		c.mu.Lock()
 		t := c.ws
+		if len(c.queue) == 0 && t.out.hasPending() {
+			// What a sender's non-blocking write left (writeInline).
+			c.mu.Unlock()
+			if _, err := t.out.writeFrames(nil); err != nil {
+				c.close(ReasonTransportError, closeDrop)
+				t.closeNow()
+			}
+			continue
+		}
 		if len(c.queue) == 0 {
 			c.writing = false
 			closed := c.state != stateOpen
@@ -374,77 +385,201 @@ func (c *Conn) writeLoop() {
 	}
 }
 
-// writeBatch writes frames as consecutive websocket messages, flushed
-// together. It returns the payload bytes written.
-func (t *wsConn) writeBatch(frames []engineio.Frame) (int, error) {
-	t.out.cork()
-	n := 0
-	var err error
-	for _, f := range frames {
-		typ := websocket.MessageText
-		if f.Binary {
-			typ = websocket.MessageBinary
-		}
-		if err = t.conn.Write(context.Background(), typ, f.Data); err != nil {
-			break
-		}
-		n += len(f.Data)
-	}
-	if ferr := t.out.uncork(); err == nil {
-		err = ferr
-	}
-	return n, err
+// inlineWritableLocked reports whether a sender may write the queue itself
+// (writeInline): the transport is a websocket with a file descriptor, no
+// writer runs, and the queue is small enough to copy what the socket does
+// not take at once.
+func (c *Conn) inlineWritableLocked() bool {
+	return c.transport == TransportWebSocket && c.ws != nil && c.ws.raw != nil &&
+		!c.writing && c.probe == nil && c.queued <= maxInlineBytes
 }
 
-// batchWriter sits between the library's small bufio.Writer and the
-// connection. While corked it gathers writes in a pooled buffer, so a batch
-// of frames costs one syscall; uncorked it writes through (control frames the
-// library sends on its own).
-type batchWriter struct {
-	nc     net.Conn
-	mu     sync.Mutex
-	corked bool
-	buf    *[]byte
+// maxInlineBytes bounds the queue a sender writes itself.
+const maxInlineBytes = 16 << 10
+
+// writeInline writes the queue from the sender's goroutine without waiting
+// on the socket; c.writing is set. What the socket does not take stays in
+// the batchWriter, and a writer goroutine starts for it, for what was queued
+// meanwhile, and for a close that happened meanwhile; else the writer is
+// idle again.
+func (c *Conn) writeInline() {
+	s := c.srv
+	c.mu.Lock()
+	t := c.ws
+	batch := c.queue
+	c.queue = nil
+	c.mu.Unlock()
+
+	n, pending, err := t.out.tryWriteFrames(t.raw, batch)
+	s.stats.packetsOut.Add(uint64(len(batch)))
+	s.stats.bytesOut.Add(uint64(n))
+	clear(batch)
+	c.mu.Lock()
+	c.queued = max(c.queued-n, 0)
+	if err == nil && !pending && len(c.queue) == 0 && c.state == stateOpen {
+		c.writing = false
+		c.mu.Unlock()
+		return
+	}
+	c.mu.Unlock()
+	if err != nil {
+		c.close(ReasonTransportError, closeDrop)
+		t.closeNow()
+	}
+	s.group.goFunc(c.writeLoop)
 }
+
+// writeBatch writes frames as consecutive websocket messages, gathered into
+// one write. It returns the payload bytes written.
+func (t *wsConn) writeBatch(frames []engineio.Frame) (int, error) {
+	return t.out.writeFrames(frames)
+}
+
+// batchWriter is the connection's writer. It frames data messages itself:
+// a server frame is unmasked and uncompressed, so its header is 2 to 10
+// bytes, and the library's per-message path (channel locks, a flush per
+// frame) costs more than the frame. The library writes only the control
+// frames it sends on its own (pong, close) and the handshake response,
+// through its small bufio.Writer, which hands each control frame over in one
+// Write call; mu keeps those whole between our batches.
+type batchWriter struct {
+	nc      net.Conn
+	mu      sync.Mutex
+	closed  bool   // a close frame was sent: no data frame may follow
+	pending []byte // what a non-blocking write left, written first
+}
+
+// bigPayload is the size from which a payload is written from its own
+// memory (writev) instead of being copied into the batch buffer.
+const bigPayload = 16 << 10
 
 var batchPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
+// Write is the library's path: handshake response and control frames.
 func (b *batchWriter) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if !b.corked {
-		return b.nc.Write(p)
-	}
-	*b.buf = append(*b.buf, p...)
-	if len(*b.buf) >= maxBatchBytes {
-		if err := b.flushLocked(); err != nil {
-			return 0, err
-		}
-	}
-	return len(p), nil
+	return b.nc.Write(p)
 }
 
-func (b *batchWriter) flushLocked() error {
-	_, err := b.nc.Write(*b.buf)
-	*b.buf = (*b.buf)[:0]
-	return err
-}
-
-func (b *batchWriter) cork() {
+func (b *batchWriter) hasPending() bool {
 	b.mu.Lock()
-	b.corked = true
-	b.buf = batchPool.Get().(*[]byte)
+	defer b.mu.Unlock()
+	return len(b.pending) > 0
+}
+
+// closing stops data frames before the library sends its close frame.
+func (b *batchWriter) closing() {
+	b.mu.Lock()
+	b.closed = true
 	b.mu.Unlock()
 }
 
-func (b *batchWriter) uncork() error {
+// tryWriteFrames writes frames with one non-blocking write on raw. The bytes
+// the socket does not take are kept (pending true) for the next writeFrames,
+// which must follow. It returns the payload bytes written or kept.
+func (b *batchWriter) tryWriteFrames(raw syscall.RawConn, frames []engineio.Frame) (n int, pending bool, err error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	err := b.flushLocked()
-	b.corked = false
-	if cap(*b.buf) <= maxBatchBytes*2 {
-		batchPool.Put(b.buf)
+	if b.closed {
+		return 0, false, net.ErrClosed
 	}
-	b.buf = nil
-	return err
+	bp := batchPool.Get().(*[]byte)
+	buf := (*bp)[:0]
+	for _, f := range frames {
+		buf = appendFrameHeader(buf, f.Binary, len(f.Data))
+		buf = append(buf, f.Data...)
+		n += len(f.Data)
+	}
+	rest := buf
+	if len(b.pending) == 0 {
+		var werr error
+		if rerr := raw.Write(func(fd uintptr) bool {
+			var w int
+			w, werr = writeNonblock(fd, buf)
+			rest = buf[w:]
+			return true
+		}); rerr != nil {
+			err = rerr
+		} else if werr != nil {
+			err = werr
+		}
+	}
+	if err == nil && len(rest) > 0 {
+		b.pending = append(b.pending, rest...)
+		pending = true
+	}
+	*bp = buf[:0]
+	batchPool.Put(bp)
+	return n, pending, err
+}
+
+// writeFrames writes frames as text or binary websocket messages, in as few
+// syscalls as the batch size allows. It returns the payload bytes written.
+func (b *batchWriter) writeFrames(frames []engineio.Frame) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return 0, net.ErrClosed
+	}
+	if len(b.pending) > 0 {
+		_, err := b.nc.Write(b.pending)
+		b.pending = nil
+		if err != nil {
+			return 0, err
+		}
+	}
+	bp := batchPool.Get().(*[]byte)
+	buf := (*bp)[:0]
+	defer func() {
+		if cap(buf) <= maxBatchBytes*2 {
+			*bp = buf[:0]
+			batchPool.Put(bp)
+		}
+	}()
+	n := 0
+	for _, f := range frames {
+		buf = appendFrameHeader(buf, f.Binary, len(f.Data))
+		if len(f.Data) >= bigPayload {
+			bufs := net.Buffers{buf, f.Data}
+			if _, err := bufs.WriteTo(b.nc); err != nil {
+				return n, err
+			}
+			buf = buf[:0]
+		} else {
+			buf = append(buf, f.Data...)
+			if len(buf) >= maxBatchBytes {
+				if _, err := b.nc.Write(buf); err != nil {
+					return n, err
+				}
+				buf = buf[:0]
+			}
+		}
+		n += len(f.Data)
+	}
+	if len(buf) > 0 {
+		if _, err := b.nc.Write(buf); err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// appendFrameHeader appends the header of an unmasked, final, uncompressed
+// server frame (RFC 6455 section 5.2).
+func appendFrameHeader(buf []byte, binary bool, n int) []byte {
+	op := byte(0x1) // text
+	if binary {
+		op = 0x2
+	}
+	buf = append(buf, 0x80|op)
+	switch {
+	case n <= 125:
+		return append(buf, byte(n))
+	case n <= 0xffff:
+		return append(buf, 126, byte(n>>8), byte(n))
+	default:
+		return append(buf, 127, byte(n>>56), byte(n>>48), byte(n>>40), byte(n>>32),
+			byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
+	}
 }

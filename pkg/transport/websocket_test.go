@@ -2,6 +2,7 @@ package transport
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -429,5 +430,48 @@ func TestUpgradeBackToBack(t *testing.T) {
 	write(t, ws, websocket.MessageText, "4hello")
 	if _, s := read(t, ws); s != "4hello" {
 		t.Fatalf("echo %q", s)
+	}
+}
+
+// TestWebSocketWritesWhileClientStalls fills the socket so that senders'
+// non-blocking writes leave bytes behind for the writer goroutine: every
+// sender's frames must still arrive whole and in order.
+func TestWebSocketWritesWhileClientStalls(t *testing.T) {
+	ts := newTestServer(t, Config{WriteQueueBytes: 256 << 20})
+	ws := dial(t, ts.wsURL("?EIO=4&transport=websocket"))
+	read(t, ws)
+	c := ts.rec.waitOpen(t)
+	const senders, perSender, size = 4, 400, 8 << 10 // 12.5 MiB, more than loopback buffers hold
+	done := make(chan error, senders)
+	for g := 0; g < senders; g++ {
+		go func() {
+			for i := 0; i < perSender; i++ {
+				body := fmt.Sprintf("%d:%d:", g, i)
+				body += strings.Repeat("z", size-len(body))
+				if err := c.Send([]engineio.Frame{engineio.TextFrame(engineio.PacketMessage, []byte(body))}, false); err != nil {
+					done <- err
+					return
+				}
+			}
+			done <- nil
+		}()
+	}
+	time.Sleep(50 * time.Millisecond) // let the buffers fill before reading
+	next := make([]int, senders)
+	for k := 0; k < senders*perSender; k++ {
+		_, s := read(t, ws)
+		var g, i int
+		if _, err := fmt.Sscanf(s, "4%d:%d:", &g, &i); err != nil || g < 0 || g >= senders {
+			t.Fatalf("frame %d: %.40q", k, s)
+		}
+		if i != next[g] || len(s) != size+1 {
+			t.Fatalf("sender %d: got frame %d (%d bytes), want %d", g, i, len(s), next[g])
+		}
+		next[g]++
+	}
+	for g := 0; g < senders; g++ {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
 	}
 }
