@@ -36,6 +36,7 @@ type wsConn struct {
 	out  *batchWriter
 	br   *bufio.Reader   // the library's reader: bytes may wait in it
 	raw  syscall.RawConn // nil if the connection has no file descriptor (TLS)
+	in   stashReader     // what the library reads: bytes waitReadable read, then nc
 
 	// closing is set before a close handshake, during which the library
 	// reads br from the closing goroutine: the reader stops peeking at br.
@@ -81,7 +82,10 @@ func (h *smallBufHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	h.t.nc = nc
 	h.t.out = &batchWriter{nc: nc}
 	h.t.br = bufio.NewReaderSize(nc, wsReadBufSize)
-	return nc, bufio.NewReadWriter(h.t.br, bufio.NewWriterSize(h.t.out, wsWriteBufSize)), nil
+	// The library reads through br, which it resets onto the net.Conn we
+	// return: that one hands out the stash first.
+	h.t.in = stashReader{Conn: nc, t: h.t}
+	return &h.t.in, bufio.NewReadWriter(h.t.br, bufio.NewWriterSize(h.t.out, wsWriteBufSize)), nil
 }
 
 // prefixConn is a net.Conn that reads prefix before the connection.
@@ -234,19 +238,72 @@ func (c *Conn) readLoop(t *wsConn) {
 
 // waitReadable parks until the connection has bytes to read, without the
 // library's call chain on the stack, so that the stack of an idle session's
-// reader shrinks to the minimum at the next garbage collection. Errors are
-// left for the read that follows.
+// reader shrinks to the minimum at the next garbage collection. The wait
+// ends with a non-blocking read into a pooled stash, which the library then
+// reads from: one syscall where peeking and then reading took two. Errors
+// are left for the read that follows.
 func (t *wsConn) waitReadable() {
 	if t.raw == nil {
 		return
 	}
 	t.mu.Lock()
-	skip := t.closing || t.br.Buffered() > 0
+	skip := t.closing || t.br.Buffered() > 0 || t.in.buf != nil
 	t.mu.Unlock()
 	if skip {
 		return
 	}
-	_ = t.raw.Read(func(fd uintptr) bool { return !wouldBlock(fd) })
+	_ = t.raw.Read(t.fillStash)
+}
+
+// stashPool holds the buffers of stashReader: one is in use only between
+// the wakeup of a reader and the library taking the bytes.
+var stashPool = sync.Pool{New: func() any { b := make([]byte, 4096); return &b }}
+
+// fillStash reads what the socket fd has without waiting. It returns false
+// when there is nothing yet (wait and call again), true when there are
+// bytes in the stash, or EOF or an error for the next read to find.
+func (t *wsConn) fillStash(fd uintptr) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closing || t.in.buf != nil {
+		return true // the closing goroutine reads; or bytes wait already
+	}
+	bp := stashPool.Get().(*[]byte)
+	n, wait := readNonblock(fd, (*bp)[:cap(*bp)])
+	if n == 0 {
+		stashPool.Put(bp)
+		return !wait
+	}
+	*bp = (*bp)[:n]
+	t.in.buf, t.in.off = bp, 0
+	return true
+}
+
+// stashReader is the connection as the library sees it: reads return
+// first the bytes that waitReadable read, then the connection's. buf and
+// off are guarded by t.mu.
+type stashReader struct {
+	net.Conn
+	t   *wsConn
+	buf *[]byte // pooled; nil when empty
+	off int
+}
+
+func (r *stashReader) Read(p []byte) (int, error) {
+	r.t.mu.Lock()
+	if r.buf == nil {
+		r.t.mu.Unlock()
+		return r.Conn.Read(p)
+	}
+	n := copy(p, (*r.buf)[r.off:])
+	r.off += n
+	if r.off == len(*r.buf) {
+		*r.buf = (*r.buf)[:cap(*r.buf)]
+		stashPool.Put(r.buf)
+		r.buf, r.off = nil, 0
+	}
+	r.t.mu.Unlock()
+	return n, nil
 }
 
 // transportFailed closes the session if t is its transport, or abandons the
