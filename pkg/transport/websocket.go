@@ -252,7 +252,11 @@ func (t *wsConn) waitReadable() {
 	if skip {
 		return
 	}
-	_ = t.raw.Read(t.fillStash)
+	op := rawOps.Get().(*rawOp)
+	op.t = t
+	_ = t.raw.Read(op.read)
+	op.t = nil
+	rawOps.Put(op)
 }
 
 // stashPool holds the buffers of stashReader: one is in use only between
@@ -404,7 +408,7 @@ func (c *Conn) writeLoop() {
 		c.mu.Lock()
 		t := c.ws
 		if len(c.queue) == 0 && t.out.hasPending() {
-			// What a sender's non-blocking write left (writeInline).
+			// What a non-blocking write left (finishWrite).
 			c.mu.Unlock()
 			if _, err := t.out.writeFrames(nil); err != nil {
 				c.close(ReasonTransportError, closeDrop)
@@ -442,40 +446,40 @@ func (c *Conn) writeLoop() {
 	}
 }
 
-// inlineWritableLocked reports whether a sender may write the queue itself
-// (writeInline): the transport is a websocket with a file descriptor, no
-// writer runs, and the queue is small enough to copy what the socket does
-// not take at once.
+// inlineWritableLocked reports whether a sender may write frames itself
+// (finishWrite): the transport is a websocket with a file descriptor and no
+// writer runs.
 func (c *Conn) inlineWritableLocked() bool {
 	return c.transport == TransportWebSocket && c.ws != nil && c.ws.raw != nil &&
-		!c.writing && c.probe == nil && c.queued <= maxInlineBytes
+		!c.writing && c.probe == nil
 }
 
-// maxInlineBytes bounds the queue a sender writes itself.
+// maxInlineBytes bounds what a sender writes itself: what the socket does
+// not take at once is copied.
 const maxInlineBytes = 16 << 10
 
-// writeInline writes the queue from the sender's goroutine without waiting
-// on the socket; c.writing is set. What the socket does not take stays in
-// the batchWriter, and a writer goroutine starts for it, for what was queued
-// meanwhile, and for a close that happened meanwhile; else the writer is
-// idle again.
-func (c *Conn) writeInline() {
+// finishWrite writes frames (n payload bytes, counted in c.queued) without
+// waiting on the socket; c.writing is set, and t is c.ws. It runs on a
+// sender's goroutine (Send, when the writer was idle) or a pool worker
+// (Enqueue). What the socket does not take stays in the
+// batchWriter, and the connection's writer goroutine starts for it, and for
+// a close that happened meanwhile. Frames queued meanwhile go back to the
+// pool; else the writer is idle again.
+func (c *Conn) finishWrite(t *wsConn, frames []engineio.Frame, n int) {
 	s := c.srv
-	c.mu.Lock()
-	t := c.ws
-	batch := c.queue
-	c.queue = nil
-	c.mu.Unlock()
-
-	n, pending, err := t.out.tryWriteFrames(t.raw, batch)
-	s.stats.packetsOut.Add(uint64(len(batch)))
+	pending, err := t.out.tryWriteFrames(t.raw, frames)
+	s.stats.packetsOut.Add(uint64(len(frames)))
 	s.stats.bytesOut.Add(uint64(n))
-	clear(batch)
 	c.mu.Lock()
 	c.queued = max(c.queued-n, 0)
-	if err == nil && !pending && len(c.queue) == 0 && c.state == stateOpen {
-		c.writing = false
+	if err == nil && !pending && c.state == stateOpen {
+		if len(c.queue) == 0 {
+			c.writing = false
+			c.mu.Unlock()
+			return
+		}
 		c.mu.Unlock()
+		s.schedule(c)
 		return
 	}
 	c.mu.Unlock()
@@ -532,35 +536,60 @@ func (b *batchWriter) closing() {
 	b.mu.Unlock()
 }
 
+// rawOp is one raw read or write: its method values, bound once per pooled
+// op, spare the allocation of a closure per syscall.
+type rawOp struct {
+	buf   []byte
+	n     int
+	err   error
+	t     *wsConn
+	write func(fd uintptr) bool
+	read  func(fd uintptr) bool
+}
+
+var rawOps = sync.Pool{New: func() any {
+	op := new(rawOp)
+	op.write = op.doWrite
+	op.read = op.doRead
+	return op
+}}
+
+// doWrite writes op.buf once without waiting.
+func (op *rawOp) doWrite(fd uintptr) bool {
+	op.n, op.err = writeNonblock(fd, op.buf)
+	return true
+}
+
+// doRead fills op.t's stash (fillStash).
+func (op *rawOp) doRead(fd uintptr) bool { return op.t.fillStash(fd) }
+
 // tryWriteFrames writes frames with one non-blocking write on raw. The bytes
 // the socket does not take are kept (pending true) for the next writeFrames,
-// which must follow. It returns the payload bytes written or kept.
-func (b *batchWriter) tryWriteFrames(raw syscall.RawConn, frames []engineio.Frame) (n int, pending bool, err error) {
+// which must follow.
+func (b *batchWriter) tryWriteFrames(raw syscall.RawConn, frames []engineio.Frame) (pending bool, err error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
-		return 0, false, net.ErrClosed
+		return false, net.ErrClosed
 	}
 	bp := batchPool.Get().(*[]byte)
 	buf := (*bp)[:0]
 	for _, f := range frames {
 		buf = appendFrameHeader(buf, f.Binary, len(f.Data))
 		buf = append(buf, f.Data...)
-		n += len(f.Data)
 	}
 	rest := buf
 	if len(b.pending) == 0 {
-		var werr error
-		if rerr := raw.Write(func(fd uintptr) bool {
-			var w int
-			w, werr = writeNonblock(fd, buf)
-			rest = buf[w:]
-			return true
-		}); rerr != nil {
+		op := rawOps.Get().(*rawOp)
+		op.buf = buf
+		if rerr := raw.Write(op.write); rerr != nil {
 			err = rerr
-		} else if werr != nil {
-			err = werr
+		} else if op.err != nil {
+			err = op.err
 		}
+		rest = buf[op.n:]
+		*op = rawOp{write: op.write, read: op.read}
+		rawOps.Put(op)
 	}
 	if err == nil && len(rest) > 0 {
 		b.pending = append(b.pending, rest...)
@@ -568,7 +597,7 @@ func (b *batchWriter) tryWriteFrames(raw syscall.RawConn, frames []engineio.Fram
 	}
 	*bp = buf[:0]
 	batchPool.Put(bp)
-	return n, pending, err
+	return pending, err
 }
 
 // writeFrames writes frames as text or binary websocket messages, in as few

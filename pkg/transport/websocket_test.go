@@ -437,6 +437,18 @@ func TestUpgradeBackToBack(t *testing.T) {
 // non-blocking writes leave bytes behind for the writer goroutine: every
 // sender's frames must still arrive whole and in order.
 func TestWebSocketWritesWhileClientStalls(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		send func(c *Conn, frames []engineio.Frame) error
+	}{
+		{"Send", func(c *Conn, f []engineio.Frame) error { return c.Send(f, false) }},
+		{"Enqueue", func(c *Conn, f []engineio.Frame) error { return c.Enqueue(f, false) }},
+	} {
+		t.Run(tt.name, func(t *testing.T) { testWritesWhileClientStalls(t, tt.send) })
+	}
+}
+
+func testWritesWhileClientStalls(t *testing.T, send func(*Conn, []engineio.Frame) error) {
 	ts := newTestServer(t, Config{WriteQueueBytes: 256 << 20})
 	ws := dial(t, ts.wsURL("?EIO=4&transport=websocket"))
 	read(t, ws)
@@ -448,7 +460,7 @@ func TestWebSocketWritesWhileClientStalls(t *testing.T) {
 			for i := 0; i < perSender; i++ {
 				body := fmt.Sprintf("%d:%d:", g, i)
 				body += strings.Repeat("z", size-len(body))
-				if err := c.Send([]engineio.Frame{engineio.TextFrame(engineio.PacketMessage, []byte(body))}, false); err != nil {
+				if err := send(c, []engineio.Frame{engineio.TextFrame(engineio.PacketMessage, []byte(body))}); err != nil {
 					done <- err
 					return
 				}
