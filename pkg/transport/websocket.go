@@ -517,9 +517,17 @@ const bigPayload = 16 << 10
 var batchPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
 // Write is the library's path: handshake response and control frames.
+// What a non-blocking write left goes first: it may end mid-frame.
 func (b *batchWriter) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if len(b.pending) > 0 {
+		_, err := b.nc.Write(b.pending)
+		b.pending = nil
+		if err != nil {
+			return 0, err
+		}
+	}
 	return b.nc.Write(p)
 }
 

@@ -469,6 +469,14 @@ func testWritesWhileClientStalls(t *testing.T, send func(*Conn, []engineio.Frame
 		}()
 	}
 	time.Sleep(50 * time.Millisecond) // let the buffers fill before reading
+	// A ping now: the library's pong must not land inside a frame that a
+	// non-blocking write left half written.
+	pinged := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		pinged <- ws.Ping(ctx)
+	}()
 	next := make([]int, senders)
 	for k := 0; k < senders*perSender; k++ {
 		_, s := read(t, ws)
@@ -485,5 +493,9 @@ func testWritesWhileClientStalls(t *testing.T, send func(*Conn, []engineio.Frame
 		if err := <-done; err != nil {
 			t.Fatal(err)
 		}
+	}
+	ws.CloseRead(context.Background()) // reads the pong, if it comes last
+	if err := <-pinged; err != nil {
+		t.Fatalf("ping: %v", err)
 	}
 }
