@@ -247,7 +247,7 @@ func (t *wsConn) waitReadable() {
 		return
 	}
 	t.mu.Lock()
-	skip := t.closing || t.br.Buffered() > 0 || t.in.buf != nil
+	skip := t.closing || t.bufferedLocked()
 	t.mu.Unlock()
 	if skip {
 		return
@@ -257,6 +257,13 @@ func (t *wsConn) waitReadable() {
 	_ = t.raw.Read(op.read)
 	op.t = nil
 	rawOps.Put(op)
+}
+
+// bufferedLocked reports whether received bytes wait in memory, in the
+// library's reader or in the stash: then the socket may never signal them
+// again, and the next read must not wait for it. t.mu is held.
+func (t *wsConn) bufferedLocked() bool {
+	return t.br.Buffered() > 0 || t.in.buf != nil
 }
 
 // stashPool holds the buffers of stashReader: one is in use only between
