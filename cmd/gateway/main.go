@@ -70,6 +70,15 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		<-ctx.Done()
 		stop()
 	}()
+	if cfg.DebugAddr != "" {
+		dbg, err := startDebug(cfg.DebugAddr)
+		if err != nil {
+			log.Error("cannot start the debug listener", "addr", cfg.DebugAddr, "err", err)
+			return 1
+		}
+		defer dbg.stop()
+		log.Info("debug listener: /debug/pprof/", "addr", dbg.ln.Addr().String())
+	}
 	if err := gw.Run(ctx); err != nil {
 		log.Error("gateway stopped", "err", err)
 		return 1

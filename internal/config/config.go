@@ -27,6 +27,7 @@ type Config struct {
 	LogFormat       string        // "text" (default) or "json"
 	ShutdownTimeout time.Duration // default 20s
 	ShowVersion     bool          // -version: print the version and exit
+	DebugAddr       string        // empty (default): no debug listener; else /debug/pprof/ there
 }
 
 // EnvPrefix prefixes the environment variable of every flag: -redis-url is
@@ -60,6 +61,7 @@ func Parse(name string, args []string, getenv func(string) string, output io.Wri
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log `format`: text or json")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 20*time.Second, "on SIGINT/SIGTERM, how long to drain connections before closing what is left")
 	fs.BoolVar(&c.ShowVersion, "version", false, "print the version and exit")
+	fs.StringVar(&c.DebugAddr, "debug-addr", "", "`address` (host:port) of a separate listener serving Go's /debug/pprof/ profiles; empty (default) serves none. Keep it on loopback: profiles reveal internals")
 	fs.Usage = func() { usage(fs) }
 
 	if err := fs.Parse(args); err != nil {

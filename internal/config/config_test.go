@@ -129,7 +129,7 @@ func TestUsage(t *testing.T) {
 	}
 	for _, want := range []string{"-addr", "SOCKGATE_ADDR", "-redis-url", "SOCKGATE_REDIS_URL", "-redis-key", "-redis-sharded",
 		"-cors-origins", "-ping-interval", "-ping-timeout", "-max-payload", "-log-level", "-log-format", "-shutdown-timeout",
-		"SOCKGATE_SHUTDOWN_TIMEOUT", "(default :3000)", "(default socket.io)"} {
+		"SOCKGATE_SHUTDOWN_TIMEOUT", "-debug-addr", "SOCKGATE_DEBUG_ADDR", "(default :3000)", "(default socket.io)"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("usage lacks %q", want)
 		}

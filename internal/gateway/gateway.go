@@ -128,6 +128,9 @@ func New(cfg Config) (*Gateway, error) {
 		AllowRequest: g.allowRequest,
 		Adapter:      g.adapter,
 		Logger:       cfg.Logger,
+		// The built-in events never wait: broadcasts queue their writes
+		// and their Redis publish, acks are sent without blocking.
+		InlineHandlers: true,
 	})
 	if err != nil {
 		g.closeAdapter()

@@ -17,6 +17,9 @@ type conn interface {
 	ID() string
 	Transport() string
 	Send(frames []engineio.Frame, volatile bool) error
+	// Enqueue is Send for broadcasts: it never writes on the caller's
+	// goroutine.
+	Enqueue(frames []engineio.Frame, volatile bool) error
 	Close(reason string)
 }
 

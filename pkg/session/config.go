@@ -44,6 +44,14 @@ type Config struct {
 	// handlers; a client that sends more while its handlers are busy is
 	// disconnected. Default 1000.
 	MaxPendingEvents int
+	// InlineHandlers runs a socket's event handlers on its connection's
+	// read path when the socket has nothing queued, instead of on a
+	// goroutine started for them, which saves a goroutine start and a
+	// handoff per event. Only for handlers that return quickly and never
+	// wait for their own client (EmitWithAck to their own socket, a later
+	// event): while a handler runs inline, the connection reads nothing, so
+	// neither acks nor pongs arrive. Default false.
+	InlineHandlers bool
 }
 
 const (

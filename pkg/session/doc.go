@@ -16,16 +16,17 @@
 // socket (middleware, connection handlers, event handlers, disconnect
 // handlers) run one at a time, in the order their packets arrived, on a
 // goroutine that exists only while the socket has queued work: an idle
-// socket costs no goroutine. ACK packets from the client are handled on the
-// connection's read path, not queued, so a handler may block in
-// Socket.EmitWithAck. A client that queues more than Config.MaxPendingEvents
+// socket costs no goroutine. (With Config.InlineHandlers, an event that finds
+// nothing queued runs on the connection's read path instead.) ACK packets
+// from the client are handled on the connection's read path, not queued, so
+// a handler may block in Socket.EmitWithAck (unless handlers run inline). A client that queues more than Config.MaxPendingEvents
 // events while its handlers are busy is disconnected. A panic in a handler is
 // recovered, logged and counted; it disconnects that socket only.
 // Server-side event handlers (OnServerSideEmit) run on goroutines of their
 // own. Shutdown waits for every goroutine the package started.
 //
 // Sending never blocks: packets go to the connection's byte-bounded write
-// queue (transport.Conn.Send); a client that cannot keep up is disconnected
+// queue (transport.Conn.Send; broadcasts use transport.Conn.Enqueue); a client that cannot keep up is disconnected
 // by the transport, and volatile packets are dropped instead. A broadcast
 // encodes its frames once and every recipient connection queues the same
 // bytes.

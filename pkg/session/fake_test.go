@@ -40,6 +40,10 @@ func (f *fakeConn) Send(frames []engineio.Frame, volatile bool) error {
 	return nil
 }
 
+func (f *fakeConn) Enqueue(frames []engineio.Frame, volatile bool) error {
+	return f.Send(frames, volatile)
+}
+
 // Close behaves like the strictest transport: OnClose runs synchronously.
 func (f *fakeConn) Close(reason string) {
 	f.mu.Lock()

@@ -222,7 +222,7 @@ func (l local) Deliver(pkt *socketio.Packet, flags adapter.Flags, to iter.Seq[ad
 	var sent uint64
 	for s := range to {
 		if sock, ok := s.(*Socket); ok {
-			sock.client.conn.Send(frames, flags.Volatile)
+			sock.client.conn.Enqueue(frames, flags.Volatile)
 			sent++
 		}
 	}
@@ -242,7 +242,7 @@ func (l local) DeliverWithAck(ctx context.Context, pkt *socketio.Packet, flags a
 	var socks []*Socket
 	for s := range to {
 		if sock, ok := s.(*Socket); ok && sock.addAck(p.ID, f) {
-			sock.client.conn.Send(frames, flags.Volatile)
+			sock.client.conn.Enqueue(frames, flags.Volatile)
 			socks = append(socks, sock)
 		}
 	}

@@ -427,3 +427,51 @@ func TestEventQueueBound(t *testing.T) {
 	c.expect(t, "41")
 	close(release)
 }
+
+func TestInlineHandlers(t *testing.T) {
+	s := newTestServer(t, Config{InlineHandlers: true})
+	var mu sync.Mutex
+	var seen []string
+	record := func(name string) {
+		mu.Lock()
+		seen = append(seen, name)
+		mu.Unlock()
+	}
+	s.OnConnection(func(so *Socket) {
+		so.On("echo", func(so *Socket, ev *Event) {
+			record("echo")
+			ev.AckRaw([]byte("["+string(joinArgs(ev.Args()))+"]"), nil)
+		})
+		so.On("boom", func(*Socket, *Event) { panic("boom") })
+		so.OnDisconnect(func(_ *Socket, reason string) { record("disconnect " + reason) })
+	})
+	c := dial(t, s)
+	connect(t, c, "/")
+
+	t.Run("runs on the read path, in order", func(t *testing.T) {
+		for _, id := range []string{"1", "2", "3"} {
+			c.recv(`2` + id + `["echo","` + id + `"]`)
+		}
+		// Inline: each handler ran before recv returned.
+		mu.Lock()
+		n := len(seen)
+		mu.Unlock()
+		if n != 3 {
+			t.Fatalf("%d handlers ran before recv returned, want 3", n)
+		}
+		for _, id := range []string{"1", "2", "3"} {
+			c.expect(t, `43`+id+`["`+id+`"]`)
+		}
+	})
+	t.Run("a panic disconnects the socket", func(t *testing.T) {
+		c2 := dial(t, s)
+		connect(t, c2, "/")
+		c2.recv(`2["boom"]`)
+		c2.expect(t, "41")
+		waitFor(t, "disconnect handler", func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			return slices.Contains(seen, "disconnect "+ReasonServerDisconnect)
+		})
+	})
+}

@@ -355,6 +355,9 @@ func (s *Socket) close(reason string, notify bool) {
 
 // enqueueEvent queues a received event for the socket's handlers.
 func (s *Socket) enqueueEvent(p *socketio.Packet) {
+	if s.nsp.srv.cfg.InlineHandlers && s.runInline(p) {
+		return
+	}
 	if !s.enqueue(job{kind: jobEvent, pkt: p}) {
 		s.nsp.srv.log.Warn("session: disconnecting a socket whose client outruns its handlers",
 			"sid", s.client.conn.ID(), "socket", s.id, "nsp", s.nsp.name)
@@ -378,6 +381,23 @@ func (s *Socket) enqueue(j job) bool {
 	if start {
 		srv.wg.Go(s.drain)
 	}
+	return true
+}
+
+// runInline runs the handlers of p on the caller's goroutine (the
+// connection's read path) when nothing is queued and no drainer runs, then
+// drains what was queued meanwhile. It returns false, doing nothing, when p
+// must wait its turn.
+func (s *Socket) runInline(p *socketio.Packet) bool {
+	s.mu.Lock()
+	if s.running || len(s.queue) > 0 {
+		s.mu.Unlock()
+		return false
+	}
+	s.running = true
+	s.mu.Unlock()
+	s.dispatch(p)
+	s.drain()
 	return true
 }
 

@@ -105,7 +105,16 @@ func (c *Conn) Value() any {
 // queue would exceed WriteQueueBytes, a volatile send is dropped (nil error)
 // and any other send closes the connection and returns ErrSlowConsumer.
 // Volatile sends are also dropped while the transport is not writable.
+//
+// When the websocket writer is idle, Send writes on the caller's goroutine
+// with one non-blocking write (what the socket does not take is left to a
+// writer goroutine): the cheapest way to answer one client. To send the
+// same frames to many connections, use Enqueue.
 func (c *Conn) Send(frames []engineio.Frame, volatile bool) error {
+	return c.send(frames, volatile, true)
+}
+
+func (c *Conn) send(frames []engineio.Frame, volatile, inline bool) error {
 	n := 0
 	for _, f := range frames {
 		n += len(f.Data)
@@ -131,8 +140,23 @@ func (c *Conn) Send(frames []engineio.Frame, volatile bool) error {
 		c.close(ReasonForcedClose, closeDrop)
 		return ErrSlowConsumer
 	}
-	c.queue = append(c.queue, frames...)
 	c.queued += n
+	if inline && len(c.queue) == 0 && n <= maxInlineBytes && c.inlineWritableLocked() {
+		// The writer is idle: write from this goroutine without blocking,
+		// rather than starting one per message.
+		c.writing = true
+		t := c.ws
+		c.mu.Unlock()
+		c.finishWrite(t, frames, n)
+		return nil
+	}
+	c.queue = append(c.queue, frames...)
+	if !inline && c.inlineWritableLocked() {
+		c.writing = true
+		c.mu.Unlock()
+		c.srv.schedule(c)
+		return nil
+	}
 	c.kickLocked()
 	c.mu.Unlock()
 	return nil

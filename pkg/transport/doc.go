@@ -12,10 +12,16 @@
 // OnMessage in arrival order, then OnClose once.
 //
 // Writes never block the caller: each Conn has a byte-bounded queue and at
-// most one writer, which runs only while there is something to write (a
-// WebSocket writer goroutine started on demand, or the pending polling GET).
-// Heartbeats and timeouts use runtime timers, never a goroutine per
-// connection. An idle WebSocket session costs one goroutine (its reader).
+// most one writer at a time, which exists only while there is something to
+// write. On a WebSocket, [Conn.Send] to an idle connection writes on the
+// caller's goroutine with one non-blocking write(2); [Conn.Enqueue], for
+// broadcasts, hands the connection to a small pool of writer goroutines
+// shared by the Server, which batch what accumulates per connection. Either
+// way, what the socket does not take at once is finished by a writer
+// goroutine of the connection's own, started on demand. Polling sessions
+// are written by their pending GET. Heartbeats and timeouts use runtime
+// timers, never a goroutine per connection. An idle WebSocket session costs
+// one goroutine (its reader).
 //
 // Lock order: Conn.readMu (delivery) before Conn.mu; a shard's mutex is never
 // held while taking Conn.mu.

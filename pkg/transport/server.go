@@ -29,6 +29,7 @@ type Server struct {
 	stats   counters
 	closing atomic.Bool
 	group   group
+	writers writerPool
 
 	// Every accepted websocket, until its reader exits, so that Shutdown can
 	// force them closed when its context ends.

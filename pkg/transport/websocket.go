@@ -21,7 +21,8 @@ import (
 // Buffer sizes handed to the websocket library. They stay allocated while a
 // connection is idle, so they are small: the library reads payloads larger
 // than the read buffer straight into the message, and every write goes
-// through batchWriter, which gathers a whole batch before the syscall.
+// through batchWriter, which frames and gathers a whole batch before the
+// syscall.
 const (
 	wsReadBufSize  = 128
 	wsWriteBufSize = 128
@@ -35,6 +36,7 @@ type wsConn struct {
 	out  *batchWriter
 	br   *bufio.Reader   // the library's reader: bytes may wait in it
 	raw  syscall.RawConn // nil if the connection has no file descriptor (TLS)
+	in   stashReader     // what the library reads: bytes waitReadable read, then nc
 
 	// closing is set before a close handshake, during which the library
 	// reads br from the closing goroutine: the reader stops peeking at br.
@@ -47,6 +49,7 @@ func (t *wsConn) closeGracefully(code websocket.StatusCode, reason string) {
 	t.mu.Lock()
 	t.closing = true
 	t.mu.Unlock()
+	t.out.closing()
 	_ = t.conn.Close(code, reason)
 }
 
@@ -79,7 +82,10 @@ func (h *smallBufHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	h.t.nc = nc
 	h.t.out = &batchWriter{nc: nc}
 	h.t.br = bufio.NewReaderSize(nc, wsReadBufSize)
-	return nc, bufio.NewReadWriter(h.t.br, bufio.NewWriterSize(h.t.out, wsWriteBufSize)), nil
+	// The library reads through br, which it resets onto the net.Conn we
+	// return: that one hands out the stash first.
+	h.t.in = stashReader{Conn: nc, t: h.t}
+	return &h.t.in, bufio.NewReadWriter(h.t.br, bufio.NewWriterSize(h.t.out, wsWriteBufSize)), nil
 }
 
 // prefixConn is a net.Conn that reads prefix before the connection.
@@ -232,19 +238,83 @@ func (c *Conn) readLoop(t *wsConn) {
 
 // waitReadable parks until the connection has bytes to read, without the
 // library's call chain on the stack, so that the stack of an idle session's
-// reader shrinks to the minimum at the next garbage collection. Errors are
-// left for the read that follows.
+// reader shrinks to the minimum at the next garbage collection. The wait
+// ends with a non-blocking read into a pooled stash, which the library then
+// reads from: one syscall where peeking and then reading took two. Errors
+// are left for the read that follows.
 func (t *wsConn) waitReadable() {
 	if t.raw == nil {
 		return
 	}
 	t.mu.Lock()
-	skip := t.closing || t.br.Buffered() > 0
+	skip := t.closing || t.bufferedLocked()
 	t.mu.Unlock()
 	if skip {
 		return
 	}
-	_ = t.raw.Read(func(fd uintptr) bool { return !wouldBlock(fd) })
+	op := rawOps.Get().(*rawOp)
+	op.t = t
+	_ = t.raw.Read(op.read)
+	op.t = nil
+	rawOps.Put(op)
+}
+
+// bufferedLocked reports whether received bytes wait in memory, in the
+// library's reader or in the stash: then the socket may never signal them
+// again, and the next read must not wait for it. t.mu is held.
+func (t *wsConn) bufferedLocked() bool {
+	return t.br.Buffered() > 0 || t.in.buf != nil
+}
+
+// stashPool holds the buffers of stashReader: one is in use only between
+// the wakeup of a reader and the library taking the bytes.
+var stashPool = sync.Pool{New: func() any { b := make([]byte, 4096); return &b }}
+
+// fillStash reads what the socket fd has without waiting. It returns false
+// when there is nothing yet (wait and call again), true when there are
+// bytes in the stash, or EOF or an error for the next read to find.
+func (t *wsConn) fillStash(fd uintptr) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closing || t.in.buf != nil {
+		return true // the closing goroutine reads; or bytes wait already
+	}
+	bp := stashPool.Get().(*[]byte)
+	n, wait := readNonblock(fd, (*bp)[:cap(*bp)])
+	if n == 0 {
+		stashPool.Put(bp)
+		return !wait
+	}
+	*bp = (*bp)[:n]
+	t.in.buf, t.in.off = bp, 0
+	return true
+}
+
+// stashReader is the connection as the library sees it: reads return
+// first the bytes that waitReadable read, then the connection's. buf and
+// off are guarded by t.mu.
+type stashReader struct {
+	net.Conn
+	t   *wsConn
+	buf *[]byte // pooled; nil when empty
+	off int
+}
+
+func (r *stashReader) Read(p []byte) (int, error) {
+	r.t.mu.Lock()
+	if r.buf == nil {
+		r.t.mu.Unlock()
+		return r.Conn.Read(p)
+	}
+	n := copy(p, (*r.buf)[r.off:])
+	r.off += n
+	if r.off == len(*r.buf) {
+		*r.buf = (*r.buf)[:cap(*r.buf)]
+		stashPool.Put(r.buf)
+		r.buf, r.off = nil, 0
+	}
+	r.t.mu.Unlock()
+	return n, nil
 }
 
 // transportFailed closes the session if t is its transport, or abandons the
@@ -344,6 +414,15 @@ func (c *Conn) writeLoop() {
 	for {
 		c.mu.Lock()
 		t := c.ws
+		if len(c.queue) == 0 && t.out.hasPending() {
+			// What a non-blocking write left (finishWrite).
+			c.mu.Unlock()
+			if _, err := t.out.writeFrames(nil); err != nil {
+				c.close(ReasonTransportError, closeDrop)
+				t.closeNow()
+			}
+			continue
+		}
 		if len(c.queue) == 0 {
 			c.writing = false
 			closed := c.state != stateOpen
@@ -374,77 +453,234 @@ func (c *Conn) writeLoop() {
 	}
 }
 
-// writeBatch writes frames as consecutive websocket messages, flushed
-// together. It returns the payload bytes written.
-func (t *wsConn) writeBatch(frames []engineio.Frame) (int, error) {
-	t.out.cork()
-	n := 0
-	var err error
-	for _, f := range frames {
-		typ := websocket.MessageText
-		if f.Binary {
-			typ = websocket.MessageBinary
-		}
-		if err = t.conn.Write(context.Background(), typ, f.Data); err != nil {
-			break
-		}
-		n += len(f.Data)
-	}
-	if ferr := t.out.uncork(); err == nil {
-		err = ferr
-	}
-	return n, err
+// inlineWritableLocked reports whether a sender may write frames itself
+// (finishWrite): the transport is a websocket with a file descriptor and no
+// writer runs.
+func (c *Conn) inlineWritableLocked() bool {
+	return c.transport == TransportWebSocket && c.ws != nil && c.ws.raw != nil &&
+		!c.writing && c.probe == nil
 }
 
-// batchWriter sits between the library's small bufio.Writer and the
-// connection. While corked it gathers writes in a pooled buffer, so a batch
-// of frames costs one syscall; uncorked it writes through (control frames the
-// library sends on its own).
-type batchWriter struct {
-	nc     net.Conn
-	mu     sync.Mutex
-	corked bool
-	buf    *[]byte
+// maxInlineBytes bounds what a sender writes itself: what the socket does
+// not take at once is copied.
+const maxInlineBytes = 16 << 10
+
+// finishWrite writes frames (n payload bytes, counted in c.queued) without
+// waiting on the socket; c.writing is set, and t is c.ws. It runs on a
+// sender's goroutine (Send, when the writer was idle) or a pool worker
+// (Enqueue). What the socket does not take stays in the
+// batchWriter, and the connection's writer goroutine starts for it, and for
+// a close that happened meanwhile. Frames queued meanwhile go back to the
+// pool; else the writer is idle again.
+func (c *Conn) finishWrite(t *wsConn, frames []engineio.Frame, n int) {
+	s := c.srv
+	pending, err := t.out.tryWriteFrames(t.raw, frames)
+	s.stats.packetsOut.Add(uint64(len(frames)))
+	s.stats.bytesOut.Add(uint64(n))
+	c.mu.Lock()
+	c.queued = max(c.queued-n, 0)
+	if err == nil && !pending && c.state == stateOpen {
+		if len(c.queue) == 0 {
+			c.writing = false
+			c.mu.Unlock()
+			return
+		}
+		c.mu.Unlock()
+		s.schedule(c)
+		return
+	}
+	c.mu.Unlock()
+	if err != nil {
+		c.close(ReasonTransportError, closeDrop)
+		t.closeNow()
+	}
+	s.group.goFunc(c.writeLoop)
 }
+
+// writeBatch writes frames as consecutive websocket messages, gathered into
+// one write. It returns the payload bytes written.
+func (t *wsConn) writeBatch(frames []engineio.Frame) (int, error) {
+	return t.out.writeFrames(frames)
+}
+
+// batchWriter is the connection's writer. It frames data messages itself:
+// a server frame is unmasked and uncompressed, so its header is 2 to 10
+// bytes, and the library's per-message path (channel locks, a flush per
+// frame) costs more than the frame. The library writes only the control
+// frames it sends on its own (pong, close) and the handshake response,
+// through its small bufio.Writer, which hands each control frame over in one
+// Write call; mu keeps those whole between our batches.
+type batchWriter struct {
+	nc      net.Conn
+	mu      sync.Mutex
+	closed  bool   // a close frame was sent: no data frame may follow
+	pending []byte // what a non-blocking write left, written first
+}
+
+// bigPayload is the size from which a payload is written from its own
+// memory (writev) instead of being copied into the batch buffer.
+const bigPayload = 16 << 10
 
 var batchPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
+// Write is the library's path: handshake response and control frames.
+// What a non-blocking write left goes first: it may end mid-frame.
 func (b *batchWriter) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if !b.corked {
-		return b.nc.Write(p)
-	}
-	*b.buf = append(*b.buf, p...)
-	if len(*b.buf) >= maxBatchBytes {
-		if err := b.flushLocked(); err != nil {
+	if len(b.pending) > 0 {
+		_, err := b.nc.Write(b.pending)
+		b.pending = nil
+		if err != nil {
 			return 0, err
 		}
 	}
-	return len(p), nil
+	return b.nc.Write(p)
 }
 
-func (b *batchWriter) flushLocked() error {
-	_, err := b.nc.Write(*b.buf)
-	*b.buf = (*b.buf)[:0]
-	return err
-}
-
-func (b *batchWriter) cork() {
+func (b *batchWriter) hasPending() bool {
 	b.mu.Lock()
-	b.corked = true
-	b.buf = batchPool.Get().(*[]byte)
+	defer b.mu.Unlock()
+	return len(b.pending) > 0
+}
+
+// closing stops data frames before the library sends its close frame.
+func (b *batchWriter) closing() {
+	b.mu.Lock()
+	b.closed = true
 	b.mu.Unlock()
 }
 
-func (b *batchWriter) uncork() error {
+// rawOp is one raw read or write: its method values, bound once per pooled
+// op, spare the allocation of a closure per syscall.
+type rawOp struct {
+	buf   []byte
+	n     int
+	err   error
+	t     *wsConn
+	write func(fd uintptr) bool
+	read  func(fd uintptr) bool
+}
+
+var rawOps = sync.Pool{New: func() any {
+	op := new(rawOp)
+	op.write = op.doWrite
+	op.read = op.doRead
+	return op
+}}
+
+// doWrite writes op.buf once without waiting.
+func (op *rawOp) doWrite(fd uintptr) bool {
+	op.n, op.err = writeNonblock(fd, op.buf)
+	return true
+}
+
+// doRead fills op.t's stash (fillStash).
+func (op *rawOp) doRead(fd uintptr) bool { return op.t.fillStash(fd) }
+
+// tryWriteFrames writes frames with one non-blocking write on raw. The bytes
+// the socket does not take are kept (pending true) for the next writeFrames,
+// which must follow.
+func (b *batchWriter) tryWriteFrames(raw syscall.RawConn, frames []engineio.Frame) (pending bool, err error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	err := b.flushLocked()
-	b.corked = false
-	if cap(*b.buf) <= maxBatchBytes*2 {
-		batchPool.Put(b.buf)
+	if b.closed {
+		return false, net.ErrClosed
 	}
-	b.buf = nil
-	return err
+	bp := batchPool.Get().(*[]byte)
+	buf := (*bp)[:0]
+	for _, f := range frames {
+		buf = appendFrameHeader(buf, f.Binary, len(f.Data))
+		buf = append(buf, f.Data...)
+	}
+	rest := buf
+	if len(b.pending) == 0 {
+		op := rawOps.Get().(*rawOp)
+		op.buf = buf
+		if rerr := raw.Write(op.write); rerr != nil {
+			err = rerr
+		} else if op.err != nil {
+			err = op.err
+		}
+		rest = buf[op.n:]
+		*op = rawOp{write: op.write, read: op.read}
+		rawOps.Put(op)
+	}
+	if err == nil && len(rest) > 0 {
+		b.pending = append(b.pending, rest...)
+		pending = true
+	}
+	*bp = buf[:0]
+	batchPool.Put(bp)
+	return pending, err
+}
+
+// writeFrames writes frames as text or binary websocket messages, in as few
+// syscalls as the batch size allows. It returns the payload bytes written.
+func (b *batchWriter) writeFrames(frames []engineio.Frame) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return 0, net.ErrClosed
+	}
+	if len(b.pending) > 0 {
+		_, err := b.nc.Write(b.pending)
+		b.pending = nil
+		if err != nil {
+			return 0, err
+		}
+	}
+	bp := batchPool.Get().(*[]byte)
+	buf := (*bp)[:0]
+	defer func() {
+		if cap(buf) <= maxBatchBytes*2 {
+			*bp = buf[:0]
+			batchPool.Put(bp)
+		}
+	}()
+	n := 0
+	for _, f := range frames {
+		buf = appendFrameHeader(buf, f.Binary, len(f.Data))
+		if len(f.Data) >= bigPayload {
+			bufs := net.Buffers{buf, f.Data}
+			if _, err := bufs.WriteTo(b.nc); err != nil {
+				return n, err
+			}
+			buf = buf[:0]
+		} else {
+			buf = append(buf, f.Data...)
+			if len(buf) >= maxBatchBytes {
+				if _, err := b.nc.Write(buf); err != nil {
+					return n, err
+				}
+				buf = buf[:0]
+			}
+		}
+		n += len(f.Data)
+	}
+	if len(buf) > 0 {
+		if _, err := b.nc.Write(buf); err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// appendFrameHeader appends the header of an unmasked, final, uncompressed
+// server frame (RFC 6455 section 5.2).
+func appendFrameHeader(buf []byte, binary bool, n int) []byte {
+	op := byte(0x1) // text
+	if binary {
+		op = 0x2
+	}
+	buf = append(buf, 0x80|op)
+	switch {
+	case n <= 125:
+		return append(buf, byte(n))
+	case n <= 0xffff:
+		return append(buf, 126, byte(n>>8), byte(n))
+	default:
+		return append(buf, 127, byte(n>>56), byte(n>>48), byte(n>>40), byte(n>>32),
+			byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
+	}
 }

@@ -2,6 +2,7 @@ package transport
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -429,5 +430,72 @@ func TestUpgradeBackToBack(t *testing.T) {
 	write(t, ws, websocket.MessageText, "4hello")
 	if _, s := read(t, ws); s != "4hello" {
 		t.Fatalf("echo %q", s)
+	}
+}
+
+// TestWebSocketWritesWhileClientStalls fills the socket so that senders'
+// non-blocking writes leave bytes behind for the writer goroutine: every
+// sender's frames must still arrive whole and in order.
+func TestWebSocketWritesWhileClientStalls(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		send func(c *Conn, frames []engineio.Frame) error
+	}{
+		{"Send", func(c *Conn, f []engineio.Frame) error { return c.Send(f, false) }},
+		{"Enqueue", func(c *Conn, f []engineio.Frame) error { return c.Enqueue(f, false) }},
+	} {
+		t.Run(tt.name, func(t *testing.T) { testWritesWhileClientStalls(t, tt.send) })
+	}
+}
+
+func testWritesWhileClientStalls(t *testing.T, send func(*Conn, []engineio.Frame) error) {
+	ts := newTestServer(t, Config{WriteQueueBytes: 256 << 20})
+	ws := dial(t, ts.wsURL("?EIO=4&transport=websocket"))
+	read(t, ws)
+	c := ts.rec.waitOpen(t)
+	const senders, perSender, size = 4, 400, 8 << 10 // 12.5 MiB, more than loopback buffers hold
+	done := make(chan error, senders)
+	for g := 0; g < senders; g++ {
+		go func() {
+			for i := 0; i < perSender; i++ {
+				body := fmt.Sprintf("%d:%d:", g, i)
+				body += strings.Repeat("z", size-len(body))
+				if err := send(c, []engineio.Frame{engineio.TextFrame(engineio.PacketMessage, []byte(body))}); err != nil {
+					done <- err
+					return
+				}
+			}
+			done <- nil
+		}()
+	}
+	time.Sleep(50 * time.Millisecond) // let the buffers fill before reading
+	// A ping now: the library's pong must not land inside a frame that a
+	// non-blocking write left half written.
+	pinged := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		pinged <- ws.Ping(ctx)
+	}()
+	next := make([]int, senders)
+	for k := 0; k < senders*perSender; k++ {
+		_, s := read(t, ws)
+		var g, i int
+		if _, err := fmt.Sscanf(s, "4%d:%d:", &g, &i); err != nil || g < 0 || g >= senders {
+			t.Fatalf("frame %d: %.40q", k, s)
+		}
+		if i != next[g] || len(s) != size+1 {
+			t.Fatalf("sender %d: got frame %d (%d bytes), want %d", g, i, len(s), next[g])
+		}
+		next[g]++
+	}
+	for g := 0; g < senders; g++ {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	ws.CloseRead(context.Background()) // reads the pong, if it comes last
+	if err := <-pinged; err != nil {
+		t.Fatalf("ping: %v", err)
 	}
 }

@@ -243,16 +243,20 @@ func (n *namespace) Broadcast(_ context.Context, pkt *socketio.Packet, opts adap
 	if err := n.check(); err != nil {
 		return err
 	}
+	var err error
+	if !opts.Flags.Local {
+		// Publish first: the other nodes start delivering while this one
+		// writes to its own sockets.
+		var ch string
+		var payload []byte
+		if ch, payload, err = n.encodeBroadcast(pkt, opts, ""); err == nil {
+			n.publish(ch, payload)
+		} else {
+			err = fmt.Errorf("redis: broadcast: %w", err)
+		}
+	}
 	n.local.Deliver(pkt, opts.Flags, n.sockets(opts))
-	if opts.Flags.Local {
-		return nil
-	}
-	ch, payload, err := n.encodeBroadcast(pkt, opts, "")
-	if err != nil {
-		return fmt.Errorf("redis: broadcast: %w", err)
-	}
-	n.publish(ch, payload)
-	return nil
+	return err
 }
 
 func (n *namespace) encodeBroadcast(pkt *socketio.Packet, opts adapter.Options, requestID string) (string, []byte, error) {
