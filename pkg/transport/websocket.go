@@ -182,16 +182,34 @@ func (s *Server) untrack(t *wsConn) {
 // readLoop reads the websocket t until it fails. t is the session's
 // transport, or its upgrade probe until the client sends the upgrade packet.
 // It is the only goroutine an idle websocket session has.
+//
+// Reading a message goes deep (the library, then the layers above), and a
+// goroutine's stack never shrinks below a quarter of what it used, so a
+// reader that waited where it had read would keep 4-8 KiB per idle session.
+// Instead, once the library holds no buffered bytes, the reader hands the
+// wait to a fresh goroutine, whose stack is the runtime's starting size
+// (2 KiB while most goroutines are such waiters), and exits.
 func (c *Conn) readLoop(t *wsConn) {
+	t.waitReadable()
+	if c.readBurst(t) {
+		c.srv.group.goFunc(func() { c.readLoop(t) })
+		return
+	}
+	c.srv.untrack(t)
+	t.closeNow()
+}
+
+// readBurst reads and handles messages until the library has no buffered
+// bytes left (true: wait for more) or t is done (false).
+//
+//go:noinline
+func (c *Conn) readBurst(t *wsConn) (wait bool) {
 	s := c.srv
-	defer s.untrack(t)
-	defer t.closeNow()
 	for {
-		t.waitReadable()
 		typ, data, err := t.conn.Read(context.Background())
 		if err != nil {
 			c.transportFailed(t, readErrorReason(err))
-			return
+			return false
 		}
 		if typ == websocket.MessageText && !utf8.Valid(data) {
 			s.stats.utf8.Add(1)
@@ -199,14 +217,14 @@ func (c *Conn) readLoop(t *wsConn) {
 			c.transportFailedMode(t, ReasonTransportError, closeDetach)
 			// RFC 6455 section 8.1: fail the connection with 1007.
 			t.closeGracefully(websocket.StatusInvalidFramePayloadData, "invalid UTF-8")
-			return
+			return false
 		}
 		p, err := engineio.DecodePacket(data, typ == websocket.MessageBinary)
 		if err != nil {
 			s.stats.parse.Add(1)
 			c.badInput("undecodable packet", err)
 			c.transportFailed(t, ReasonParseError)
-			return
+			return false
 		}
 		c.mu.Lock()
 		probe := c.probe == t
@@ -215,25 +233,39 @@ func (c *Conn) readLoop(t *wsConn) {
 		switch {
 		case probe:
 			if !c.onProbePacket(t, p) {
-				return
+				return false
 			}
 		case current:
 			c.readMu.Lock()
 			err = c.onPacket(p)
 			c.readMu.Unlock()
 			if err != nil {
-				return
+				return false
 			}
 		default:
-			return
+			return false
+		}
+		if t.drained() {
+			return true
 		}
 	}
 }
 
+// drained reports whether the next read would wait on the socket itself:
+// the library's reader holds no bytes. Without a file descriptor to wait on
+// (TLS, early bytes) the reader never hands over.
+func (t *wsConn) drained() bool {
+	if t.raw == nil {
+		return false
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return !t.closing && t.br.Buffered() == 0
+}
+
 // waitReadable parks until the connection has bytes to read, without the
-// library's call chain on the stack, so that the stack of an idle session's
-// reader shrinks to the minimum at the next garbage collection. Errors are
-// left for the read that follows.
+// library's call chain on the stack. Errors are left for the read that
+// follows.
 func (t *wsConn) waitReadable() {
 	if t.raw == nil {
 		return
