@@ -132,15 +132,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.refuse(w, codeUnsupportedProtocol, "")
 		return
 	}
-	req := &Request{
-		Header:     r.Header,
-		Query:      q,
-		RemoteAddr: r.RemoteAddr,
-		URL:        r.RequestURI,
-		Secure:     r.TLS != nil,
-		XDomain:    r.Header.Get("Origin") != "",
-		Time:       time.Now(),
-	}
+	req := NewRequest(r, time.Now())
 	if transport == TransportWebSocket {
 		s.serveWebSocketHandshake(w, r, req)
 		return
