@@ -23,10 +23,10 @@ type conn interface {
 // client is the Socket.IO side of one Engine.IO connection: its decoder and
 // the sockets (one per namespace) it carries.
 type client struct {
-	srv   *Server
-	conn  conn
-	req   *transport.Request
-	dec   socketio.Decoder // used by the connection's read path only
+	srv  *Server
+	conn conn
+	req  *transport.Request
+	dec  socketio.Decoder // used by the connection's read path only
 
 	mu      sync.Mutex
 	timer   *time.Timer // connect timeout; nil once a socket connected
