@@ -40,6 +40,26 @@ type wsConn struct {
 	// reads br from the closing goroutine: the reader stops peeking at br.
 	mu      sync.Mutex
 	closing bool
+
+	// Guarded by the server's poller.mu.
+	token      uint64 // the connection's key in the poller, 0 until parked
+	registered bool   // in the poller's epoll set
+	unpollable bool   // closing: never park again
+}
+
+// hookedConn is the net.Conn the library owns: closing it first takes the
+// websocket out of the poller and out of the server's set, since a parked
+// websocket has no reader left to do it.
+type hookedConn struct {
+	net.Conn
+	s *Server
+	t *wsConn
+}
+
+func (h *hookedConn) Close() error {
+	h.s.poller.forget(h.t)
+	h.s.untrack(h.t)
+	return h.Conn.Close()
 }
 
 // closeGracefully sends a close frame and waits (boundedly) for the peer's.
@@ -57,6 +77,7 @@ func (t *wsConn) closeNow() { _ = t.conn.CloseNow() }
 // handler returns.
 type smallBufHijacker struct {
 	http.ResponseWriter
+	s *Server
 	t *wsConn
 }
 
@@ -76,10 +97,10 @@ func (h *smallBufHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		nc = &prefixConn{Conn: nc, prefix: bytes.Clone(early)}
 		h.t.raw = nil
 	}
-	h.t.nc = nc
 	h.t.out = &batchWriter{nc: nc}
 	h.t.br = bufio.NewReaderSize(nc, wsReadBufSize)
-	return nc, bufio.NewReadWriter(h.t.br, bufio.NewWriterSize(h.t.out, wsWriteBufSize)), nil
+	h.t.nc = &hookedConn{Conn: nc, s: h.s, t: h.t}
+	return h.t.nc, bufio.NewReadWriter(h.t.br, bufio.NewWriterSize(h.t.out, wsWriteBufSize)), nil
 }
 
 // prefixConn is a net.Conn that reads prefix before the connection.
@@ -103,7 +124,7 @@ func (c *prefixConn) Read(p []byte) (int, error) {
 // accept upgrades r to a websocket; on failure the library has answered.
 func (s *Server) accept(w http.ResponseWriter, r *http.Request) (*wsConn, error) {
 	t := &wsConn{}
-	conn, err := websocket.Accept(&smallBufHijacker{ResponseWriter: w, t: t}, r, &websocket.AcceptOptions{
+	conn, err := websocket.Accept(&smallBufHijacker{ResponseWriter: w, s: s, t: t}, r, &websocket.AcceptOptions{
 		InsecureSkipVerify: true, // any origin, as Socket.IO servers do for websockets
 		CompressionMode:    websocket.CompressionDisabled,
 	})
@@ -186,13 +207,17 @@ func (s *Server) untrack(t *wsConn) {
 // Reading a message goes deep (the library, then the layers above), and a
 // goroutine's stack never shrinks below a quarter of what it used, so a
 // reader that waited where it had read would keep 4-8 KiB per idle session.
-// Instead, once the library holds no buffered bytes, the reader hands the
-// wait to a fresh goroutine, whose stack is the runtime's starting size
-// (2 KiB while most goroutines are such waiters), and exits.
+// Instead, once the library holds no buffered bytes, the reader exits and
+// leaves the wait to the poller (a quiet session: no goroutine at all) or to
+// a fresh goroutine (a busy one), whose stack is the runtime's starting size.
 func (c *Conn) readLoop(t *wsConn) {
 	t.waitReadable()
 	if c.readBurst(t) {
-		c.srv.group.goFunc(func() { c.readLoop(t) })
+		s := c.srv
+		if time.Now().UnixNano() >= c.busyUntil.Load() && s.poller.park(s, c, t) {
+			return
+		}
+		s.group.goFunc(func() { c.readLoop(t) })
 		return
 	}
 	c.srv.untrack(t)
