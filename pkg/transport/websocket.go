@@ -206,22 +206,29 @@ func (s *Server) untrack(t *wsConn) {
 //
 // Reading a message goes deep (the library, then the layers above), and a
 // goroutine's stack never shrinks below a quarter of what it used, so a
-// reader that waited where it had read would keep 4-8 KiB per idle session.
-// Instead, once the library holds no buffered bytes, the reader exits and
-// leaves the wait to the poller (a quiet session: no goroutine at all) or to
-// a fresh goroutine (a busy one), whose stack is the runtime's starting size.
+// reader that waits where it has read keeps 4-8 KiB. A busy client (two
+// messages within busyGap) keeps such a reader all the same: it costs nothing
+// per message. Otherwise, once the library holds no buffered bytes, the
+// reader exits and leaves the wait to the poller (no goroutine at all) or,
+// where there is none, to a fresh goroutine with the runtime's starting
+// stack size.
 func (c *Conn) readLoop(t *wsConn) {
-	t.waitReadable()
-	if c.readBurst(t) {
-		s := c.srv
-		if time.Now().UnixNano() >= c.busyUntil.Load() && s.poller.park(s, c, t) {
+	s := c.srv
+	for {
+		t.waitReadable()
+		if !c.readBurst(t) {
+			s.untrack(t)
+			t.closeNow()
 			return
 		}
-		s.group.goFunc(func() { c.readLoop(t) })
+		if time.Now().UnixNano() < c.busyUntil.Load() {
+			continue
+		}
+		if !s.poller.park(s, c, t) {
+			s.group.goFunc(func() { c.readLoop(t) })
+		}
 		return
 	}
-	c.srv.untrack(t)
-	t.closeNow()
 }
 
 // readBurst reads and handles messages until the library has no buffered
