@@ -46,7 +46,7 @@ type member struct {
 
 type roomShard struct {
 	mu      sync.RWMutex
-	rooms   map[string]map[Socket]struct{}
+	rooms   map[string]members
 	sockets map[string]*member // by socket ID
 	_       [64]byte           // keep shards on separate cache lines
 }
@@ -59,6 +59,65 @@ type roomShard struct {
 // into the index.
 func NewRooms(onChange func(room string, created bool)) *Rooms {
 	return &Rooms{onChange: onChange}
+}
+
+// members is the set of a room's sockets in one shard. Most rooms are a
+// socket's own ID room, with one member for the socket's whole life: that
+// member is held inline, and a map is made only for a second one.
+type members struct {
+	one  Socket              // the only member, while many is nil
+	many map[Socket]struct{} // every member, once there were two
+}
+
+func (m *members) has(s Socket) bool {
+	if m.many != nil {
+		_, ok := m.many[s]
+		return ok
+	}
+	return m.one != nil && m.one == s
+}
+
+// add adds s, which must not be a member.
+func (m *members) add(s Socket) {
+	switch {
+	case m.many != nil:
+		m.many[s] = struct{}{}
+	case m.one == nil:
+		m.one = s
+	default:
+		m.many = map[Socket]struct{}{m.one: {}, s: {}}
+		m.one = nil
+	}
+}
+
+func (m *members) del(s Socket) {
+	if m.many != nil {
+		delete(m.many, s)
+	} else if m.one == s {
+		m.one = nil
+	}
+}
+
+func (m *members) empty() bool {
+	if m.many != nil {
+		return len(m.many) == 0
+	}
+	return m.one == nil
+}
+
+// all yields the members, in no particular order.
+func (m *members) all(yield func(Socket) bool) {
+	if m.many == nil {
+		if m.one != nil {
+			yield(m.one)
+		}
+		return
+	}
+	for s := range m.many {
+		if !yield(s) {
+			return
+		}
+	}
 }
 
 func (r *Rooms) shard(id string) *roomShard {
@@ -104,7 +163,7 @@ func (r *Rooms) AddAll(s Socket, rooms ...string) {
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	if sh.rooms == nil {
-		sh.rooms = make(map[string]map[Socket]struct{})
+		sh.rooms = make(map[string]members)
 		sh.sockets = make(map[string]*member)
 	}
 	m := sh.sockets[id]
@@ -112,16 +171,15 @@ func (r *Rooms) AddAll(s Socket, rooms ...string) {
 		m = &member{s: s}
 	}
 	for _, room := range rooms {
-		members := sh.rooms[room]
-		if _, ok := members[s]; ok {
+		ms, ok := sh.rooms[room]
+		if ms.has(s) {
 			continue
 		}
-		if members == nil {
-			members = make(map[Socket]struct{}, 1)
-			sh.rooms[room] = members
+		ms.add(s)
+		sh.rooms[room] = ms
+		if !ok {
 			r.roomChanged(room, true)
 		}
-		members[s] = struct{}{}
 		m.rooms = append(m.rooms, room)
 	}
 	if len(m.rooms) > 0 {
@@ -167,12 +225,14 @@ func (r *Rooms) DelAll(s Socket) {
 }
 
 func (sh *roomShard) delMember(r *Rooms, s Socket, room string) {
-	members := sh.rooms[room]
-	delete(members, s)
-	if len(members) == 0 {
+	ms := sh.rooms[room]
+	ms.del(s)
+	if ms.empty() {
 		delete(sh.rooms, room)
 		r.roomChanged(room, false)
+		return
 	}
+	sh.rooms[room] = ms
 }
 
 // SocketRooms returns a copy of the rooms of s, in join order (nil if none).
@@ -276,7 +336,8 @@ func (sh *roomShard) appendSelected(dst []Socket, rooms, except []string) []Sock
 		return dst
 	}
 	for i, room := range rooms {
-		for s := range sh.rooms[room] {
+		ms := sh.rooms[room]
+		for s := range ms.all {
 			// Each socket once: skip members of a room already walked.
 			if sh.inAny(s, rooms[:i]) || sh.inAny(s, except) {
 				continue
@@ -289,7 +350,7 @@ func (sh *roomShard) appendSelected(dst []Socket, rooms, except []string) []Sock
 
 func (sh *roomShard) inAny(s Socket, rooms []string) bool {
 	for _, room := range rooms {
-		if _, ok := sh.rooms[room][s]; ok {
+		if ms := sh.rooms[room]; ms.has(s) {
 			return true
 		}
 	}

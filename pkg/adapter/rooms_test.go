@@ -96,3 +96,55 @@ func BenchmarkRoomsSelect(b *testing.B) {
 		}
 	}
 }
+
+func TestRoomsMembersInlineAndMap(t *testing.T) {
+	// IDs with the same shard, so the room's members share one set.
+	var socks []*testSocket
+	r := NewRooms(nil)
+	for i := 0; len(socks) < 3; i++ {
+		s := &testSocket{id: fmt.Sprint("m", i)}
+		if len(socks) == 0 || r.shard(s.id) == r.shard(socks[0].id) {
+			socks = append(socks, s)
+		}
+	}
+	a, b, c := socks[0], socks[1], socks[2]
+	ids := func(opts Options) []string {
+		var got []string
+		for s := range r.Select(opts) {
+			got = append(got, s.ID())
+		}
+		slices.Sort(got)
+		return got
+	}
+	steps := []struct {
+		name string
+		do   func()
+		room []string // members of "x", sorted
+	}{
+		{"first member inline", func() { r.AddAll(a, "x") }, []string{a.id}},
+		{"same member again", func() { r.AddAll(a, "x") }, []string{a.id}},
+		{"second member", func() { r.AddAll(b, "x") }, []string{a.id, b.id}},
+		{"third member", func() { r.AddAll(c, "x") }, []string{a.id, b.id, c.id}},
+		{"leave one", func() { r.Del(a, "x") }, []string{b.id, c.id}},
+		{"leave all but one", func() { r.DelAll(b) }, []string{c.id}},
+		{"leave the last", func() { r.Del(c, "x") }, nil},
+		{"inline again", func() { r.AddAll(b, "x", "y") }, []string{b.id}},
+	}
+	for _, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			st.do()
+			if got := ids(Options{Rooms: []string{"x"}}); !slices.Equal(got, st.room) {
+				t.Fatalf("members of x = %v, want %v", got, st.room)
+			}
+			if r.HasRoom("x") != (len(st.room) > 0) {
+				t.Fatalf("HasRoom(x) = %v with members %v", r.HasRoom("x"), st.room)
+			}
+		})
+	}
+	if got := ids(Options{Rooms: []string{"x", "y"}}); !slices.Equal(got, []string{b.id}) {
+		t.Fatalf("x or y = %v, want once %s", got, b.id)
+	}
+	if got := ids(Options{Rooms: []string{"x"}, Except: []string{"y"}}); len(got) != 0 {
+		t.Fatalf("x except y = %v, want none", got)
+	}
+}

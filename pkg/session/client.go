@@ -26,16 +26,16 @@ type conn interface {
 // client is the Socket.IO side of one Engine.IO connection: its decoder and
 // the sockets (one per namespace) it carries.
 type client struct {
-	srv   *Server
-	conn  conn
-	req   *transport.Request
-	dec   socketio.Decoder // used by the connection's read path only
-	timer *time.Timer      // connect timeout
+	srv  *Server
+	conn conn
+	req  *transport.Request
+	dec  socketio.Decoder // used by the connection's read path only
 
 	draining bool // closed by CloseConnections; guarded by srv.mu
 
 	mu      sync.Mutex
-	sockets []*Socket // pending and connected, at most one per namespace
+	timer   *time.Timer // connect timeout; nil once a socket connected
+	sockets []*Socket   // pending and connected, at most one per namespace
 	closed  bool
 }
 
@@ -130,10 +130,15 @@ func (c *client) sendConnectError(nsp, message string, data any) {
 	c.conn.Send(encodeFrames(&socketio.Packet{Type: socketio.ConnectError, Namespace: nsp, Data: b}), false)
 }
 
-// connected stops the connect timeout once a socket has connected.
+// connected stops the connect timeout once a socket has connected, and
+// lets the timer go: an idle connection keeps no timer of its own here.
 func (c *client) connected() {
-	if c.timer != nil {
-		c.timer.Stop()
+	c.mu.Lock()
+	t := c.timer
+	c.timer = nil
+	c.mu.Unlock()
+	if t != nil {
+		t.Stop()
 	}
 }
 
@@ -169,9 +174,11 @@ func (c *client) closeSockets(reason string, notify bool) {
 func (c *client) onClose(reason string) {
 	c.mu.Lock()
 	c.closed = true
+	t := c.timer
+	c.timer = nil
 	c.mu.Unlock()
-	if c.timer != nil {
-		c.timer.Stop()
+	if t != nil {
+		t.Stop()
 	}
 	c.closeSockets(reason, false)
 	c.srv.removeClient(c)

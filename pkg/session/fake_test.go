@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"runtime"
 	"strings"
 	"sync"
@@ -155,13 +157,10 @@ func dial(t *testing.T, s *Server) *fakeConn {
 	id := fmt.Sprintf("conn%d", connSeq.n)
 	connSeq.Unlock()
 	f := &fakeConn{id: id}
-	f.cl = s.open(f, &transport.Request{
-		Header:     map[string][]string{"User-Agent": {"test"}},
-		Query:      map[string][]string{"EIO": {"4"}, "transport": {"websocket"}},
-		RemoteAddr: "127.0.0.1:1234",
-		URL:        "/socket.io/?EIO=4&transport=websocket",
-		Time:       time.Unix(1700000000, 0),
-	})
+	r := httptest.NewRequest(http.MethodGet, "/socket.io/?EIO=4&transport=websocket", nil)
+	r.Header.Set("User-Agent", "test")
+	r.RemoteAddr = "127.0.0.1:1234"
+	f.cl = s.open(f, transport.NewRequest(r, time.Unix(1700000000, 0)))
 	return f
 }
 

@@ -266,7 +266,10 @@ func (s *Server) open(cn conn, req *transport.Request) *client {
 		cn.Close(ReasonServerShuttingDown)
 		return c
 	}
-	c.timer = time.AfterFunc(s.cfg.ConnectTimeout, c.connectTimeout)
+	t := time.AfterFunc(s.cfg.ConnectTimeout, c.connectTimeout)
+	c.mu.Lock()
+	c.timer = t
+	c.mu.Unlock()
 	return c
 }
 

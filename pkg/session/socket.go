@@ -89,12 +89,13 @@ type Handshake struct {
 	XDomain bool            // the request carried an Origin header
 }
 
-// Handshake returns the socket's handshake data.
+// Handshake returns the socket's handshake data; its Header and Query are
+// new maps on each call.
 func (s *Socket) Handshake() Handshake {
 	h := Handshake{Auth: s.auth}
 	if r := s.client.req; r != nil {
 		h.Header, h.Query, h.Address, h.Time, h.URL, h.Secure, h.XDomain =
-			r.Header, r.Query, r.RemoteAddr, r.Time, r.URL, r.Secure, r.XDomain
+			r.Header(), r.Query(), r.RemoteAddr, r.Time, r.URL, r.Secure, r.XDomain
 	}
 	return h
 }

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"slices"
 	"time"
 )
@@ -58,17 +57,6 @@ type Config struct {
 	AllowRequest func(r *http.Request) error
 	Logger       *slog.Logger // default slog.Default()
 	Handler      Handler      // required
-}
-
-// Request is what a connection keeps of its handshake request.
-type Request struct {
-	Header     http.Header
-	Query      url.Values
-	RemoteAddr string
-	URL        string
-	Secure     bool
-	XDomain    bool
-	Time       time.Time
 }
 
 func (cfg Config) withDefaults() (Config, error) {

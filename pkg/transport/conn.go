@@ -25,6 +25,11 @@ const (
 	closeDetach                  // drop the queue; the caller closes the websocket
 )
 
+// busyGap is how close two messages must be for a websocket reader to
+// stay in a goroutine (cheaper per message) rather than park in the poller
+// (cheaper per idle session), and for how long it stays.
+const busyGap = time.Second
+
 // closeTimeout bounds how long a closed polling session waits for a GET to
 // take its last packets and the close packet (the reference server's value).
 const closeTimeout = 30 * time.Second
@@ -38,8 +43,10 @@ type Conn struct {
 	// readMu serializes packet handling: polling POSTs and websocket readers.
 	readMu sync.Mutex
 
-	lastRecv atomic.Int64 // unix nanoseconds of the last packet received
-	logged   atomic.Bool  // bad input was logged once already
+	lastRecv  atomic.Int64 // unix nanoseconds of the last packet received
+	lastMsg   atomic.Int64 // unix nanoseconds of the last message received
+	busyUntil atomic.Int64 // a websocket reader waits in a goroutine until then
+	logged    atomic.Bool  // bad input was logged once already
 
 	mu         sync.Mutex // protects everything below
 	state      connState
@@ -316,9 +323,15 @@ func (c *Conn) onPacket(p engineio.Packet) error {
 	s := c.srv
 	s.stats.packetsIn.Add(1)
 	s.stats.bytesIn.Add(uint64(len(p.Data) + 1))
-	c.lastRecv.Store(time.Now().UnixNano())
+	now := time.Now().UnixNano()
+	c.lastRecv.Store(now)
 	switch p.Type {
 	case engineio.PacketMessage:
+		// Two messages within busyGap: keep a reader goroutine ready for a
+		// while instead of parking the websocket in the poller.
+		if now-c.lastMsg.Swap(now) < int64(busyGap) {
+			c.busyUntil.Store(now + int64(busyGap))
+		}
 		if !c.beginDelivery() {
 			return ErrClosed
 		}

@@ -29,8 +29,8 @@ func TestPollingHandshake(t *testing.T) {
 		t.Fatalf("open = %+v", o)
 	}
 	c := ts.rec.waitOpen(t)
-	if c.ID() != o.SID || c.Transport() != TransportPolling || c.Request().Query.Get("EIO") != "4" {
-		t.Fatalf("conn %s %s %v", c.ID(), c.Transport(), c.Request().Query)
+	if c.ID() != o.SID || c.Transport() != TransportPolling || c.Request().Query().Get("EIO") != "4" {
+		t.Fatalf("conn %s %s %v", c.ID(), c.Transport(), c.Request().Query())
 	}
 	if st := ts.Stats(); st.OpenPolling != 1 || st.Handshakes != 1 {
 		t.Fatalf("stats %+v", st)

@@ -36,6 +36,8 @@ type Server struct {
 	wsMu  sync.Mutex
 	wsSet map[*wsConn]struct{}
 
+	poller poller // quiet websockets, parked without a goroutine
+
 	bufPool sync.Pool // *[]byte scratch for polling responses
 }
 
@@ -133,15 +135,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.refuse(w, codeUnsupportedProtocol, "")
 		return
 	}
-	req := &Request{
-		Header:     r.Header,
-		Query:      q,
-		RemoteAddr: r.RemoteAddr,
-		URL:        r.RequestURI,
-		Secure:     r.TLS != nil,
-		XDomain:    r.Header.Get("Origin") != "",
-		Time:       time.Now(),
-	}
+	req := NewRequest(r, time.Now())
 	if transport == TransportWebSocket {
 		s.serveWebSocketHandshake(w, r, req)
 		return
@@ -271,15 +265,19 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		sh.mu.Unlock()
 	}
 	err := s.group.wait(ctx)
-	if err == nil {
-		return nil
+	if err != nil {
+		s.wsMu.Lock()
+		open := make([]*wsConn, 0, len(s.wsSet))
+		for t := range s.wsSet {
+			open = append(open, t)
+		}
+		s.wsMu.Unlock()
+		for _, t := range open {
+			_ = t.nc.Close()
+		}
+		_ = s.group.wait(context.Background())
 	}
-	s.wsMu.Lock()
-	for t := range s.wsSet {
-		_ = t.nc.Close()
-	}
-	s.wsMu.Unlock()
-	_ = s.group.wait(context.Background())
+	s.poller.stop()
 	return err
 }
 

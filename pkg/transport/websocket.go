@@ -42,6 +42,26 @@ type wsConn struct {
 	// reads br from the closing goroutine: the reader stops peeking at br.
 	mu      sync.Mutex
 	closing bool
+
+	// Guarded by the server's poller.mu.
+	token      uint64 // the connection's key in the poller, 0 until parked
+	registered bool   // in the poller's epoll set
+	unpollable bool   // closing: never park again
+}
+
+// hookedConn is the net.Conn the library owns: closing it first takes the
+// websocket out of the poller and out of the server's set, since a parked
+// websocket has no reader left to do it.
+type hookedConn struct {
+	net.Conn
+	s *Server
+	t *wsConn
+}
+
+func (h *hookedConn) Close() error {
+	h.s.poller.forget(h.t)
+	h.s.untrack(h.t)
+	return h.Conn.Close()
 }
 
 // closeGracefully sends a close frame and waits (boundedly) for the peer's.
@@ -60,6 +80,7 @@ func (t *wsConn) closeNow() { _ = t.conn.CloseNow() }
 // handler returns.
 type smallBufHijacker struct {
 	http.ResponseWriter
+	s *Server
 	t *wsConn
 }
 
@@ -79,12 +100,12 @@ func (h *smallBufHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		nc = &prefixConn{Conn: nc, prefix: bytes.Clone(early)}
 		h.t.raw = nil
 	}
-	h.t.nc = nc
 	h.t.out = &batchWriter{nc: nc}
 	h.t.br = bufio.NewReaderSize(nc, wsReadBufSize)
+	h.t.nc = &hookedConn{Conn: nc, s: h.s, t: h.t}
 	// The library reads through br, which it resets onto the net.Conn we
 	// return: that one hands out the stash first.
-	h.t.in = stashReader{Conn: nc, t: h.t}
+	h.t.in = stashReader{Conn: h.t.nc, t: h.t}
 	return &h.t.in, bufio.NewReadWriter(h.t.br, bufio.NewWriterSize(h.t.out, wsWriteBufSize)), nil
 }
 
@@ -109,7 +130,7 @@ func (c *prefixConn) Read(p []byte) (int, error) {
 // accept upgrades r to a websocket; on failure the library has answered.
 func (s *Server) accept(w http.ResponseWriter, r *http.Request) (*wsConn, error) {
 	t := &wsConn{}
-	conn, err := websocket.Accept(&smallBufHijacker{ResponseWriter: w, t: t}, r, &websocket.AcceptOptions{
+	conn, err := websocket.Accept(&smallBufHijacker{ResponseWriter: w, s: s, t: t}, r, &websocket.AcceptOptions{
 		InsecureSkipVerify: true, // any origin, as Socket.IO servers do for websockets
 		CompressionMode:    websocket.CompressionDisabled,
 	})
@@ -188,16 +209,45 @@ func (s *Server) untrack(t *wsConn) {
 // readLoop reads the websocket t until it fails. t is the session's
 // transport, or its upgrade probe until the client sends the upgrade packet.
 // It is the only goroutine an idle websocket session has.
+//
+// Reading a message goes deep (the library, then the layers above), and a
+// goroutine's stack never shrinks below a quarter of what it used, so a
+// reader that waits where it has read keeps 4-8 KiB. A busy client (two
+// messages within busyGap) keeps such a reader all the same: it costs nothing
+// per message. Otherwise, once the library holds no buffered bytes, the
+// reader exits and leaves the wait to the poller (no goroutine at all) or,
+// where there is none, to a fresh goroutine with the runtime's starting
+// stack size.
 func (c *Conn) readLoop(t *wsConn) {
 	s := c.srv
-	defer s.untrack(t)
-	defer t.closeNow()
 	for {
 		t.waitReadable()
+		if !c.readBurst(t) {
+			s.untrack(t)
+			t.closeNow()
+			return
+		}
+		if time.Now().UnixNano() < c.busyUntil.Load() {
+			continue
+		}
+		if !s.poller.park(s, c, t) {
+			s.group.goFunc(func() { c.readLoop(t) })
+		}
+		return
+	}
+}
+
+// readBurst reads and handles messages until the library has no buffered
+// bytes left (true: wait for more) or t is done (false).
+//
+//go:noinline
+func (c *Conn) readBurst(t *wsConn) (wait bool) {
+	s := c.srv
+	for {
 		typ, data, err := t.conn.Read(context.Background())
 		if err != nil {
 			c.transportFailed(t, readErrorReason(err))
-			return
+			return false
 		}
 		if typ == websocket.MessageText && !utf8.Valid(data) {
 			s.stats.utf8.Add(1)
@@ -205,14 +255,14 @@ func (c *Conn) readLoop(t *wsConn) {
 			c.transportFailedMode(t, ReasonTransportError, closeDetach)
 			// RFC 6455 section 8.1: fail the connection with 1007.
 			t.closeGracefully(websocket.StatusInvalidFramePayloadData, "invalid UTF-8")
-			return
+			return false
 		}
 		p, err := engineio.DecodePacket(data, typ == websocket.MessageBinary)
 		if err != nil {
 			s.stats.parse.Add(1)
 			c.badInput("undecodable packet", err)
 			c.transportFailed(t, ReasonParseError)
-			return
+			return false
 		}
 		c.mu.Lock()
 		probe := c.probe == t
@@ -221,27 +271,41 @@ func (c *Conn) readLoop(t *wsConn) {
 		switch {
 		case probe:
 			if !c.onProbePacket(t, p) {
-				return
+				return false
 			}
 		case current:
 			c.readMu.Lock()
 			err = c.onPacket(p)
 			c.readMu.Unlock()
 			if err != nil {
-				return
+				return false
 			}
 		default:
-			return
+			return false
+		}
+		if t.drained() {
+			return true
 		}
 	}
 }
 
+// drained reports whether the next read would wait on the socket itself:
+// the library's reader holds no bytes. Without a file descriptor to wait on
+// (TLS, early bytes) the reader never hands over.
+func (t *wsConn) drained() bool {
+	if t.raw == nil {
+		return false
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return !t.closing && !t.bufferedLocked()
+}
+
 // waitReadable parks until the connection has bytes to read, without the
-// library's call chain on the stack, so that the stack of an idle session's
-// reader shrinks to the minimum at the next garbage collection. The wait
-// ends with a non-blocking read into a pooled stash, which the library then
-// reads from: one syscall where peeking and then reading took two. Errors
-// are left for the read that follows.
+// library's call chain on the stack. The wait ends with a non-blocking read
+// into a pooled stash, which the library then reads from: one syscall where
+// peeking and then reading took two. Errors are left for the read that
+// follows.
 func (t *wsConn) waitReadable() {
 	if t.raw == nil {
 		return
