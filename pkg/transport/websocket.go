@@ -266,20 +266,27 @@ func (c *Conn) readBurst(t *wsConn) (wait bool) {
 		}
 		c.mu.Lock()
 		probe := c.probe == t
-		current := c.ws == t && c.state == stateOpen
+		mine := c.ws == t
+		open := c.state == stateOpen
 		c.mu.Unlock()
 		switch {
 		case probe:
 			if !c.onProbePacket(t, p) {
 				return false
 			}
-		case current:
+		case mine && open:
 			c.readMu.Lock()
 			err = c.onPacket(p)
 			c.readMu.Unlock()
 			if err != nil {
 				return false
 			}
+		case mine:
+			// The session is closed and its writer may still flush the
+			// queue before the close handshake: discard what the client
+			// sends meanwhile and leave closing t to the writer (or to the
+			// read failing), rather than cut the flush short.
+			s.stats.packetsIn.Add(1)
 		default:
 			return false
 		}

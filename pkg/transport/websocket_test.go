@@ -499,3 +499,48 @@ func testWritesWhileClientStalls(t *testing.T, send func(*Conn, []engineio.Frame
 		t.Fatalf("ping: %v", err)
 	}
 }
+
+// TestWebSocketGracefulCloseSurvivesClientInput closes a session with much
+// queued while the client still sends: the reader must not cut the flush
+// short, so every queued frame arrives before the close frame.
+func TestWebSocketGracefulCloseSurvivesClientInput(t *testing.T) {
+	ts := newTestServer(t, Config{WriteQueueBytes: 64 << 20})
+	ts.rec.echo = false
+	ws := dial(t, ts.wsURL("?EIO=4&transport=websocket"))
+	read(t, ws)
+	c := ts.rec.waitOpen(t)
+	const frames, size = 64, 256 << 10 // 16 MiB, more than loopback buffers hold
+	for i := 0; i < frames; i++ {
+		body := fmt.Sprintf("%d:", i)
+		body += strings.Repeat("z", size-len(body))
+		if err := c.Send([]engineio.Frame{engineio.TextFrame(engineio.PacketMessage, []byte(body))}, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.Close(ReasonForcedClose)
+	in := ts.Stats().PacketsIn
+	write(t, ws, websocket.MessageText, "4hello")
+	// Give the server's reader the message before the client reads; a
+	// closed session counts it but hands it to no one.
+	deadline := time.Now().Add(2 * time.Second)
+	for ts.Stats().PacketsIn == in && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for i := 0; i < frames; i++ {
+		_, b, err := ws.Read(ctx)
+		if err != nil {
+			t.Fatalf("frame %d of %d: %v", i, frames, err)
+		}
+		if want := fmt.Sprintf("4%d:", i); !strings.HasPrefix(string(b), want) || len(b) != size+1 {
+			t.Fatalf("frame %d: %.20q (%d bytes)", i, b, len(b))
+		}
+	}
+	if _, _, err := ws.Read(ctx); websocket.CloseStatus(err) != websocket.StatusNormalClosure {
+		t.Fatalf("after the frames: %v, want a normal close", err)
+	}
+	if e := ts.rec.waitClose(t); e.reason != ReasonForcedClose {
+		t.Fatalf("reason %q", e.reason)
+	}
+}
