@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/sockgate/sockgate/pkg/protocol/engineio"
 )
@@ -99,6 +100,11 @@ func (s *Server) servePoll(c *Conn, w http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	h.Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
+	// A client that stops reading must not hold this goroutine and the body
+	// forever: like a websocket flush, the response gets PingTimeout. The
+	// deadline also bounds net/http's final flush, and net/http clears it
+	// before the next request on the connection.
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(s.cfg.PingTimeout))
 	_, err := w.Write(body)
 	s.putBuf(bp, body)
 	s.stats.packetsOut.Add(uint64(len(frames)))

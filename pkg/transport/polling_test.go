@@ -2,10 +2,14 @@ package transport
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -328,4 +332,74 @@ func TestCORS(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestPollingGETWriteDeadline sends a large polling response to a client
+// that does not read: the GET must give up after PingTimeout and close the
+// session instead of holding its handler and buffer forever. A deadline
+// must not outlive its GET on the keep-alive connection either.
+func TestPollingGETWriteDeadline(t *testing.T) {
+	rec := newRecorder(false)
+	srv, err := NewServer(Config{Handler: rec, PingTimeout: 200 * time.Millisecond, WriteQueueBytes: 64 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var started, active atomic.Int32
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		started.Add(1)
+		active.Add(1)
+		defer active.Add(-1)
+		srv.ServeHTTP(w, r)
+	}))
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			t.Errorf("Shutdown: %v", err)
+		}
+		hs.CloseClientConnections()
+		hs.Close()
+	})
+	ts := &testServer{Server: srv, rec: rec, ts: hs, url: hs.URL + "/socket.io/"}
+
+	t.Run("stalled client", func(t *testing.T) {
+		p := ts.pollHandshake(t)
+		c := rec.waitOpen(t)
+		big := engineio.TextFrame(engineio.PacketMessage, bytes.Repeat([]byte("z"), 1<<20))
+		for i := 0; i < 16; i++ { // more than loopback buffers hold
+			if err := c.Send([]engineio.Frame{big}, false); err != nil {
+				t.Fatal(err)
+			}
+		}
+		nc, err := net.Dial("tcp", strings.TrimPrefix(hs.URL, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nc.Close()
+		_ = nc.(*net.TCPConn).SetReadBuffer(4096)
+		before := started.Load()
+		req := "GET /socket.io/?EIO=4&transport=polling&sid=" + p.sid + " HTTP/1.1\r\nHost: x\r\n\r\n"
+		if _, err := nc.Write([]byte(req)); err != nil {
+			t.Fatal(err)
+		}
+		checkFor(t, 5*time.Second, "the stalled GET to end", func() bool {
+			return started.Load() > before && active.Load() == 0
+		})
+		if e := rec.waitClose(t); e.conn != c || e.reason != ReasonTransportError {
+			t.Fatalf("close %v %q", e.conn == c, e.reason)
+		}
+	})
+
+	t.Run("keep-alive after a GET", func(t *testing.T) {
+		p := ts.pollHandshake(t)
+		c := rec.waitOpen(t)
+		_ = c.Send([]engineio.Frame{engineio.TextFrame(engineio.PacketMessage, []byte("x"))}, false)
+		if status, body := p.get(); status != http.StatusOK || body != "4x" {
+			t.Fatalf("GET: %d %q", status, body)
+		}
+		time.Sleep(300 * time.Millisecond) // past the GET's write deadline
+		if status, body := p.post("4y"); status != http.StatusOK || body != "ok" {
+			t.Fatalf("POST on the same connection: %d %q", status, body)
+		}
+	})
 }
