@@ -253,10 +253,12 @@ func (c *Conn) close(reason string, mode closeMode) {
 			case c.pollWake <- struct{}{}:
 			default:
 			}
-		case graceful && !s.closing.Load():
-			// Keep the session for the next GET, as the reference server does.
+		case graceful:
+			// Keep the session for the next GET, as the reference server
+			// does; Shutdown waits for it (boundedly).
 			keep = true
 			c.draining = true
+			s.drains.add()
 			c.due = time.Now().Add(closeTimeout)
 			c.timer.Reset(closeTimeout)
 		}
@@ -378,6 +380,7 @@ func (c *Conn) onTimer() {
 		c.mu.Unlock()
 		if drop {
 			s.unregister(c)
+			s.drains.done()
 		}
 		return
 	}

@@ -230,7 +230,17 @@ func (ts *testServer) pollHandshake(t testing.TB) *pollingClient {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &pollingClient{t: t, base: ts.url + "?EIO=4&transport=polling&sid=" + open.SID, sid: open.SID, open: open}
+	p := &pollingClient{t: t, base: ts.url + "?EIO=4&transport=polling&sid=" + open.SID, sid: open.SID, open: open}
+	// Leave like a client that closes (its session is then not kept for a
+	// last GET, which Shutdown would wait for), unless the test ended the
+	// session: then this POST fails and is ignored.
+	t.Cleanup(func() {
+		if resp, err := http.Post(p.base, "text/plain;charset=UTF-8", strings.NewReader("1")); err == nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+	})
+	return p
 }
 
 func (p *pollingClient) get() (int, string) {

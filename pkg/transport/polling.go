@@ -53,7 +53,10 @@ func (s *Server) servePoll(c *Conn, w http.ResponseWriter, r *http.Request) {
 			}
 			frames = append(c.queue, last)
 			c.queue = nil
-			c.draining = false
+			if c.draining {
+				c.draining = false
+				s.drains.done()
+			}
 			break
 		}
 		if c.transport != TransportPolling {

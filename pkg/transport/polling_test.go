@@ -39,6 +39,7 @@ func TestPollingHandshake(t *testing.T) {
 	if st := ts.Stats(); st.OpenPolling != 1 || st.Handshakes != 1 {
 		t.Fatalf("stats %+v", st)
 	}
+	httpDo(t, http.MethodPost, ts.url+"?EIO=4&transport=polling&sid="+o.SID, "1") // leave
 }
 
 func TestPollingEcho(t *testing.T) {
@@ -400,6 +401,58 @@ func TestPollingGETWriteDeadline(t *testing.T) {
 		time.Sleep(300 * time.Millisecond) // past the GET's write deadline
 		if status, body := p.post("4y"); status != http.StatusOK || body != "ok" {
 			t.Fatalf("POST on the same connection: %d %q", status, body)
+		}
+	})
+}
+
+// TestShutdownKeepsClosedPollingSessionsForTheirLastGET checks that
+// Shutdown leaves a closed polling session without a pending GET in place
+// until the client's next GET takes its last packets and the close packet,
+// and that it stops waiting when its context ends.
+func TestShutdownKeepsClosedPollingSessionsForTheirLastGET(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		closeBy func(c *Conn) // before Shutdown; nil: Shutdown closes it
+		want    string
+	}{
+		{"closed before", func(c *Conn) { c.Close(ReasonForcedClose) }, "4bye\x1e1"},
+		{"closed by Shutdown", nil, "4bye\x1e1"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ts := newTestServer(t, Config{})
+			p := ts.pollHandshake(t)
+			c := ts.rec.waitOpen(t)
+			_ = c.Send([]engineio.Frame{engineio.TextFrame(engineio.PacketMessage, []byte("bye"))}, false)
+			if tt.closeBy != nil {
+				tt.closeBy(c)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			done := make(chan error, 1)
+			go func() { done <- ts.Shutdown(ctx) }()
+			ts.rec.waitClose(t)
+			if status, body := p.get(); status != http.StatusOK || body != tt.want {
+				t.Fatalf("last GET: %d %q, want %q", status, body, tt.want)
+			}
+			if err := <-done; err != nil {
+				t.Fatalf("Shutdown: %v", err)
+			}
+			if status, _ := p.get(); status != http.StatusBadRequest {
+				t.Fatalf("GET after the last one: %d", status)
+			}
+		})
+	}
+	t.Run("client gone", func(t *testing.T) {
+		ts := newTestServer(t, Config{})
+		p := ts.pollHandshake(t)
+		ts.rec.waitOpen(t)
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		defer cancel()
+		if err := ts.Shutdown(ctx); err != context.DeadlineExceeded {
+			t.Fatalf("Shutdown: %v, want the context's error", err)
+		}
+		if status, _ := p.get(); status != http.StatusBadRequest {
+			t.Fatalf("GET after Shutdown: %d", status)
 		}
 	})
 }

@@ -29,6 +29,7 @@ type Server struct {
 	stats   counters
 	closing atomic.Bool
 	group   group
+	drains  group // closed polling sessions kept for their last GET
 	writers writerPool
 
 	// Every accepted websocket, until its reader exits, so that Shutdown can
@@ -239,8 +240,10 @@ func (s *Server) open(c *Conn) {
 
 // Shutdown stops accepting handshakes, closes every session with reason
 // "server shutting down" (flushing what is queued), and waits until every
-// goroutine of the server has exited. When ctx ends first it closes the
-// remaining websockets at once, waits for their goroutines, and returns
+// goroutine of the server has exited and every closed polling session has
+// handed its last packets to a GET (or given up waiting, after 30s). When
+// ctx ends first it closes the remaining websockets at once, drops the
+// polling sessions still waiting, waits for the goroutines, and returns
 // ctx's error.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.closing.Store(true)
@@ -256,15 +259,14 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	for _, c := range conns {
 		c.close(ReasonServerShutdown, closeFlush)
 	}
-	// Polling sessions kept to deliver their last packets to the next GET
-	// are dropped: the server is going away.
-	for i := range s.shards {
-		sh := &s.shards[i]
-		sh.mu.Lock()
-		clear(sh.conns)
-		sh.mu.Unlock()
-	}
+	// Polling sessions closed without a pending GET stay until the client's
+	// next GET takes their last packets and the close packet, or their
+	// close timer fires.
 	err := s.group.wait(ctx)
+	if err == nil {
+		err = s.drains.wait(ctx)
+	}
+	s.dropDraining()
 	if err != nil {
 		s.wsMu.Lock()
 		open := make([]*wsConn, 0, len(s.wsSet))
@@ -281,8 +283,30 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return err
 }
 
-// group counts the goroutines a Server owns; unlike sync.WaitGroup, it may
-// grow again while someone waits.
+// dropDraining forgets the closed polling sessions still waiting for their
+// last GET, once Shutdown stops waiting for them.
+func (s *Server) dropDraining() {
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.Lock()
+		conns := sh.conns
+		sh.conns = make(map[string]*Conn)
+		sh.mu.Unlock()
+		for _, c := range conns {
+			c.mu.Lock()
+			if c.draining {
+				c.draining = false
+				c.timer.Stop()
+				s.drains.done()
+			}
+			c.mu.Unlock()
+		}
+	}
+}
+
+// group counts the goroutines a Server owns (or, for drains, the sessions
+// Shutdown waits for); unlike sync.WaitGroup, it may grow again while
+// someone waits.
 type group struct {
 	mu   sync.Mutex
 	n    int
@@ -297,6 +321,13 @@ func (g *group) goFunc(f func()) {
 		defer g.done()
 		f()
 	}()
+}
+
+// add counts one more without starting a goroutine; done uncounts it.
+func (g *group) add() {
+	g.mu.Lock()
+	g.n++
+	g.mu.Unlock()
 }
 
 func (g *group) done() {
