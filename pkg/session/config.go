@@ -44,6 +44,12 @@ type Config struct {
 	// handlers; a client that sends more while its handlers are busy is
 	// disconnected. Default 1000.
 	MaxPendingEvents int
+	// MaxPendingBytes bounds the bytes of those events (their JSON and
+	// binary attachments), so that a socket cannot hold MaxPendingEvents
+	// times MaxPayload; a client that sends more is disconnected too. One
+	// event alone is always accepted. Default 4 × MaxPayload (4,000,000
+	// bytes with the default MaxPayload).
+	MaxPendingBytes int
 	// InlineHandlers runs a socket's event handlers on its connection's
 	// read path when the socket has nothing queued, instead of on a
 	// goroutine started for them, which saves a goroutine start and a
@@ -57,6 +63,7 @@ type Config struct {
 const (
 	defaultConnectTimeout   = 45 * time.Second
 	defaultMaxPendingEvents = 1000
+	defaultMaxPayload       = 1_000_000 // the transport's default
 )
 
 func (c *Config) setDefaults() {
@@ -68,6 +75,13 @@ func (c *Config) setDefaults() {
 	}
 	if c.MaxPendingEvents <= 0 {
 		c.MaxPendingEvents = defaultMaxPendingEvents
+	}
+	if c.MaxPendingBytes <= 0 {
+		maxPayload := c.MaxPayload
+		if maxPayload <= 0 {
+			maxPayload = defaultMaxPayload
+		}
+		c.MaxPendingBytes = 4 * maxPayload
 	}
 }
 

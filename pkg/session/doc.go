@@ -19,8 +19,10 @@
 // socket costs no goroutine. (With Config.InlineHandlers, an event that finds
 // nothing queued runs on the connection's read path instead.) ACK packets
 // from the client are handled on the connection's read path, not queued, so
-// a handler may block in Socket.EmitWithAck (unless handlers run inline). A client that queues more than Config.MaxPendingEvents
-// events while its handlers are busy is disconnected. A panic in a handler is
+// a handler may block in Socket.EmitWithAck (unless handlers run inline). A
+// client that queues more than Config.MaxPendingEvents events, or
+// Config.MaxPendingBytes bytes of them, while its handlers are busy is
+// disconnected. A panic in a handler is
 // recovered, logged and counted; it disconnects that socket only.
 // Server-side event handlers (OnServerSideEmit) run on goroutines of their
 // own. Shutdown waits for every goroutine the package started.

@@ -414,18 +414,51 @@ func TestConnectTimeout(t *testing.T) {
 }
 
 func TestEventQueueBound(t *testing.T) {
-	s := newTestServer(t, Config{MaxPendingEvents: 2})
-	release := make(chan struct{})
-	s.OnConnection(func(so *Socket) {
-		so.On("slow", func(*Socket, *Event) { <-release })
-	})
-	c := dial(t, s)
-	connect(t, c, "/")
-	for range 5 {
-		c.recv(`2["slow"]`)
+	pad := `"` + strings.Repeat("x", 400) + `"`
+	for _, tt := range []struct {
+		name  string
+		cfg   Config
+		event string
+	}{
+		{"by count", Config{MaxPendingEvents: 2}, `2["slow"]`},
+		{"by bytes", Config{MaxPendingBytes: 1000}, `2["slow",` + pad + `]`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newTestServer(t, tt.cfg)
+			release := make(chan struct{})
+			s.OnConnection(func(so *Socket) {
+				so.On("slow", func(*Socket, *Event) { <-release })
+			})
+			c := dial(t, s)
+			connect(t, c, "/")
+			for range 5 {
+				c.recv(tt.event)
+			}
+			c.expect(t, "41")
+			close(release)
+		})
 	}
-	c.expect(t, "41")
-	close(release)
+	t.Run("one event over the byte bound", func(t *testing.T) {
+		s := newTestServer(t, Config{MaxPendingBytes: 100})
+		got := make(chan int, 1)
+		s.OnConnection(func(so *Socket) {
+			so.On("big", func(_ *Socket, ev *Event) { got <- len(ev.Data) })
+		})
+		c := dial(t, s)
+		connect(t, c, "/")
+		c.recv(`2["big",` + pad + `]`)
+		select {
+		case n := <-got:
+			if n < 400 {
+				t.Fatalf("event of %d bytes", n)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("the event was not handled")
+		}
+		if p := c.pending(); len(p) != 0 {
+			t.Fatalf("sent %q", p)
+		}
+	})
 }
 
 func TestInlineHandlers(t *testing.T) {

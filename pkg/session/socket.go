@@ -39,6 +39,18 @@ type job struct {
 	reason string
 }
 
+// size is what an event job holds in memory: its data and attachments.
+func (j job) size() int {
+	if j.kind != jobEvent || j.pkt == nil {
+		return 0
+	}
+	n := len(j.pkt.Data)
+	for _, a := range j.pkt.Attachments {
+		n += len(a)
+	}
+	return n
+}
+
 // Socket is a client connected to one namespace. All methods may be called
 // concurrently.
 type Socket struct {
@@ -55,6 +67,7 @@ type Socket struct {
 	data         any
 	acks         map[uint64]func(*socketio.Packet) // called with nil on disconnect
 	queue        []job
+	queuedBytes  int  // of the events in queue (MaxPendingBytes)
 	running      bool // a goroutine drains queue
 }
 
@@ -367,14 +380,18 @@ func (s *Socket) enqueueEvent(p *socketio.Packet) {
 }
 
 // enqueue adds a job to the socket's serial queue and starts its drainer
-// goroutine if none runs. It refuses events beyond MaxPendingEvents.
+// goroutine if none runs. It refuses events beyond MaxPendingEvents or
+// MaxPendingBytes.
 func (s *Socket) enqueue(j job) bool {
 	srv := s.nsp.srv
+	n := j.size()
 	s.mu.Lock()
-	if j.kind == jobEvent && len(s.queue) >= srv.cfg.MaxPendingEvents {
+	if j.kind == jobEvent && (len(s.queue) >= srv.cfg.MaxPendingEvents ||
+		len(s.queue) > 0 && s.queuedBytes+n > srv.cfg.MaxPendingBytes) {
 		s.mu.Unlock()
 		return false
 	}
+	s.queuedBytes += n
 	s.queue = append(s.queue, j)
 	start := !s.running
 	s.running = true
@@ -416,6 +433,7 @@ func (s *Socket) drain() {
 		j := s.queue[0]
 		s.queue[0] = job{}
 		s.queue = s.queue[1:]
+		s.queuedBytes -= j.size()
 		s.mu.Unlock()
 		switch j.kind {
 		case jobConnect:
