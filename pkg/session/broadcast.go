@@ -78,9 +78,11 @@ func (b BroadcastOperator) broadcast(p *socketio.Packet) error {
 }
 
 // EmitWithAck broadcasts an event and collects one ack per recipient, on
-// every node. It returns when every recipient has answered, or when ctx or
-// the operator's Timeout ends the wait: then it returns the acks that
-// arrived with a *adapter.TimeoutError.
+// every node. It returns when every recipient has answered or, on this
+// node, disconnected, or when ctx or the operator's Timeout ends the wait:
+// then it returns the acks that arrived with a *adapter.TimeoutError. A
+// recipient on another node that disconnects is waited for until then, so
+// give ctx a deadline or the operator a Timeout.
 func (b BroadcastOperator) EmitWithAck(ctx context.Context, event string, args ...any) ([]*Args, error) {
 	p, err := eventPacket(event, args)
 	if err != nil {
@@ -97,6 +99,8 @@ func (b BroadcastOperator) EmitWithAck(ctx context.Context, event string, args .
 		return nil, err
 	}
 	c := &ackCollector{servers: servers, done: make(chan struct{})}
+	// The local delivery finds c in ctx to report recipients that leave.
+	ctx = context.WithValue(ctx, ackCollectorKey{}, c)
 	if err := b.nsp.adapter.BroadcastWithAck(ctx, p, b.opts, c.count, c.ack); err != nil {
 		return nil, err
 	}
@@ -106,6 +110,10 @@ func (b BroadcastOperator) EmitWithAck(ctx context.Context, event string, args .
 	}
 	return c.result()
 }
+
+// ackCollectorKey is the context key of the ackCollector of a local
+// EmitWithAck, for local.DeliverWithAck.
+type ackCollectorKey struct{}
 
 // ackCollector gathers the client counts and acks of a broadcast.
 type ackCollector struct {
@@ -134,6 +142,15 @@ func (c *ackCollector) ack(p *socketio.Packet) {
 		return
 	}
 	c.acks = append(c.acks, newArgs(p))
+	c.check()
+}
+
+// gone uncounts a recipient of this node that disconnected before its ack.
+// It may come before this node's count, which includes the recipient.
+func (c *ackCollector) gone() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.expected--
 	c.check()
 }
 

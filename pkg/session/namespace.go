@@ -234,9 +234,16 @@ func (l local) DeliverWithAck(ctx context.Context, pkt *socketio.Packet, flags a
 	p := *l.n.packet(pkt)
 	p.ID, p.HasID = l.n.ackIDs.Add(1), true
 	frames := encodeFrames(&p)
+	// A recipient that disconnects replies nil: the EmitWithAck of this
+	// node, if it is the requester, stops waiting for it.
+	collector, _ := ctx.Value(ackCollectorKey{}).(*ackCollector)
 	f := func(reply *socketio.Packet) {
-		if reply != nil && ctx.Err() == nil {
+		switch {
+		case ctx.Err() != nil:
+		case reply != nil:
 			ack(reply)
+		case collector != nil:
+			collector.gone()
 		}
 	}
 	var socks []*Socket

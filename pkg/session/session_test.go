@@ -305,6 +305,26 @@ func TestBroadcastEmitWithAck(t *testing.T) {
 	if r := <-done; r.err != nil || len(r.acks) != 2 {
 		t.Fatalf("EmitWithAck = %d acks, %v", len(r.acks), r.err)
 	}
+
+	// A recipient that disconnects is not waited for, even without a
+	// deadline.
+	go func() {
+		acks, err := s.Sockets().EmitWithAck(context.Background(), "poll3")
+		done <- result{acks, err}
+	}()
+	q = a.expectPrefix(t, "42")
+	b.expect(t, q)
+	id = strings.TrimSuffix(strings.TrimPrefix(q, "42"), `["poll3"]`)
+	b.Close("transport close")
+	a.recv("3" + id + `["a"]`)
+	select {
+	case r := <-done:
+		if r.err != nil || len(r.acks) != 1 {
+			t.Fatalf("EmitWithAck = %d acks, %v", len(r.acks), r.err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("EmitWithAck still waits for a disconnected recipient")
+	}
 }
 
 func TestDisconnectReasons(t *testing.T) {
