@@ -202,7 +202,11 @@ func (n *Namespace) connect(s *Socket) {
 	s.mu.Lock()
 	if s.state == stateConnected {
 		n.adapter.AddAll(s, s.id)
+		if len(s.joinPending) > 0 {
+			n.adapter.AddAll(s, s.joinPending...)
+		}
 	}
+	s.joinPending = nil
 	s.mu.Unlock()
 	for _, h := range handlers {
 		if !s.safely("connection handler", func() { h(s) }) {

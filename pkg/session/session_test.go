@@ -528,3 +528,26 @@ func TestInlineHandlers(t *testing.T) {
 		})
 	})
 }
+
+// TestJoinInMiddleware checks that rooms joined (and left) in middleware,
+// before the socket connected, apply once it connects, after its ID room.
+func TestJoinInMiddleware(t *testing.T) {
+	s := newTestServer(t, Config{})
+	s.Use(func(so *Socket) error {
+		so.Join("a", "b", "c")
+		so.Leave("b")
+		return nil
+	})
+	socks := make(chan *Socket, 1)
+	s.OnConnection(func(so *Socket) { socks <- so })
+	c := dial(t, s)
+	connect(t, c, "/")
+	so := <-socks
+	if rooms, want := so.Rooms(), []string{so.ID(), "a", "c"}; !slices.Equal(rooms, want) {
+		t.Fatalf("Rooms = %v, want %v", rooms, want)
+	}
+	if err := s.Sockets().To("a").Emit("hi"); err != nil {
+		t.Fatal(err)
+	}
+	c.expect(t, `42["hi"]`)
+}

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -67,8 +68,9 @@ type Socket struct {
 	data         any
 	acks         map[uint64]func(*socketio.Packet) // called with nil on disconnect
 	queue        []job
-	queuedBytes  int  // of the events in queue (MaxPendingBytes)
-	running      bool // a goroutine drains queue
+	queuedBytes  int      // of the events in queue (MaxPendingBytes)
+	running      bool     // a goroutine drains queue
+	joinPending  []string // rooms joined during middleware, added at connect
 }
 
 // newID returns a random 20-character base64url ID, like socket.io's.
@@ -237,12 +239,21 @@ func (s *Socket) EmitWithAck(ctx context.Context, event string, args ...any) (*A
 	}
 }
 
-// Join adds the socket to rooms.
+// Join adds the socket to rooms. Called from middleware, before the
+// socket connected, it takes effect when the socket connects (as in
+// socket.io's io.use), right after the socket's own ID room.
 func (s *Socket) Join(rooms ...string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.state == stateConnected {
+	switch s.state {
+	case stateConnected:
 		s.nsp.adapter.AddAll(s, rooms...)
+	case statePending:
+		for _, room := range rooms {
+			if !slices.Contains(s.joinPending, room) {
+				s.joinPending = append(s.joinPending, room)
+			}
+		}
 	}
 }
 
@@ -250,8 +261,13 @@ func (s *Socket) Join(rooms ...string) {
 func (s *Socket) Leave(room string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.state == stateConnected {
+	switch s.state {
+	case stateConnected:
 		s.nsp.adapter.Del(s, room)
+	case statePending:
+		if i := slices.Index(s.joinPending, room); i >= 0 {
+			s.joinPending = slices.Delete(s.joinPending, i, i+1)
+		}
 	}
 }
 
