@@ -295,7 +295,7 @@ func (l local) ServerSideEmit(data json.RawMessage, ack func(json.RawMessage)) {
 	}
 	ev := &ServerEvent{Name: name, Data: data, args: args, reply: ack}
 	srv := l.n.srv
-	srv.wg.Go(func() {
+	srv.goWork(func() {
 		defer func() {
 			if r := recover(); r != nil {
 				srv.stats.handlerPanics.Add(1)

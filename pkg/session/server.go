@@ -30,8 +30,13 @@ type Server struct {
 	clients map[*client]struct{}
 	closed  bool
 
-	wg    sync.WaitGroup // socket drainers and server-side handlers
-	stats counters
+	// wg counts socket drainers and server-side handlers. Each starts under
+	// workMu's read lock while workStopped is false; Shutdown sets it under
+	// the write lock before wg.Wait, so no Add races with the Wait.
+	wg          sync.WaitGroup
+	workMu      sync.RWMutex
+	workStopped bool
+	stats       counters
 }
 
 type counters struct {
@@ -222,6 +227,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if s.engine != nil {
 		err = s.engine.Shutdown(ctx)
 	}
+	s.workMu.Lock()
+	s.workStopped = true // from now on, nothing new starts (goWork)
+	s.workMu.Unlock()
 	done := make(chan struct{})
 	go func() { // exits with the last handler, even if ctx ends first
 		s.wg.Wait()
@@ -241,6 +249,20 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.RUnlock()
 	s.closeAdapter()
 	return err
+}
+
+// goWork runs f on a goroutine that Shutdown waits for. Once Shutdown has
+// begun that wait it starts nothing and returns false: work that arrives
+// then (a server-side event from a Redis subscriber, a late socket job) is
+// dropped.
+func (s *Server) goWork(f func()) bool {
+	s.workMu.RLock()
+	defer s.workMu.RUnlock()
+	if s.workStopped {
+		return false
+	}
+	s.wg.Go(f)
+	return true
 }
 
 func (s *Server) closeAdapter() {

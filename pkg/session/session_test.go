@@ -2,7 +2,9 @@ package session
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -550,4 +552,37 @@ func TestJoinInMiddleware(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.expect(t, `42["hi"]`)
+}
+
+// TestShutdownWhileServerSideEventsArrive delivers server-side events, as a
+// Redis subscriber does until the adapters close, while Shutdown waits for
+// the server's goroutines: no goroutine may start unseen by that wait (the
+// race detector checks WaitGroup.Add against Wait).
+func TestShutdownWhileServerSideEventsArrive(t *testing.T) {
+	for range 20 {
+		s := newTestServer(t, Config{})
+		s.Sockets().OnServerSideEmit("tick", func(*ServerEvent) {})
+		stop := make(chan struct{})
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			l := local{s.Sockets()}
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				l.ServerSideEmit(json.RawMessage(`["tick"]`), nil)
+				if i%8 == 0 {
+					runtime.Gosched()
+				}
+			}
+		}()
+		if err := s.Shutdown(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		close(stop)
+		<-done
+	}
 }

@@ -412,8 +412,12 @@ func (s *Socket) enqueue(j job) bool {
 	start := !s.running
 	s.running = true
 	s.mu.Unlock()
-	if start {
-		srv.wg.Go(s.drain)
+	if start && !srv.goWork(s.drain) {
+		// Shutdown has stopped waiting for new work: drop the queue.
+		s.mu.Lock()
+		s.running = false
+		s.queue, s.queuedBytes = nil, 0
+		s.mu.Unlock()
 	}
 	return true
 }
