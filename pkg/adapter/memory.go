@@ -64,7 +64,7 @@ func (n *memoryNamespace) SocketsJoin(_ context.Context, opts Options, rooms ...
 		return err
 	}
 	for _, s := range n.Collect(opts) {
-		n.AddAll(s, rooms...)
+		n.AddAllIfPresent(s, rooms...) // not a socket that left since Collect
 	}
 	return nil
 }

@@ -170,6 +170,27 @@ func (r *Rooms) AddAll(s Socket, rooms ...string) {
 	if m == nil {
 		m = &member{s: s}
 	}
+	sh.addLocked(r, m, id, rooms)
+}
+
+// AddAllIfPresent adds s to rooms only if s is in the index. Every
+// connected socket is (in its own ID room), so this is AddAll for the
+// sockets that a bulk or remote operation selected earlier: one that
+// disconnected (DelAll) since is not brought back.
+func (r *Rooms) AddAllIfPresent(s Socket, rooms ...string) {
+	id := s.ID()
+	sh := r.shard(id)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if m := sh.sockets[id]; m != nil {
+		sh.addLocked(r, m, id, rooms)
+	}
+}
+
+// addLocked adds m, the member of sh with ID id, to rooms; sh.mu is held
+// and the maps exist.
+func (sh *roomShard) addLocked(r *Rooms, m *member, id string, rooms []string) {
+	s := m.s
 	for _, room := range rooms {
 		ms, ok := sh.rooms[room]
 		if ms.has(s) {

@@ -148,3 +148,59 @@ func TestRoomsMembersInlineAndMap(t *testing.T) {
 		t.Fatalf("x except y = %v, want none", got)
 	}
 }
+
+func TestRoomsAddAllIfPresent(t *testing.T) {
+	r := NewRooms(nil)
+	a, b := &testSocket{id: "a"}, &testSocket{id: "b"}
+	r.AddAll(a, "a")
+	r.AddAllIfPresent(a, "x", "y")
+	r.AddAllIfPresent(b, "x")
+	if got := r.SocketRooms(a); !slices.Equal(got, []string{"a", "x", "y"}) {
+		t.Fatalf("SocketRooms(a) = %v", got)
+	}
+	if got := r.SocketRooms(b); got != nil || r.Len() != 1 {
+		t.Fatalf("a socket not in the index joined: %v, Len %d", got, r.Len())
+	}
+	r.DelAll(a)
+	r.AddAllIfPresent(a, "z")
+	if r.Len() != 0 || r.HasRoom("z") {
+		t.Fatal("a removed socket came back")
+	}
+}
+
+// TestSocketsJoinRacingDisconnects makes every socket join a room while
+// they all disconnect: none may come back into the index.
+func TestSocketsJoinRacingDisconnects(t *testing.T) {
+	ns, err := NewMemory().Namespace(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 2000
+	socks := make([]*testSocket, n)
+	for i := range socks {
+		socks[i] = &testSocket{id: fmt.Sprint("s", i)}
+		ns.AddAll(socks[i], socks[i].id)
+	}
+	var wg sync.WaitGroup
+	left := make(chan struct{})
+	wg.Go(func() {
+		defer close(left)
+		for _, s := range socks {
+			ns.DelAll(s)
+		}
+	})
+	wg.Go(func() {
+		for {
+			select {
+			case <-left:
+				return
+			default:
+				_ = ns.SocketsJoin(t.Context(), Options{}, "r")
+			}
+		}
+	})
+	wg.Wait()
+	if ghosts := len(ns.(*memoryNamespace).Collect(Options{})); ghosts != 0 {
+		t.Fatalf("%d disconnected sockets are back in the index", ghosts)
+	}
+}

@@ -469,7 +469,7 @@ func (n *namespace) serveClassicOp(req classicRequest) {
 	room := roomName(req.Room)
 	switch req.Type {
 	case classicRemoteJoin:
-		n.AddAll(sock, room)
+		n.AddAllIfPresent(sock, room) // not if it left since the lookup
 	case classicRemoteLeave:
 		n.Del(sock, room)
 	default:

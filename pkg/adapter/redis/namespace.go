@@ -216,7 +216,7 @@ func (n *namespace) localInfos(opts adapter.Options) []adapter.SocketInfo {
 
 func (n *namespace) localJoin(opts adapter.Options, rooms []string) {
 	for _, s := range n.Collect(opts) {
-		n.AddAll(s, rooms...)
+		n.AddAllIfPresent(s, rooms...) // not a socket that left since Collect
 	}
 }
 
