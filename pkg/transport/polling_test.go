@@ -443,16 +443,31 @@ func TestShutdownKeepsClosedPollingSessionsForTheirLastGET(t *testing.T) {
 		})
 	}
 	t.Run("client gone", func(t *testing.T) {
-		ts := newTestServer(t, Config{})
-		p := ts.pollHandshake(t)
-		ts.rec.waitOpen(t)
-		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
-		defer cancel()
-		if err := ts.Shutdown(ctx); err != context.DeadlineExceeded {
-			t.Fatalf("Shutdown: %v, want the context's error", err)
-		}
-		if status, _ := p.get(); status != http.StatusBadRequest {
-			t.Fatalf("GET after Shutdown: %d", status)
+		for _, tt := range []struct {
+			name         string
+			grace, limit time.Duration
+		}{
+			{"grace ends", 100 * time.Millisecond, 5 * time.Second},
+			{"ctx ends", 5 * time.Second, 100 * time.Millisecond},
+		} {
+			t.Run(tt.name, func(t *testing.T) {
+				ts := newTestServer(t, Config{})
+				ts.pollGrace = tt.grace
+				p := ts.pollHandshake(t)
+				ts.rec.waitOpen(t)
+				ctx, cancel := context.WithTimeout(context.Background(), tt.limit)
+				defer cancel()
+				start := time.Now()
+				if err := ts.Shutdown(ctx); err != nil {
+					t.Fatalf("Shutdown: %v", err)
+				}
+				if took := time.Since(start); took > 2*time.Second {
+					t.Fatalf("Shutdown took %v", took)
+				}
+				if status, _ := p.get(); status != http.StatusBadRequest {
+					t.Fatalf("GET after Shutdown: %d", status)
+				}
+			})
 		}
 	})
 }

@@ -16,6 +16,13 @@ import (
 
 const numShards = 64
 
+// shutdownPollGrace is how long Shutdown waits at most for closed polling
+// sessions to hand their last packets to the client's next GET. A live
+// client, which polls again as soon as a GET returns, comes back within a
+// round trip; waiting for a gone one until ctx ends would hold up the
+// whole shutdown.
+const shutdownPollGrace = 2 * time.Second
+
 // Server is an Engine.IO v4 server; it is an http.Handler.
 type Server struct {
 	cfg      Config
@@ -29,8 +36,12 @@ type Server struct {
 	stats   counters
 	closing atomic.Bool
 	group   group
-	drains  group // closed polling sessions kept for their last GET
 	writers writerPool
+
+	// Closed polling sessions kept for their last GET, and how long
+	// Shutdown waits for them (shutdownPollGrace; tests shorten it).
+	drains    group
+	pollGrace time.Duration
 
 	// Every accepted websocket, until its reader exits, so that Shutdown can
 	// force them closed when its context ends.
@@ -63,6 +74,7 @@ func NewServer(cfg Config) (*Server, error) {
 		closeFrame: engineio.TextFrame(engineio.PacketClose, nil),
 		probeFrame: engineio.TextFrame(engineio.PacketPong, []byte("probe")),
 		wsSet:      make(map[*wsConn]struct{}),
+		pollGrace:  shutdownPollGrace,
 	}
 	if !cfg.DisableUpgrades && cfg.allows(TransportWebSocket) {
 		s.upgrades = []string{TransportWebSocket}
@@ -240,11 +252,15 @@ func (s *Server) open(c *Conn) {
 
 // Shutdown stops accepting handshakes, closes every session with reason
 // "server shutting down" (flushing what is queued), and waits until every
-// goroutine of the server has exited and every closed polling session has
-// handed its last packets to a GET (or given up waiting, after 30s). When
-// ctx ends first it closes the remaining websockets at once, drops the
-// polling sessions still waiting, waits for the goroutines, and returns
+// goroutine of the server has exited. When ctx ends first it closes the
+// remaining websockets at once, waits for their goroutines, and returns
 // ctx's error.
+//
+// Meanwhile, closed polling sessions without a pending GET wait for the
+// client's next GET to take their last packets and the close packet, for
+// up to a few seconds (a live client polls again within a round trip) or
+// until ctx ends; those still waiting then are dropped, which is not an
+// error: their clients are gone.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.closing.Store(true)
 	var conns []*Conn
@@ -259,13 +275,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	for _, c := range conns {
 		c.close(ReasonServerShutdown, closeFlush)
 	}
-	// Polling sessions closed without a pending GET stay until the client's
-	// next GET takes their last packets and the close packet, or their
-	// close timer fires.
+	// Polling sessions closed without a pending GET stay registered for
+	// the client's next GET, within the grace.
+	gctx, cancel := context.WithTimeout(ctx, s.pollGrace)
+	defer cancel()
 	err := s.group.wait(ctx)
-	if err == nil {
-		err = s.drains.wait(ctx)
-	}
+	_ = s.drains.wait(gctx)
 	s.dropDraining()
 	if err != nil {
 		s.wsMu.Lock()
