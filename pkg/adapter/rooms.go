@@ -348,9 +348,18 @@ func (r *Rooms) Collect(opts Options) []Socket {
 }
 
 func (sh *roomShard) appendSelected(dst []Socket, rooms, except []string) []Socket {
+	// Look the except rooms up once per shard, not once per candidate: most
+	// shards hold none of them (socket.broadcast excepts one socket's room).
+	var excBuf [4]members
+	exc := excBuf[:0]
+	for _, room := range except {
+		if ms, ok := sh.rooms[room]; ok {
+			exc = append(exc, ms)
+		}
+	}
 	if len(rooms) == 0 {
 		for _, m := range sh.sockets {
-			if !sh.inAny(m.s, except) {
+			if !inAnyOf(m.s, exc) {
 				dst = append(dst, m.s)
 			}
 		}
@@ -360,13 +369,22 @@ func (sh *roomShard) appendSelected(dst []Socket, rooms, except []string) []Sock
 		ms := sh.rooms[room]
 		for s := range ms.all {
 			// Each socket once: skip members of a room already walked.
-			if sh.inAny(s, rooms[:i]) || sh.inAny(s, except) {
+			if sh.inAny(s, rooms[:i]) || inAnyOf(s, exc) {
 				continue
 			}
 			dst = append(dst, s)
 		}
 	}
 	return dst
+}
+
+func inAnyOf(s Socket, sets []members) bool {
+	for i := range sets {
+		if sets[i].has(s) {
+			return true
+		}
+	}
+	return false
 }
 
 func (sh *roomShard) inAny(s Socket, rooms []string) bool {

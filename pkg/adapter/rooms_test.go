@@ -85,6 +85,8 @@ func BenchmarkRoomsSelect(b *testing.B) {
 			{"all", Options{}},
 			{"room", Options{Rooms: []string{"r1"}}},
 			{"room-except", Options{Rooms: []string{"r0", "r1"}, Except: []string{"r1"}}},
+			// socket.broadcast: everyone but the sender.
+			{"all-except-one", Options{Except: []string{fmt.Sprintf("sock%016d", 7)}}},
 		} {
 			b.Run(fmt.Sprint(tc.name, "/", n), func(b *testing.B) {
 				b.ReportAllocs()
