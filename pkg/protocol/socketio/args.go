@@ -108,7 +108,7 @@ func nameOf(raw []byte) (string, error) {
 		if bytes.IndexByte(s, '\\') < 0 {
 			return string(s), nil
 		}
-		return string(appendUnquoted(make([]byte, 0, len(s)), s)), nil
+		return string(AppendUnquoted(make([]byte, 0, len(s)), s)), nil
 	case c == '-' || (c >= '0' && c <= '9'):
 		return string(raw), nil
 	}

@@ -342,6 +342,13 @@ func TestAppendString(t *testing.T) {
 			if bytes.Contains(got, []byte(`\u003c`)) {
 				t.Fatalf("HTML escaped: %s", got)
 			}
+			if b := AppendStringBytes(nil, []byte(s)); !bytes.Equal(b, got) {
+				t.Fatalf("AppendStringBytes(%q) = %s, want %s", s, b, got)
+			}
+			in, buf := []byte(s), make([]byte, 0, 64)
+			if n := testing.AllocsPerRun(10, func() { buf = AppendStringBytes(buf[:0], in) }); n != 0 {
+				t.Fatalf("AppendStringBytes allocates %v times", n)
+			}
 		})
 	}
 }

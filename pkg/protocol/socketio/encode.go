@@ -73,7 +73,12 @@ const hexDigits = "0123456789abcdef"
 // Like JSON.stringify it escapes only '"', '\\' and control characters, so
 // text stays readable on the wire; invalid UTF-8 becomes U+FFFD so that the
 // result is always valid JSON.
-func AppendString(dst []byte, s string) []byte {
+func AppendString(dst []byte, s string) []byte { return appendString(dst, s) }
+
+// AppendStringBytes is AppendString for a []byte.
+func AppendStringBytes(dst, s []byte) []byte { return appendString(dst, s) }
+
+func appendString[T string | []byte](dst []byte, s T) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
@@ -83,7 +88,8 @@ func AppendString(dst []byte, s string) []byte {
 			continue
 		}
 		if c >= utf8.RuneSelf {
-			r, n := utf8.DecodeRuneInString(s[i:])
+			// At most UTFMax bytes are converted: no allocation for []byte.
+			r, n := utf8.DecodeRuneInString(string(s[i:min(i+utf8.UTFMax, len(s))]))
 			if r != utf8.RuneError || n != 1 {
 				i += n
 				continue

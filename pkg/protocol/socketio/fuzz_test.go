@@ -207,5 +207,11 @@ func FuzzAppendString(f *testing.F) {
 		if name, err := EventName(AppendEvent(nil, s)); err != nil || (utf8.ValidString(s) && name != s) {
 			t.Fatalf("EventName(AppendEvent(%q)) = %q, %v", s, name, err)
 		}
+		if b := AppendStringBytes(nil, []byte(s)); !bytes.Equal(b, out) {
+			t.Fatalf("AppendStringBytes(%q) = %s, AppendString gives %s", s, b, out)
+		}
+		if u := AppendUnquoted(nil, out[1:len(out)-1]); utf8.ValidString(s) && string(u) != s {
+			t.Fatalf("AppendUnquoted(%s) = %q", out, u)
+		}
 	})
 }

@@ -498,10 +498,11 @@ func unhex(c byte) rune {
 	return -1
 }
 
-// appendUnquoted appends the decoded contents s of a JSON string (without its
-// quotes) to dst. s must have been validated by scanString; unpaired
-// surrogates become U+FFFD.
-func appendUnquoted(dst, s []byte) []byte {
+// AppendUnquoted appends the decoded contents s of a JSON string (without its
+// quotes) to dst: escapes are resolved, other bytes copied as they are, and
+// unpaired surrogates become U+FFFD. s must hold only valid escapes (as the
+// Decoder checks); decoding stops at a malformed or truncated one.
+func AppendUnquoted(dst, s []byte) []byte {
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c != '\\' {
