@@ -525,7 +525,7 @@ func (n *namespace) serveClassicBroadcast(ch string, req classicRequest, atts []
 
 // clientCountJSON writes {"type":8,"requestId":id,"clientCount":count}.
 func clientCountJSON(id string, count int) []byte {
-	b := append([]byte(`{"type":8,"requestId":`), appendJSONString(nil, []byte(id))...)
+	b := socketio.AppendString([]byte(`{"type":8,"requestId":`), id)
 	b = append(b, `,"clientCount":`...)
 	b = strconv.AppendInt(b, int64(count), 10)
 	return append(b, '}')

@@ -73,12 +73,12 @@ func (n *namespace) encodeShardedBroadcast(pkt *socketio.Packet, opts adapter.Op
 		b = appendJSONOpts(b, opts)
 		if requestID != "" {
 			b = append(b, `,"requestId":`...)
-			b = appendJSONString(b, []byte(requestID))
+			b = socketio.AppendString(b, requestID)
 		}
 		b = append(b, `},"uid":`...)
-		b = appendJSONString(b, []byte(n.a.uid))
+		b = socketio.AppendString(b, n.a.uid)
 		b = append(b, `,"nsp":`...)
-		b = appendJSONString(b, []byte(n.name))
+		b = socketio.AppendString(b, n.name)
 		return ch, append(b, '}'), nil
 	}
 	b := make([]byte, 0, 128+len(pkt.Data)+attachmentsLen(pkt.Attachments))

@@ -7,10 +7,9 @@ import (
 	"math"
 	"strconv"
 	"time"
-	"unicode/utf16"
-	"unicode/utf8"
 
 	"github.com/sockgate/sockgate/pkg/protocol/msgpack"
+	"github.com/sockgate/sockgate/pkg/protocol/socketio"
 )
 
 // The session layer keeps event arguments as raw JSON with binary
@@ -280,82 +279,53 @@ func (s *jsonScanner) plainString() (string, bool) {
 	return "", false
 }
 
-// str transcodes a JSON string to a msgpack str.
+// str transcodes a JSON string to a msgpack str. It checks the escapes and
+// leaves decoding them to socketio.AppendUnquoted; other bytes are copied as
+// they are.
 func (s *jsonScanner) str(dst []byte) ([]byte, error) {
 	s.i++ // "
 	start := s.i
-	// Fast path: no escapes.
-	for j := start; j < len(s.b); j++ {
-		c := s.b[j]
-		if c == '"' {
-			s.i = j + 1
-			return msgpack.AppendStringBytes(dst, s.b[start:j]), nil
-		}
-		if c == '\\' {
-			break
-		}
-		if c < 0x20 {
-			return dst, s.errf("control character in string")
-		}
-	}
-	// Unescape into a scratch tail of dst, then write header + bytes.
-	var buf []byte
+	escaped := false
 	for s.i < len(s.b) {
-		c := s.b[s.i]
-		switch {
+		switch c := s.b[s.i]; {
 		case c == '"':
+			raw := s.b[start:s.i]
 			s.i++
-			return msgpack.AppendStringBytes(dst, buf), nil
+			if escaped {
+				raw = socketio.AppendUnquoted(make([]byte, 0, len(raw)), raw)
+			}
+			return msgpack.AppendStringBytes(dst, raw), nil
 		case c < 0x20:
 			return dst, s.errf("control character in string")
-		case c != '\\':
-			buf = append(buf, c)
-			s.i++
-			continue
-		}
-		if s.i+1 >= len(s.b) {
-			return dst, s.errf("unexpected end")
-		}
-		e := s.b[s.i+1]
-		s.i += 2
-		switch e {
-		case '"', '\\', '/':
-			buf = append(buf, e)
-		case 'b':
-			buf = append(buf, '\b')
-		case 'f':
-			buf = append(buf, '\f')
-		case 'n':
-			buf = append(buf, '\n')
-		case 'r':
-			buf = append(buf, '\r')
-		case 't':
-			buf = append(buf, '\t')
-		case 'u':
-			r, ok := s.hex4()
-			if !ok {
-				return dst, s.errf("bad \\u escape")
+		case c == '\\':
+			if err := s.escape(); err != nil {
+				return dst, err
 			}
-			if utf16.IsSurrogate(r) {
-				save := s.i
-				if s.i+1 < len(s.b) && s.b[s.i] == '\\' && s.b[s.i+1] == 'u' {
-					s.i += 2
-					if r2, ok := s.hex4(); ok {
-						if d := utf16.DecodeRune(r, r2); d != utf8.RuneError {
-							buf = utf8.AppendRune(buf, d)
-							continue
-						}
-					}
-				}
-				s.i = save
-				r = utf8.RuneError
-			}
-			buf = utf8.AppendRune(buf, r)
+			escaped = true
 		default:
-			return dst, s.errf("bad escape")
+			s.i++
 		}
 	}
 	return dst, s.errf("unterminated string")
+}
+
+// escape moves past the escape sequence at s.i, which it checks.
+func (s *jsonScanner) escape() error {
+	if s.i+1 >= len(s.b) {
+		return s.errf("unexpected end")
+	}
+	e := s.b[s.i+1]
+	s.i += 2
+	switch e {
+	case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+	case 'u':
+		if _, ok := s.hex4(); !ok {
+			return s.errf("bad \\u escape")
+		}
+	default:
+		return s.errf("bad escape")
+	}
+	return nil
 }
 
 func (s *jsonScanner) hex4() (rune, bool) {
@@ -460,7 +430,7 @@ func toJSON(dst []byte, r *msgpack.Reader, atts *[][]byte, depth int) ([]byte, e
 	case msgpack.TypeFloat:
 		return appendJSFloat(dst, t.Float), nil
 	case msgpack.TypeStr:
-		return appendJSONString(dst, t.Bytes), nil
+		return socketio.AppendStringBytes(dst, t.Bytes), nil
 	case msgpack.TypeBin:
 		return appendPlaceholder(dst, t.Bytes, atts), nil
 	case msgpack.TypeExt:
@@ -522,7 +492,7 @@ func mapKey(dst []byte, r *msgpack.Reader) ([]byte, error) {
 	}
 	switch t.Type {
 	case msgpack.TypeStr:
-		return appendJSONString(dst, t.Bytes), nil
+		return socketio.AppendStringBytes(dst, t.Bytes), nil
 	case msgpack.TypeUint:
 		return strconv.AppendQuote(dst, strconv.FormatUint(t.Uint, 10)), nil
 	case msgpack.TypeInt:
@@ -614,52 +584,4 @@ func appendJSFloat(dst []byte, f float64) []byte {
 		dst = dst[:m-1]
 	}
 	return dst
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendJSONString writes s as a JSON string; invalid UTF-8 becomes U+FFFD.
-func appendJSONString(dst, s []byte) []byte {
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				dst = append(dst, '\\', c)
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			case '\b':
-				dst = append(dst, '\\', 'b')
-			case '\f':
-				dst = append(dst, '\\', 'f')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRune(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-			i++
-			start = i
-			continue
-		}
-		i += size
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
 }

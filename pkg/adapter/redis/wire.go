@@ -9,6 +9,7 @@ import (
 
 	"github.com/sockgate/sockgate/pkg/adapter"
 	"github.com/sockgate/sockgate/pkg/protocol/msgpack"
+	"github.com/sockgate/sockgate/pkg/protocol/socketio"
 )
 
 // Request and response shapes shared by both formats, as JSON.
@@ -278,7 +279,7 @@ func appendJSONRooms(b []byte, rooms []string) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendJSONString(b, []byte(r))
+		b = socketio.AppendString(b, r)
 	}
 	return append(b, ']')
 }
