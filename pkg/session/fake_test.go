@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -178,27 +177,4 @@ func connect(t *testing.T, f *fakeConn, nsp string) string {
 		t.Fatalf("sid %q: want 20 characters", sid)
 	}
 	return sid
-}
-
-// checkNoLeaks fails if goroutines of this module outlive the tests.
-func checkNoLeaks() error {
-	deadline := time.Now().Add(3 * time.Second)
-	for {
-		buf := make([]byte, 1<<20)
-		stacks := string(buf[:runtime.Stack(buf, true)])
-		var leaked []string
-		for _, g := range strings.Split(stacks, "\n\n") {
-			if strings.Contains(g, "sockgate/pkg/") && !strings.Contains(g, "testing.(*M).Run") &&
-				!strings.Contains(g, "checkNoLeaks") {
-				leaked = append(leaked, g)
-			}
-		}
-		if len(leaked) == 0 {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%d goroutines leaked:\n%s", len(leaked), strings.Join(leaked, "\n\n"))
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }

@@ -1,18 +1,17 @@
 package session
 
 import (
-	"fmt"
-	"os"
 	"testing"
+	"time"
+
+	"github.com/sockgate/sockgate/internal/leakcheck"
 )
 
+// TestMain fails the run if goroutines of this module outlive the tests.
 func TestMain(m *testing.M) {
-	code := m.Run()
-	if code == 0 {
-		if err := checkNoLeaks(); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			code = 1
-		}
-	}
-	os.Exit(code)
+	leakcheck.Exit(m.Run(), leakcheck.Options{
+		Match:  []string{"sockgate/pkg/"},
+		Ignore: []string{"testing.(*M).Run"},
+		Wait:   3 * time.Second,
+	})
 }

@@ -3,58 +3,34 @@ package transport
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/sockgate/sockgate/internal/leakcheck"
 	"github.com/sockgate/sockgate/pkg/protocol/engineio"
 )
 
 // TestMain fails the run if goroutines of this package or of the websocket
 // library outlive the tests.
 func TestMain(m *testing.M) {
-	code := m.Run()
-	if code == 0 {
-		if leaks := waitNoLeaks(5 * time.Second); leaks != "" {
-			fmt.Fprintf(os.Stderr, "goroutine leak:\n%s\n", leaks)
-			code = 1
-		}
-	}
-	os.Exit(code)
+	leakcheck.Exit(m.Run(), leakOptions())
 }
 
-func waitNoLeaks(timeout time.Duration) string {
-	deadline := time.Now().Add(timeout)
-	for {
-		leaks := leakedGoroutines()
-		if leaks == "" || time.Now().After(deadline) {
-			return leaks
-		}
-		time.Sleep(20 * time.Millisecond)
+// leakOptions selects the goroutines of this package and of the websocket
+// library, except those of tests still running.
+func leakOptions() leakcheck.Options {
+	return leakcheck.Options{
+		Match:  []string{"sockgate/pkg/transport.", "coder/websocket"},
+		Ignore: []string{"testing.tRunner", "testing.(*M)"},
+		Wait:   5 * time.Second,
 	}
-}
-
-func leakedGoroutines() string {
-	buf := make([]byte, 1<<20)
-	buf = buf[:runtime.Stack(buf, true)]
-	var leaks []string
-	for g := range strings.SplitSeq(string(buf), "\n\n") {
-		if strings.Contains(g, "leakedGoroutines") || strings.Contains(g, "testing.tRunner") || strings.Contains(g, "testing.(*M)") {
-			continue
-		}
-		if strings.Contains(g, "sockgate/pkg/transport.") || strings.Contains(g, "coder/websocket") {
-			leaks = append(leaks, g)
-		}
-	}
-	return strings.Join(leaks, "\n\n")
 }
 
 // checkFor polls cond until it holds or the timeout passes.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/sockgate/sockgate/internal/leakcheck"
 	"github.com/sockgate/sockgate/pkg/protocol/engineio"
 )
 
@@ -355,8 +356,8 @@ func TestShutdown(t *testing.T) {
 	if status != http.StatusServiceUnavailable {
 		t.Fatalf("handshake after shutdown: %d", status)
 	}
-	if leaks := waitNoLeaks(5 * time.Second); leaks != "" {
-		t.Fatalf("leaked:\n%s", leaks)
+	if err := leakcheck.Check(leakOptions()); err != nil {
+		t.Fatal(err)
 	}
 }
 

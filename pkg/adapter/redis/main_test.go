@@ -7,7 +7,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -15,6 +14,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/sockgate/sockgate/internal/leakcheck"
 	"github.com/sockgate/sockgate/pkg/adapter"
 )
 
@@ -81,35 +81,8 @@ func TestMain(m *testing.M) {
 	if testServer != nil {
 		testServer.stop()
 	}
-	if code == 0 {
-		if leaks := leakedGoroutines(); leaks != "" {
-			fmt.Fprintln(os.Stderr, "leaked goroutines:\n"+leaks)
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
-
-// leakedGoroutines waits for the adapter's goroutines to end and describes
-// the ones that do not.
-func leakedGoroutines() string {
-	var leaks []string
-	for i := 0; i < 50; i++ {
-		leaks = leaks[:0]
-		buf := make([]byte, 1<<20)
-		buf = buf[:runtime.Stack(buf, true)]
-		for _, g := range strings.Split(string(buf), "\n\n") {
-			if strings.Contains(g, "sockgate/pkg/adapter/redis.") && !strings.Contains(g, "redis.TestMain") &&
-				!strings.Contains(g, "redis.leakedGoroutines") {
-				leaks = append(leaks, g)
-			}
-		}
-		if len(leaks) == 0 {
-			return ""
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return strings.Join(leaks, "\n\n")
+	// The adapter's goroutines must all end.
+	leakcheck.Exit(code, leakcheck.Options{Match: []string{"sockgate/pkg/adapter/redis."}})
 }
 
 // needRedis skips (or fails under CI) without a redis-server.
