@@ -74,12 +74,12 @@ func (s *jsonScanner) value(dst []byte, depth int) ([]byte, error) {
 		if n, ok := s.placeholder(); ok {
 			return msgpack.AppendBinary(dst, s.atts[n]), nil
 		}
-		return s.object(dst, depth+1)
+		return s.collection(dst, depth+1, true)
 	case c == '[':
 		if depth >= maxDepth {
 			return dst, s.errf("too deep")
 		}
-		return s.array(dst, depth+1)
+		return s.collection(dst, depth+1, false)
 	case c == '"':
 		return s.str(dst)
 	case c == 't':
@@ -102,7 +102,7 @@ func (s *jsonScanner) literal(dst []byte, lit string, code byte) ([]byte, error)
 	return append(dst, code), nil
 }
 
-// beginCollection reserves a one-byte header; endCollection writes the real
+// collection reserves a one-byte header; endCollection writes the real
 // header, moving the elements when n needs a longer one.
 func endCollection(dst []byte, at, n int, fix byte, array bool) []byte {
 	if n < 16 {
@@ -122,80 +122,63 @@ func endCollection(dst []byte, at, n int, fix byte, array bool) []byte {
 	return dst
 }
 
-func (s *jsonScanner) array(dst []byte, depth int) ([]byte, error) {
-	s.i++ // [
+// collection transcodes the array or object at s.i, whose elements are at
+// depth.
+func (s *jsonScanner) collection(dst []byte, depth int, object bool) ([]byte, error) {
+	fix, end := byte(0x90), byte(']')
+	if object {
+		fix, end = 0x80, '}'
+	}
+	s.i++ // [ or {
 	at := len(dst)
-	dst = append(dst, 0x90)
-	n := 0
+	dst = append(dst, fix)
 	s.ws()
-	if s.i < len(s.b) && s.b[s.i] == ']' {
+	if s.i < len(s.b) && s.b[s.i] == end {
 		s.i++
 		return dst, nil
 	}
-	for {
+	for n := 1; ; n++ {
 		s.ws()
 		var err error
+		if object {
+			if dst, err = s.key(dst); err != nil {
+				return dst, err
+			}
+		}
 		if dst, err = s.value(dst, depth); err != nil {
 			return dst, err
 		}
-		n++
 		s.ws()
 		if s.i >= len(s.b) {
 			return dst, s.errf("unexpected end")
 		}
 		c := s.b[s.i]
 		s.i++
-		if c == ']' {
-			return endCollection(dst, at, n, 0x90, true), nil
+		if c == end {
+			return endCollection(dst, at, n, fix, !object), nil
 		}
 		if c != ',' {
-			return dst, s.errf("expected , or ]")
+			return dst, s.errf("expected , or %c", end)
 		}
 	}
 }
 
-func (s *jsonScanner) object(dst []byte, depth int) ([]byte, error) {
-	s.i++ // {
-	at := len(dst)
-	dst = append(dst, 0x80)
-	n := 0
+// key transcodes the object key at s.i and moves past the colon after it.
+func (s *jsonScanner) key(dst []byte) ([]byte, error) {
+	if s.i >= len(s.b) || s.b[s.i] != '"' {
+		return dst, s.errf("expected key")
+	}
+	dst, err := s.str(dst)
+	if err != nil {
+		return dst, err
+	}
 	s.ws()
-	if s.i < len(s.b) && s.b[s.i] == '}' {
-		s.i++
-		return dst, nil
+	if s.i >= len(s.b) || s.b[s.i] != ':' {
+		return dst, s.errf("expected :")
 	}
-	for {
-		s.ws()
-		if s.i >= len(s.b) || s.b[s.i] != '"' {
-			return dst, s.errf("expected key")
-		}
-		var err error
-		if dst, err = s.str(dst); err != nil {
-			return dst, err
-		}
-		s.ws()
-		if s.i >= len(s.b) || s.b[s.i] != ':' {
-			return dst, s.errf("expected :")
-		}
-		s.i++
-		s.ws()
-		if dst, err = s.value(dst, depth); err != nil {
-			return dst, err
-		}
-		n++
-		s.ws()
-		if s.i >= len(s.b) {
-			return dst, s.errf("unexpected end")
-		}
-		c := s.b[s.i]
-		s.i++
-		if c == '}' {
-			return endCollection(dst, at, n, 0x80, false), nil
-		}
-		if c != ',' {
-			return dst, s.errf("expected , or }")
-		}
-	}
+	s.i++
+	s.ws()
+	return dst, nil
 }
 
 // placeholder recognizes {"_placeholder":true,"num":N} (keys in any order,
