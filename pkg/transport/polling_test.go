@@ -82,11 +82,7 @@ func TestPollingLongPollWaits(t *testing.T) {
 	c := ts.rec.waitOpen(t)
 	got := make(chan string, 1)
 	go func() { _, body := p.get(); got <- body }()
-	checkFor(t, 5*time.Second, "pending GET", func() bool {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		return c.pollActive
-	})
+	waitPollPending(t, c)
 	select {
 	case b := <-got:
 		t.Fatalf("GET returned early: %q", b)
@@ -157,11 +153,7 @@ func TestDuplicateGETClosesSession(t *testing.T) {
 	c := ts.rec.waitOpen(t)
 	first := make(chan string, 1)
 	go func() { _, body := p.get(); first <- body }()
-	checkFor(t, 5*time.Second, "pending GET", func() bool {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		return c.pollActive
-	})
+	waitPollPending(t, c)
 	if status, _ := p.get(); status != http.StatusBadRequest {
 		t.Fatalf("second GET: %d", status)
 	}
@@ -191,11 +183,7 @@ func TestAbortedGETClosesSession(t *testing.T) {
 			resp.Body.Close()
 		}
 	}()
-	checkFor(t, 5*time.Second, "pending GET", func() bool {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		return c.pollActive
-	})
+	waitPollPending(t, c)
 	tr.CloseIdleConnections()
 	// Abort the request by closing its connection.
 	ts.ts.CloseClientConnections()
@@ -248,11 +236,7 @@ func TestPollingClientClose(t *testing.T) {
 	c := ts.rec.waitOpen(t)
 	pending := make(chan string, 1)
 	go func() { _, b := p.get(); pending <- b }()
-	checkFor(t, 5*time.Second, "pending GET", func() bool {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		return c.pollActive
-	})
+	waitPollPending(t, c)
 	if status, body := p.post("1"); status != 200 || body != "ok" {
 		t.Fatalf("%d %q", status, body)
 	}
@@ -469,5 +453,15 @@ func TestShutdownKeepsClosedPollingSessionsForTheirLastGET(t *testing.T) {
 				}
 			})
 		}
+	})
+}
+
+// waitPollPending waits until a long-poll GET of c is held by the server.
+func waitPollPending(t *testing.T, c *Conn) {
+	t.Helper()
+	checkFor(t, 5*time.Second, "pending GET", func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.pollActive
 	})
 }

@@ -232,11 +232,7 @@ func TestUpgrade(t *testing.T) {
 	// A GET is pending when the probe starts: it is released with a noop.
 	pending := make(chan string, 1)
 	go func() { _, b := p.get(); pending <- b }()
-	checkFor(t, 5*time.Second, "pending GET", func() bool {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		return c.pollActive
-	})
+	waitPollPending(t, c)
 	ws := dial(t, ts.wsURL("?EIO=4&transport=websocket&sid="+p.sid))
 	write(t, ws, websocket.MessageText, "2probe")
 	if _, s := read(t, ws); s != "3probe" {
@@ -326,11 +322,7 @@ func TestShutdown(t *testing.T) {
 	c := ts.rec.waitOpen(t)
 	pending := make(chan string, 1)
 	go func() { _, b := p.get(); pending <- b }()
-	checkFor(t, 5*time.Second, "pending GET", func() bool {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		return c.pollActive
-	})
+	waitPollPending(t, c)
 	_ = wss[0].Close
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
