@@ -8,14 +8,23 @@ import (
 	"github.com/sockgate/sockgate/internal/leakcheck"
 )
 
-func parkedUntilClosed(stop <-chan struct{}, done chan<- struct{}) {
+func parkedUntilClosed(started chan<- struct{}, stop <-chan struct{}, done chan<- struct{}) {
+	close(started)
 	<-stop
 	close(done)
 }
 
+// startParked starts parkedUntilClosed and returns once it runs: a goroutine
+// that has not been scheduled yet may not show its function in the stacks.
+func startParked(stop <-chan struct{}, done chan<- struct{}) {
+	started := make(chan struct{})
+	go parkedUntilClosed(started, stop, done)
+	<-started
+}
+
 func TestCheck(t *testing.T) {
 	stop, done := make(chan struct{}), make(chan struct{})
-	go parkedUntilClosed(stop, done)
+	startParked(stop, done)
 	defer func() { close(stop); <-done }()
 
 	tests := []struct {
@@ -43,7 +52,7 @@ func TestCheck(t *testing.T) {
 
 func TestCheckWaitsForEnd(t *testing.T) {
 	stop, done := make(chan struct{}), make(chan struct{})
-	go parkedUntilClosed(stop, done)
+	startParked(stop, done)
 	time.AfterFunc(50*time.Millisecond, func() { close(stop) })
 	if err := leakcheck.Check(leakcheck.Options{Match: []string{"leakcheck_test.parkedUntilClosed"}, Wait: 5 * time.Second}); err != nil {
 		t.Fatal(err)
