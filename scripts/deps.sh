@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs the system packages the tests need when they are missing:
-# redis-server (Redis adapter tests, make cluster), chromium (browser test) and
-# Node.js + npm (client bundle, Node integration tests). As root it uses
+# redis-server (Redis adapter tests, make cluster), chromium (browser test),
+# haproxy (the load balancer tests), prometheus (promtool checks the deploy
+# files), docker-compose (parses docker-compose.yml offline) and Node.js + npm
+# (client bundle, Node integration tests). As root it uses
 # apt-get (Debian); otherwise it only says what is missing.
 #
 #   scripts/deps.sh            # redis-server, chromium, node/npm
@@ -21,6 +23,9 @@ if [[ $want == all || $want == redis ]]; then
 fi
 if [[ $want == all ]]; then
 	[[ -x /usr/bin/chromium ]] || missing+=(chromium)
+	has haproxy || missing+=(haproxy)
+	has promtool || missing+=(prometheus)
+	has docker-compose || missing+=(docker-compose)
 fi
 
 ((${#missing[@]} == 0)) && exit 0
