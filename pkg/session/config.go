@@ -24,6 +24,10 @@ type Config struct {
 	CORS            transport.CORS // default: no CORS headers
 	// AllowRequest, if set, may refuse an Engine.IO handshake. Default: allow all.
 	AllowRequest func(r *http.Request) error
+	// SessionIDPrefix and Remote are transport.Config's: they let the
+	// nodes of a cluster serve each other's sessions. Default none.
+	SessionIDPrefix string
+	Remote          func(w http.ResponseWriter, r *http.Request, sid string) bool
 
 	// Socket.IO settings.
 
@@ -96,6 +100,8 @@ func (c *Config) transport(h transport.Handler) transport.Config {
 		WriteQueueBytes: c.WriteQueueBytes,
 		CORS:            c.CORS,
 		AllowRequest:    c.AllowRequest,
+		SessionIDPrefix: c.SessionIDPrefix,
+		Remote:          c.Remote,
 		Logger:          c.Logger,
 		Handler:         h,
 	}

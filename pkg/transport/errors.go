@@ -33,6 +33,13 @@ var codeMessages = [...]string{
 	"Unsupported protocol version",
 }
 
+// RefuseUnknownSession answers a request the way a Server answers one for a
+// session it does not have: 400 with {"code":1,"message":"Session ID
+// unknown"}. It is for Config.Remote, when the session turns out to be gone.
+func RefuseUnknownSession(w http.ResponseWriter) {
+	writeError(w, codeUnknownSID, "")
+}
+
 // writeError refuses a request the way the reference server does: HTTP 400
 // (403 for Forbidden) with {"code":N,"message":"..."}.
 func writeError(w http.ResponseWriter, code int, message string) {

@@ -106,6 +106,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if sid := q.Get("sid"); sid != "" {
 		c := s.lookup(sid)
 		if c == nil {
+			if s.cfg.Remote != nil && s.cfg.Remote(w, r, sid) {
+				return
+			}
 			s.refuse(w, codeUnknownSID, "")
 			return
 		}
@@ -174,12 +177,15 @@ func isWebSocketUpgrade(r *http.Request) bool {
 	return false
 }
 
-// newID returns a session id: 15 random bytes in URL-safe base64 (20 chars),
-// the shape of the reference server's ids.
-func newID() string {
+// newID returns a session id: Config.SessionIDPrefix, then 15 random bytes
+// in URL-safe base64 (20 chars), the shape of the reference server's ids.
+func (s *Server) newID() string {
 	var b [15]byte
 	_, _ = rand.Read(b[:])
-	return base64.RawURLEncoding.EncodeToString(b[:])
+	p := s.cfg.SessionIDPrefix
+	id := make([]byte, len(p), len(p)+20)
+	copy(id, p)
+	return string(base64.RawURLEncoding.AppendEncode(id, b[:]))
 }
 
 func (s *Server) shardOf(id string) *shard {
@@ -216,7 +222,7 @@ func (s *Server) unregister(c *Conn) {
 
 // newConn builds a session whose first queued frame is its open packet.
 func (s *Server) newConn(req *Request, transport string, ws *wsConn) *Conn {
-	c := &Conn{srv: s, id: newID(), req: req, transport: transport, ws: ws}
+	c := &Conn{srv: s, id: s.newID(), req: req, transport: transport, ws: ws}
 	upgrades := s.upgrades
 	if transport == TransportWebSocket {
 		upgrades = []string{}
