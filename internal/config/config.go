@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"strings"
 	"time"
 )
@@ -28,7 +29,13 @@ type Config struct {
 	ShutdownTimeout time.Duration // default 20s
 	ShowVersion     bool          // -version: print the version and exit
 	DebugAddr       string        // empty (default): no debug listener; else /debug/pprof/ there
+	Sticky          bool          // default true; false: nodes forward requests for each other's sessions
+	ClusterSecret   string        // authenticates node-to-node requests (needed with Sticky false)
+	AdvertiseAddr   string        // how other nodes reach this one; default derived from Addr
 }
+
+// MinClusterSecret is the shortest -cluster-secret accepted.
+const MinClusterSecret = 16
 
 // EnvPrefix prefixes the environment variable of every flag: -redis-url is
 // SOCKGATE_REDIS_URL.
@@ -62,6 +69,9 @@ func Parse(name string, args []string, getenv func(string) string, output io.Wri
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 20*time.Second, "on SIGINT/SIGTERM, how long to drain connections before closing what is left")
 	fs.BoolVar(&c.ShowVersion, "version", false, "print the version and exit")
 	fs.StringVar(&c.DebugAddr, "debug-addr", "", "`address` (host:port) of a separate listener serving Go's /debug/pprof/ profiles; empty (default) serves none. Keep it on loopback: profiles reveal internals")
+	fs.BoolVar(&c.Sticky, "sticky", true, "the load balancer keeps each client on one node (sticky sessions); false: any node serves any request, forwarding it to the node that owns the session (needs -redis-url and -cluster-secret)")
+	fs.StringVar(&c.ClusterSecret, "cluster-secret", "", "shared `secret` (at least 16 characters, the same on every node) that authenticates the requests nodes forward to each other with -sticky=false; prefer the environment variable, flags show in ps")
+	fs.StringVar(&c.AdvertiseAddr, "advertise-addr", "", "`host:port` other nodes reach this one at, for -sticky=false (Kubernetes: the pod IP); default: the listen address, when -addr names a host")
 	fs.Usage = func() { usage(fs) }
 
 	if err := fs.Parse(args); err != nil {
@@ -125,10 +135,37 @@ func (c Config) validate() error {
 	if c.ShutdownTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("-shutdown-timeout: %v is not positive", c.ShutdownTimeout))
 	}
+	if !c.Sticky {
+		if c.RedisURL == "" {
+			errs = append(errs, errors.New("-sticky=false needs -redis-url"))
+		}
+		if len(c.ClusterSecret) < MinClusterSecret {
+			errs = append(errs, fmt.Errorf("-sticky=false needs -cluster-secret of at least %d characters", MinClusterSecret))
+		}
+		if c.AdvertiseAddr == "" && wildcard(c.Addr) {
+			errs = append(errs, fmt.Errorf("-sticky=false needs -advertise-addr when -addr %q names no host", c.Addr))
+		}
+	}
+	if c.AdvertiseAddr != "" {
+		if _, port, err := net.SplitHostPort(c.AdvertiseAddr); err != nil || wildcard(c.AdvertiseAddr) || port == "" || port == "0" {
+			errs = append(errs, fmt.Errorf("-advertise-addr: %q is not a host:port other nodes can reach", c.AdvertiseAddr))
+		}
+	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		errs = append(errs, fmt.Errorf("-log-format: %q is neither text nor json", c.LogFormat))
 	}
 	return errors.Join(errs...)
+}
+
+// wildcard reports whether a listen address names no host (":3000",
+// "0.0.0.0:3000", "[::]:3000"); unparsable addresses count as wildcards.
+func wildcard(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil || host == "" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsUnspecified()
 }
 
 // NewLogger returns the logger that the configuration asks for, writing to w.

@@ -33,6 +33,7 @@ func TestParseDefaults(t *testing.T) {
 		LogLevel:        slog.LevelInfo,
 		LogFormat:       "text",
 		ShutdownTimeout: 20 * time.Second,
+		Sticky:          true,
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("defaults:\n got %+v\nwant %+v", c, want)
@@ -76,6 +77,18 @@ func TestParse(t *testing.T) {
 					t.Errorf("%+v", c)
 				}
 			}},
+		{"forwarding, secret from env, address from -addr", []string{"-sticky=false", "-redis-url=redis://x:6379", "-addr=10.1.2.3:3000"}, env("SOCKGATE_CLUSTER_SECRET", "0123456789abcdef"),
+			func(t *testing.T, c Config) {
+				if c.Sticky || c.ClusterSecret != "0123456789abcdef" || c.AdvertiseAddr != "" {
+					t.Errorf("%+v", c)
+				}
+			}},
+		{"forwarding, advertise address", nil, env("SOCKGATE_STICKY", "false", "SOCKGATE_REDIS_URL", "redis://x:6379", "SOCKGATE_CLUSTER_SECRET", "0123456789abcdef", "SOCKGATE_ADVERTISE_ADDR", "gw-0.gw:3000"),
+			func(t *testing.T, c Config) {
+				if c.Sticky || c.AdvertiseAddr != "gw-0.gw:3000" {
+					t.Errorf("%+v", c)
+				}
+			}},
 		{"redis key", []string{"-redis-url=redis://x:6379", "-redis-key=app1"}, env(),
 			func(t *testing.T, c Config) {
 				if c.RedisKey != "app1" {
@@ -108,6 +121,13 @@ func TestParseErrors(t *testing.T) {
 		{"zero payload", []string{"-max-payload=0"}, env(), "max-payload"},
 		{"negative timeout", []string{"-ping-timeout=-1s"}, env(), "ping-timeout"},
 		{"sharded without url", []string{"-redis-sharded"}, env(), "redis-sharded"},
+		{"forwarding without redis", []string{"-sticky=false", "-cluster-secret=0123456789abcdef", "-addr=127.0.0.1:3000"}, env(), "needs -redis-url"},
+		{"forwarding without secret", []string{"-sticky=false", "-redis-url=redis://x", "-addr=127.0.0.1:3000"}, env(), "cluster-secret"},
+		{"forwarding, short secret", []string{"-sticky=false", "-redis-url=redis://x", "-addr=127.0.0.1:3000", "-cluster-secret=short"}, env(), "at least 16"},
+		{"forwarding, wildcard listener", []string{"-sticky=false", "-redis-url=redis://x", "-cluster-secret=0123456789abcdef"}, env(), "-advertise-addr"},
+		{"forwarding, 0.0.0.0 listener", []string{"-sticky=false", "-redis-url=redis://x", "-cluster-secret=0123456789abcdef", "-addr=0.0.0.0:3000"}, env(), "-advertise-addr"},
+		{"wildcard advertise address", []string{"-advertise-addr=[::]:3000"}, env(), "advertise-addr"},
+		{"advertise address without port", []string{"-advertise-addr=10.0.0.1"}, env(), "advertise-addr"},
 		{"unknown flag", []string{"-nope"}, env(), "nope"},
 		{"stray argument", []string{"serve"}, env(), "serve"},
 	}
@@ -129,7 +149,8 @@ func TestUsage(t *testing.T) {
 	}
 	for _, want := range []string{"-addr", "SOCKGATE_ADDR", "-redis-url", "SOCKGATE_REDIS_URL", "-redis-key", "-redis-sharded",
 		"-cors-origins", "-ping-interval", "-ping-timeout", "-max-payload", "-log-level", "-log-format", "-shutdown-timeout",
-		"SOCKGATE_SHUTDOWN_TIMEOUT", "-debug-addr", "SOCKGATE_DEBUG_ADDR", "(default :3000)", "(default socket.io)"} {
+		"SOCKGATE_SHUTDOWN_TIMEOUT", "-debug-addr", "SOCKGATE_DEBUG_ADDR", "-sticky", "SOCKGATE_STICKY", "(default true)",
+		"-cluster-secret", "SOCKGATE_CLUSTER_SECRET", "-advertise-addr", "SOCKGATE_ADVERTISE_ADDR", "(default :3000)", "(default socket.io)"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("usage lacks %q", want)
 		}

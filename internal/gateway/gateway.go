@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/sockgate/sockgate/internal/metrics"
 	"github.com/sockgate/sockgate/pkg/adapter"
+	"github.com/sockgate/sockgate/pkg/forward"
 	"github.com/sockgate/sockgate/pkg/session"
 	"github.com/sockgate/sockgate/pkg/transport"
 	"github.com/sockgate/sockgate/web"
@@ -39,6 +41,19 @@ type Config struct {
 	// Adapter, if set, is used instead of one built from RedisURL; the
 	// gateway does not close it.
 	Adapter adapter.Adapter
+
+	// Forward lets every node serve every Engine.IO request, so that the
+	// load balancer needs no sticky sessions: a request for a session of
+	// another node is forwarded to it (see package forward). It needs
+	// RedisURL (the node registry lives there) and ClusterSecret. Default
+	// false: the load balancer must keep each client on one node.
+	Forward bool
+	// ClusterSecret authenticates the requests nodes forward to each
+	// other: the same on every node, at least forward.MinSecretBytes.
+	ClusterSecret string
+	// AdvertiseAddr is the host:port other nodes reach this one at, with
+	// Forward. Default: the listener's address, when it names a host.
+	AdvertiseAddr string
 
 	// CORSOrigins may use the polling transport cross-origin ("*": any).
 	// Default none.
@@ -78,6 +93,9 @@ type Gateway struct {
 	handler http.Handler
 	onEvent session.EventHandler // the built-in events; one func value for every socket
 
+	fwd      *forward.Node // nil unless Config.Forward
+	fwdRedis io.Closer     // the registry's Redis client
+
 	draining     atomic.Bool
 	shutdownOnce sync.Once
 	shutdownErr  error
@@ -116,6 +134,16 @@ func New(cfg Config) (*Gateway, error) {
 		g.adapter, g.ownsAd = adapter.NewMemory(), true
 	}
 
+	var sessionPrefix string
+	var remote func(http.ResponseWriter, *http.Request, string) bool
+	if cfg.Forward {
+		if err := g.newForward(); err != nil {
+			g.closeAdapter()
+			return nil, fmt.Errorf("gateway: %w", err)
+		}
+		sessionPrefix, remote = g.fwd.SessionIDPrefix(), g.fwd.Remote
+	}
+
 	var cors transport.CORS
 	if len(cfg.CORSOrigins) > 0 {
 		cors.Origins = cfg.CORSOrigins
@@ -126,13 +154,18 @@ func New(cfg Config) (*Gateway, error) {
 		MaxPayload:   cfg.MaxPayload,
 		CORS:         cors,
 		AllowRequest: g.allowRequest,
-		Adapter:      g.adapter,
-		Logger:       cfg.Logger,
+		// With Forward, session ids name this node, and requests for other
+		// nodes' sessions go to them.
+		SessionIDPrefix: sessionPrefix,
+		Remote:          remote,
+		Adapter:         g.adapter,
+		Logger:          cfg.Logger,
 		// The built-in events never wait: broadcasts queue their writes
 		// and their Redis publish, acks are sent without blocking.
 		InlineHandlers: true,
 	})
 	if err != nil {
+		g.closeForward(context.Background())
 		g.closeAdapter()
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
@@ -216,6 +249,17 @@ func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(g.log.Handler(), slog.LevelDebug),
 	}
+	if g.fwd != nil {
+		addr := g.cfg.AdvertiseAddr
+		if addr == "" {
+			addr = ln.Addr().String()
+		}
+		if err := g.fwd.Start(ctx, addr); err != nil {
+			ln.Close()
+			g.Shutdown(context.Background())
+			return fmt.Errorf("gateway: %w", err)
+		}
+	}
 	g.logStartup(ln.Addr())
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
@@ -256,11 +300,11 @@ func (g *Gateway) logStartup(addr net.Addr) {
 		bundle = "missing"
 		g.log.Warn("socket.io client bundle not built in: /socket.io/socket.io.js answers 503; run `make run` (npm ci + go generate ./web) and rebuild")
 	}
-	g.log.Info("sockgate listening",
-		"addr", addr.String(),
-		"adapter", g.AdapterName(),
-		"version", g.cfg.Version,
-		"client_bundle", bundle)
+	args := []any{"addr", addr.String(), "adapter", g.AdapterName(), "version", g.cfg.Version, "client_bundle", bundle}
+	if g.fwd != nil {
+		args = append(args, "sticky", false, "node", g.fwd.ID(), "advertise_addr", g.fwd.Addr())
+	}
+	g.log.Info("sockgate listening", args...)
 }
 
 // Shutdown drains the node (readiness false, new sessions refused, sockets
@@ -276,7 +320,9 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 		if errors.Is(err, session.ErrServerClosed) {
 			err = nil
 		}
-		g.shutdownErr = errors.Join(err, g.closeAdapter())
+		// The node leaves the registry last: until its sessions are closed,
+		// other nodes still forward their clients' last requests here.
+		g.shutdownErr = errors.Join(err, g.closeForward(ctx), g.closeAdapter())
 	})
 	return g.shutdownErr
 }

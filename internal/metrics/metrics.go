@@ -37,6 +37,7 @@ type Metric[S any] struct {
 	desc *prometheus.Desc
 	kind prometheus.ValueType
 	each func(s S, emit func(value float64, labelValues ...string))
+	hist func(s S, ch chan<- prometheus.Metric) // histograms, instead of each
 }
 
 // Counter is a counter read from a snapshot.
@@ -67,6 +68,39 @@ func GaugeVec[S any](name, help string, labels []string, each func(s S, emit fun
 	return Metric[S]{desc: prometheus.NewDesc(name, help, labels, nil), kind: prometheus.GaugeValue, each: each}
 }
 
+// HistogramSample is one histogram series of a snapshot: observations per
+// bucket (upper bounds as given to HistogramVec, then +Inf; not
+// cumulative), their count and their sum.
+type HistogramSample struct {
+	Buckets []uint64
+	Count   uint64
+	Sum     float64
+}
+
+// HistogramVec is a histogram with labels, read from a snapshot whose
+// buckets have the upper bounds given; each calls emit once per series.
+func HistogramVec[S any](name, help string, bounds []float64, labels []string, each func(s S, emit func(h HistogramSample, labelValues ...string))) Metric[S] {
+	desc := prometheus.NewDesc(name, help, labels, nil)
+	bounds = append([]float64(nil), bounds...)
+	return Metric[S]{desc: desc, hist: func(s S, ch chan<- prometheus.Metric) {
+		each(s, func(h HistogramSample, labelValues ...string) {
+			cum := make(map[float64]uint64, len(bounds))
+			var n uint64
+			for i, b := range bounds {
+				if i < len(h.Buckets) {
+					n += h.Buckets[i]
+				}
+				cum[b] = n
+			}
+			pm, err := prometheus.NewConstHistogram(desc, h.Count, h.Sum, cum, labelValues...)
+			if err != nil {
+				pm = prometheus.NewInvalidMetric(desc, err)
+			}
+			ch <- pm
+		})
+	}}
+}
+
 // Collector is a prometheus.Collector that takes one snapshot per scrape and
 // reports every metric from it, so the series of one scrape are consistent.
 type Collector[S any] struct {
@@ -90,6 +124,10 @@ func (c *Collector[S]) Describe(ch chan<- *prometheus.Desc) {
 func (c *Collector[S]) Collect(ch chan<- prometheus.Metric) {
 	s := c.snapshot()
 	for _, m := range c.metrics {
+		if m.hist != nil {
+			m.hist(s, ch)
+			continue
+		}
 		m.each(s, func(v float64, labelValues ...string) {
 			pm, err := prometheus.NewConstMetric(m.desc, m.kind, v, labelValues...)
 			if err != nil {

@@ -46,3 +46,27 @@ func TestCollector(t *testing.T) {
 		t.Errorf("%d snapshots for one scrape, want 1", n)
 	}
 }
+
+func TestHistogramVec(t *testing.T) {
+	type hs struct{ h HistogramSample }
+	c := NewCollector(func() hs { return hs{HistogramSample{Buckets: []uint64{1, 0, 2, 4}, Count: 7, Sum: 12.5}} },
+		HistogramVec("test_seconds", "Durations.", []float64{0.1, 1, 10}, []string{"kind"}, func(s hs, emit func(HistogramSample, ...string)) {
+			emit(s.h, "a")
+		}),
+	)
+	reg := NewRegistry()
+	reg.MustRegister(c)
+	rec := httptest.NewRecorder()
+	Handler(reg).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	body, _ := io.ReadAll(rec.Result().Body)
+	for _, want := range []string{
+		"# TYPE test_seconds histogram",
+		`test_seconds_bucket{kind="a",le="0.1"} 1`, `test_seconds_bucket{kind="a",le="1"} 1`,
+		`test_seconds_bucket{kind="a",le="10"} 3`, `test_seconds_bucket{kind="a",le="+Inf"} 7`,
+		`test_seconds_sum{kind="a"} 12.5`, `test_seconds_count{kind="a"} 7`,
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("metrics lack %q:\n%s", want, body)
+		}
+	}
+}
