@@ -13,6 +13,11 @@
 // reconnect elsewhere without a storm), and what is left is closed when the
 // shutdown timeout ends.
 //
+// With Config.Forward (-sticky=false), a forward.Node makes session ids name
+// this node, registers it in Redis when Serve starts, forwards requests for
+// other nodes' sessions to them and authenticates those forwarded here; it
+// leaves the registry after the sessions are closed.
+//
 // The built-in events of the main namespace (see events.go) are the ones the
 // README documents: join, leave, message and echo.
 package gateway
