@@ -6,6 +6,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 type snap struct {
@@ -27,11 +29,7 @@ func TestCollector(t *testing.T) {
 			}
 		}),
 	)
-	reg := NewRegistry()
-	reg.MustRegister(c)
-	rec := httptest.NewRecorder()
-	Handler(reg).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
-	body, _ := io.ReadAll(rec.Result().Body)
+	body := scrape(c)
 	for _, want := range []string{
 		"# TYPE test_open gauge", "test_open 3",
 		"# TYPE test_opened_total counter", "test_opened_total 10",
@@ -54,11 +52,7 @@ func TestHistogramVec(t *testing.T) {
 			emit(s.h, "a")
 		}),
 	)
-	reg := NewRegistry()
-	reg.MustRegister(c)
-	rec := httptest.NewRecorder()
-	Handler(reg).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
-	body, _ := io.ReadAll(rec.Result().Body)
+	body := scrape(c)
 	for _, want := range []string{
 		"# TYPE test_seconds histogram",
 		`test_seconds_bucket{kind="a",le="0.1"} 1`, `test_seconds_bucket{kind="a",le="1"} 1`,
@@ -69,4 +63,14 @@ func TestHistogramVec(t *testing.T) {
 			t.Errorf("metrics lack %q:\n%s", want, body)
 		}
 	}
+}
+
+// scrape returns the exposition text of a registry holding c.
+func scrape(c prometheus.Collector) []byte {
+	reg := NewRegistry()
+	reg.MustRegister(c)
+	rec := httptest.NewRecorder()
+	Handler(reg).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	body, _ := io.ReadAll(rec.Result().Body)
+	return body
 }
