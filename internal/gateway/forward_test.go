@@ -17,7 +17,7 @@ const testClusterSecret = "gateway-test-cluster-secret"
 
 func TestForwardConfig(t *testing.T) {
 	for _, cfg := range []Config{
-		{Forward: true, ClusterSecret: testClusterSecret},                             // no Redis
+		{Forward: true, ClusterSecret: testClusterSecret},                            // no Redis
 		{Forward: true, RedisURL: "redis://127.0.0.1:1", ClusterSecret: "too short"}, // short secret
 	} {
 		if g, err := New(cfg); err == nil {
