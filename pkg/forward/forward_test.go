@@ -63,11 +63,21 @@ func (tn *testNode) remoteAddrs() []string {
 // startNodes starts count nodes in one registry (a key of the test's own).
 func startNodes(t testing.TB, count int) []*testNode {
 	t.Helper()
+	secrets := make([][]byte, count)
+	for i := range secrets {
+		secrets[i] = testSecret
+	}
+	return startNodesWith(t, secrets)
+}
+
+// startNodesWith starts a node per secret in one registry.
+func startNodesWith(t testing.TB, secrets [][]byte) []*testNode {
+	t.Helper()
 	rdb := newRedis(t)
 	key := "forward-test-" + rand.Text()
-	nodes := make([]*testNode, count)
+	nodes := make([]*testNode, len(secrets))
 	for i := range nodes {
-		n, err := New(Config{Redis: rdb, Key: key, Secret: testSecret, TTL: 3 * time.Second})
+		n, err := New(Config{Redis: rdb, Key: key, Secret: secrets[i], TTL: 3 * time.Second})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -312,6 +322,22 @@ func TestForwardRefusesForgedRequests(t *testing.T) {
 	}
 	if addrs := owner.remoteAddrs(); addrs[len(addrs)-1] != "203.0.113.9:1234" {
 		t.Fatalf("RemoteAddr %q", addrs[len(addrs)-1])
+	}
+}
+
+func TestForwardBetweenNodesWithDifferentSecrets(t *testing.T) {
+	nodes := startNodesWith(t, [][]byte{testSecret, []byte("a secret the other node lacks")})
+	c := client(t)
+	sid := handshake(t, c, nodes[0])
+	status, body := do(t, c, http.MethodPost, nodes[1].url+query(sid), "4x", nil)
+	if status != http.StatusForbidden {
+		t.Fatalf("got %d %q, want 403", status, body)
+	}
+	if s := nodes[1].node.Stats(); s.Forwarded[KindPollingPost][ResultRefused] != 1 {
+		t.Fatalf("forwarding node: %+v", s.Forwarded)
+	}
+	if s := nodes[0].node.Stats(); s.Rejected[RejectSignature] != 1 || len(nodes[0].echo.messages()) != 0 {
+		t.Fatalf("owner: %+v, got %q", s.Rejected, nodes[0].echo.messages())
 	}
 }
 

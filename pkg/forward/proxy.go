@@ -81,8 +81,13 @@ func (n *Node) Remote(w http.ResponseWriter, r *http.Request, sid string) bool {
 		},
 		ModifyResponse: func(res *http.Response) error {
 			answered = true
-			n.stats.count(kind, ResultOK)
 			n.stats.observe(kind, time.Since(start))
+			if res.StatusCode == http.StatusForbidden && res.Header.Get(headerRefused) != "" {
+				n.stats.count(kind, ResultRefused)
+				n.rejectLg.warn("forward: the owner refused a forwarded request; does every node have the same cluster secret, and are the clocks in sync?", "node", id, "addr", addr)
+			} else {
+				n.stats.count(kind, ResultOK)
+			}
 			// The CORS headers are the local node's, set before Remote ran
 			// (every node has the same CORS settings); the owner's would
 			// repeat them.
@@ -161,10 +166,11 @@ const (
 	ResultUnreachable                 // the owner did not answer: 400 unknown session
 	ResultCanceled                    // the client left before the owner answered
 	ResultRegistryError               // Redis failed the lookup: 400 unknown session
+	ResultRefused                     // the owner found the request not authentic (403): secrets or clocks differ
 	numResults
 )
 
-var resultNames = [numResults]string{"ok", "unknown_node", "unreachable", "canceled", "registry_error"}
+var resultNames = [numResults]string{"ok", "unknown_node", "unreachable", "canceled", "registry_error", "refused"}
 
 func (r Result) String() string { return resultNames[r] }
 

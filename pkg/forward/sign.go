@@ -21,6 +21,10 @@ const (
 	HeaderSignature = "Sockgate-Forward-Signature" // URL-safe base64 HMAC-SHA256
 )
 
+// headerRefused marks the 403 of a request refused as not authentic, for
+// the forwarding node to tell it from the owner's other answers.
+const headerRefused = "Sockgate-Forward-Refused"
+
 const signatureVersion = "sockgate-forward-1\n"
 
 func (n *Node) mac(method, uri, host, ts, client string) hash.Hash {
@@ -74,6 +78,7 @@ func (n *Node) Handler(next http.Handler) http.Handler {
 		if !ok {
 			n.stats.rejected[reason].Add(1)
 			n.rejectLg.warn("forward: refused a forwarded request that is not authentic", "reason", reason.String(), "remote", r.RemoteAddr, "uri", r.RequestURI)
+			w.Header().Set(headerRefused, reason.String())
 			http.Error(w, "forward: forwarded request not authenticated", http.StatusForbidden)
 			return
 		}
