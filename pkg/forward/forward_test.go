@@ -51,6 +51,7 @@ type testNode struct {
 	url   string // http://127.0.0.1:port/socket.io/
 	mu    sync.Mutex
 	addrs []string // RemoteAddr of each request the transport served
+	xff   []string // and its X-Forwarded-For
 	once  sync.Once
 }
 
@@ -94,6 +95,7 @@ func startNodesWith(t testing.TB, secrets [][]byte) []*testNode {
 		record := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			tn.mu.Lock()
 			tn.addrs = append(tn.addrs, r.RemoteAddr)
+			tn.xff = append(tn.xff, r.Header.Get("X-Forwarded-For"))
 			tn.mu.Unlock()
 			tn.srv.ServeHTTP(w, r)
 		})
@@ -203,7 +205,7 @@ func TestForwardPolling(t *testing.T) {
 			t.Fatalf("GET via node %d: %d %q, want %q", i, status, body, msg)
 		}
 	}
-	if got := nodes[0].echo.messages(); strings.Join(got, ",") != "hello a,hello b,hello c,hello d" {
+	if got := nodes[0].echo.messages(); strings.Join(got[:4], ",") != "hello a,hello b,hello c,hello d" {
 		t.Fatalf("owner got %q", got)
 	}
 	// The owner saw the client's address (127.0.0.2), never the forwarding
@@ -213,12 +215,21 @@ func TestForwardPolling(t *testing.T) {
 			t.Fatalf("owner served a request from %q, want the client's 127.0.0.2", a)
 		}
 	}
+	// A load balancer's X-Forwarded-For reaches the owner as it was.
+	do(t, c, http.MethodPost, nodes[2].url+query(sid), "4xff", http.Header{"X-Forwarded-For": {"192.0.2.1"}})
+	tn := nodes[0]
+	tn.mu.Lock()
+	xff := tn.xff[len(tn.xff)-1]
+	tn.mu.Unlock()
+	if xff != "192.0.2.1" {
+		t.Fatalf("owner got X-Forwarded-For %q", xff)
+	}
 	s1 := nodes[1].node.Stats()
 	if s1.Forwarded[KindPollingPost][ResultOK] != 2 || s1.Forwarded[KindPollingGet][ResultOK] != 2 || s1.Latency[KindPollingGet].Count != 2 {
 		t.Fatalf("node 1 stats %+v", s1)
 	}
-	if s0 := nodes[0].node.Stats(); s0.Accepted != 6 {
-		t.Fatalf("owner accepted %d forwarded requests, want 6", s0.Accepted)
+	if s0 := nodes[0].node.Stats(); s0.Accepted != 7 {
+		t.Fatalf("owner accepted %d forwarded requests, want 7", s0.Accepted)
 	}
 }
 

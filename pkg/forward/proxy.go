@@ -66,9 +66,9 @@ func (n *Node) Remote(w http.ResponseWriter, r *http.Request, sid string) bool {
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.Out.URL.Scheme = "http"
 			pr.Out.URL.Host = addr
-			// Rewrite drops the X-Forwarded-* headers; the owner sees those
+			// Rewrite drops the Forwarded and X-Forwarded-* headers; the owner sees those
 			// the load balancer set, as a client of its own would.
-			for _, h := range [...]string{"X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto"} {
+			for _, h := range [...]string{"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto"} {
 				if v, ok := pr.In.Header[h]; ok {
 					pr.Out.Header[h] = v
 				}
