@@ -2,7 +2,9 @@ package gateway
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -234,18 +236,50 @@ type degraded struct{ adapter.Adapter }
 func (degraded) Health() error { return errors.New("redis down") }
 
 func TestReadyzDegraded(t *testing.T) {
-	_, srv := newTestGateway(t, Config{Adapter: degraded{adapter.NewMemory()}})
-	resp, body := get(t, srv.URL+"/readyz", nil)
-	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, "redis down") {
-		t.Errorf("status %d %q, want 503 naming the adapter's error", resp.StatusCode, body)
+	tests := []struct {
+		name     string
+		requires bool
+		status   int
+		body     string
+	}{
+		{"default: informative only", false, http.StatusOK, "ready\n"},
+		{"ready-requires-redis", true, http.StatusServiceUnavailable, "not ready: cluster degraded: redis down\n"},
 	}
-	if resp, _ := get(t, srv.URL+"/healthz", nil); resp.StatusCode != 200 {
-		t.Errorf("healthz: status %d while degraded, want 200", resp.StatusCode)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, srv := newTestGateway(t, Config{Adapter: degraded{adapter.NewMemory()}, ReadyRequiresRedis: tt.requires})
+			resp, body := get(t, srv.URL+"/readyz", nil)
+			if resp.StatusCode != tt.status || body != tt.body {
+				t.Errorf("readyz: %d %q, want %d %q", resp.StatusCode, body, tt.status, tt.body)
+			}
+			resp, body = get(t, srv.URL+"/readyz?verbose", nil)
+			var rd Readiness
+			if err := json.Unmarshal([]byte(body), &rd); err != nil || resp.Header.Get("Content-Type") != "application/json" {
+				t.Fatalf("verbose: %q (%s): %v", body, resp.Header.Get("Content-Type"), err)
+			}
+			if resp.StatusCode != tt.status || rd.Ready != (tt.status == 200) || rd.Cluster != "degraded: redis down" || rd.ClusterRequired != tt.requires {
+				t.Errorf("verbose: %d %+v", resp.StatusCode, rd)
+			}
+			if resp, _ := get(t, srv.URL+"/healthz", nil); resp.StatusCode != 200 {
+				t.Errorf("healthz: status %d while degraded, want 200", resp.StatusCode)
+			}
+			_, metrics := get(t, srv.URL+"/metrics", nil)
+			if want := fmt.Sprintf("sockgate_ready %d\n", b2i(tt.status == 200)); !strings.Contains(metrics, want) {
+				t.Errorf("metrics lack %q", want)
+			}
+		})
 	}
 }
 
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
 func TestServeDrain(t *testing.T) {
-	g, err := New(Config{ShutdownTimeout: 5 * time.Second, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	g, err := New(Config{ShutdownTimeout: 5 * time.Second, DrainDelay: 300 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -278,6 +312,27 @@ func TestServeDrain(t *testing.T) {
 	}()
 
 	cancel()
+	// During the drain delay: readiness 503, handshakes 503 with a JSON
+	// body, the listener and the existing session still serve.
+	waitFor(t, 5*time.Second, "readyz to turn 503", func() bool {
+		resp, _ := get(t, srv.URL+"/readyz", nil)
+		return resp.StatusCode == http.StatusServiceUnavailable
+	})
+	resp, body := get(t, srv.URL+"/socket.io/?EIO=4&transport=polling", nil)
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Content-Type") != "application/json" ||
+		body != `{"code":4,"message":"gateway: draining"}` {
+		t.Errorf("handshake while draining: %d %q (%s)", resp.StatusCode, body, resp.Header.Get("Content-Type"))
+	}
+	_, body = get(t, srv.URL+"/readyz?verbose", nil)
+	if !strings.Contains(body, `"draining":true`) {
+		t.Errorf("readyz?verbose while draining: %s", body)
+	}
+	_, body = get(t, srv.URL+"/metrics", nil)
+	for _, want := range []string{"sockgate_draining 1\n", `sockgate_engineio_errors_total{kind="unavailable"} 1`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics while draining lack %q", want)
+		}
+	}
 	select {
 	case err := <-done:
 		if err != nil {
@@ -293,11 +348,6 @@ func TestServeDrain(t *testing.T) {
 	g.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/readyz", nil))
 	if rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), "draining") {
 		t.Errorf("readyz while draining: %d %q", rec.Code, rec.Body.String())
-	}
-	rec = httptest.NewRecorder()
-	g.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/socket.io/?EIO=4&transport=polling", nil))
-	if rec.Code == http.StatusOK {
-		t.Errorf("handshake accepted while draining: %q", rec.Body.String())
 	}
 	select {
 	case <-closed: // the websocket was closed by the shutdown
