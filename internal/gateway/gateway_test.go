@@ -358,3 +358,45 @@ func TestServeDrain(t *testing.T) {
 		t.Error("listener still accepts after Serve returned")
 	}
 }
+
+func TestCookieAndCORSCredentials(t *testing.T) {
+	_, srv := newTestGateway(t, Config{Cookie: "io", CORSOrigins: []string{"https://app.example"}, CORSCredentials: true})
+	resp, body := get(t, srv.URL+"/socket.io/?EIO=4&transport=polling", http.Header{"Origin": {"https://app.example"}})
+	if resp.StatusCode != 200 {
+		t.Fatalf("handshake: %d %q", resp.StatusCode, body)
+	}
+	var open struct {
+		SID string `json:"sid"`
+	}
+	if err := json.Unmarshal([]byte(strings.TrimPrefix(body, "0")), &open); err != nil {
+		t.Fatalf("open packet %q: %v", body, err)
+	}
+	if got, want := resp.Header.Get("Set-Cookie"), "io="+open.SID+"; Path=/; HttpOnly; SameSite=Lax"; got != want {
+		t.Errorf("Set-Cookie %q, want %q", got, want)
+	}
+	h := resp.Header
+	if h.Get("Access-Control-Allow-Origin") != "https://app.example" || h.Get("Access-Control-Allow-Credentials") != "true" {
+		t.Errorf("CORS headers %v", h)
+	}
+	closePolling(t, srv, open.SID)
+
+	_, srv = newTestGateway(t, Config{CORSOrigins: []string{"*"}})
+	resp, body = get(t, srv.URL+"/socket.io/?EIO=4&transport=polling", http.Header{"Origin": {"https://app.example"}})
+	if resp.Header.Get("Set-Cookie") != "" || resp.Header.Get("Access-Control-Allow-Credentials") != "" || resp.Header.Get("Access-Control-Allow-Origin") != "*" {
+		t.Errorf("defaults: no cookie, no credentials, origin *: %v", resp.Header)
+	}
+	if err := json.Unmarshal([]byte(strings.TrimPrefix(body, "0")), &open); err == nil {
+		closePolling(t, srv, open.SID)
+	}
+}
+
+// closePolling sends a polling session's close packet, so that shutdown
+// does not wait for its next GET.
+func closePolling(t *testing.T, srv *httptest.Server, sid string) {
+	t.Helper()
+	resp, err := http.Post(srv.URL+"/socket.io/?EIO=4&transport=polling&sid="+sid, "text/plain", strings.NewReader("1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+}
