@@ -201,8 +201,8 @@ func (g *Gateway) allowRequest(*http.Request) error {
 }
 
 // Run listens on Config.Addr and serves until ctx ends, then drains and
-// shuts down within Config.ShutdownTimeout. It returns nil after a clean
-// shutdown.
+// shuts down within Config.DrainDelay + Config.ShutdownTimeout. It returns
+// nil after a clean shutdown.
 func (g *Gateway) Run(ctx context.Context) error {
 	ln, err := net.Listen("tcp", g.cfg.Addr)
 	if err != nil {
