@@ -81,25 +81,15 @@ func engineCollector(snapshot func() transport.Stats) *metrics.Collector[transpo
 			func(s S) float64 { return float64(s.VolatileDropped) }),
 		metrics.CounterVec("sockgate_engineio_closes_total", "Engine.IO sessions closed, by reason.", []string{"reason"},
 			func(s S, emit func(float64, ...string)) {
-				c := s.Closes
-				emit(float64(c.TransportClose), "transport close")
-				emit(float64(c.TransportError), "transport error")
-				emit(float64(c.PingTimeout), "ping timeout")
-				emit(float64(c.ParseError), "parse error")
-				emit(float64(c.ForcedClose), "forced close")
-				emit(float64(c.ServerShutdown), "server shutting down")
-				emit(float64(c.PayloadTooLarge), "payload too large")
+				for _, r := range closeReasons(s.Closes) {
+					emit(float64(r.n), r.engineIO)
+				}
 			}),
 		metrics.CounterVec("sockgate_disconnects_total", "Engine.IO sessions closed, by reason (payload_too_large apart from transport_error).", []string{"reason"},
 			func(s S, emit func(float64, ...string)) {
-				c := s.Closes
-				emit(float64(c.TransportClose), "transport_close")
-				emit(float64(c.TransportError), "transport_error")
-				emit(float64(c.PingTimeout), "ping_timeout")
-				emit(float64(c.ParseError), "parse_error")
-				emit(float64(c.ForcedClose), "forced_close")
-				emit(float64(c.ServerShutdown), "server_shutdown")
-				emit(float64(c.PayloadTooLarge), "payload_too_large")
+				for _, r := range closeReasons(s.Closes) {
+					emit(float64(r.n), r.label)
+				}
 			}),
 		metrics.CounterVec("sockgate_engineio_errors_total", "Refused requests and bad input, by kind.", []string{"kind"},
 			func(s S, emit func(float64, ...string)) {
@@ -120,6 +110,26 @@ func engineCollector(snapshot func() transport.Stats) *metrics.Collector[transpo
 				emit(float64(e.Panics), "panic")
 			}),
 	)
+}
+
+// closeReason is one close counter with its labels: the Engine.IO reason
+// (sockgate_engineio_closes_total) and the snake-case one
+// (sockgate_disconnects_total).
+type closeReason struct {
+	n               uint64
+	engineIO, label string
+}
+
+func closeReasons(c transport.ReasonStats) [7]closeReason {
+	return [...]closeReason{
+		{c.TransportClose, "transport close", "transport_close"},
+		{c.TransportError, "transport error", "transport_error"},
+		{c.PingTimeout, "ping timeout", "ping_timeout"},
+		{c.ParseError, "parse error", "parse_error"},
+		{c.ForcedClose, "forced close", "forced_close"},
+		{c.ServerShutdown, "server shutting down", "server_shutdown"},
+		{c.PayloadTooLarge, "payload too large", "payload_too_large"},
+	}
 }
 
 func b2f(b bool) float64 {
