@@ -8,7 +8,7 @@
 # (client bundle, Node integration tests). As root it uses
 # apt-get (Debian); otherwise it only says what is missing.
 #
-#   scripts/deps.sh            # redis-server, chromium, node/npm
+#   scripts/deps.sh            # everything above (make test)
 #   scripts/deps.sh node       # only node/npm (make run)
 #   scripts/deps.sh redis      # only redis-server (make cluster)
 set -euo pipefail
