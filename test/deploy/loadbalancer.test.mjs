@@ -29,9 +29,10 @@ const skip = REFERENCE
       ? "haproxy not installed"
       : false;
 
-// The settings of docker-compose.yml's gateways, with a shorter drain delay
-// (still above HAProxy's 2 s to mark a node down).
-const DRAIN_DELAY = "2500ms";
+// The settings of docker-compose.yml's gateways, with a drain delay that
+// leaves time to check the load balancer once it marked the node down
+// (about 2 s).
+const DRAIN_DELAY = "4s";
 
 async function startNodes(redis, n) {
   return Promise.all(
@@ -153,6 +154,12 @@ describe("SIGTERM drain of one of two gateways behind HAProxy", { skip, timeout:
     assert.match(res.headers.get("content-type"), /application\/json/);
     assert.deepEqual(await res.json(), { code: 4, message: "gateway: draining" });
     await Promise.all(sockets.map((s, i) => ack(s, "echo", "during", i).then((r) => assert.deepEqual(r, ["during", i]))));
+    // Once HAProxy has marked it down, a new client that still carries the
+    // draining node's cookie (a reconnection) is balanced to the ready one.
+    await waitUntil(async () => (await lb.serverStatus())["gateway1"] === "DOWN", 5000, "HAProxy to mark the draining node down");
+    const late = await clients.connect(lb.url, { ...polling, extraHeaders: { cookie: "sockgate-node=gateway1" } });
+    assert.deepEqual(await ack(late, "echo", "late"), ["late"]);
+    late.disconnect();
 
     // Every client reconnects by itself, through HAProxy, to the other node.
     const { code, signal } = await withTimeout(exited, 20_000, "the drained gateway to exit");
@@ -164,5 +171,9 @@ describe("SIGTERM drain of one of two gateways behind HAProxy", { skip, timeout:
     await waitUntil(async () => (await metric(other, "sockgate_sockets")) === sockets.length, 5000, "every socket on the remaining node");
     await Promise.all(sockets.map((s, i) => ack(s, "echo", "after", i).then((r) => assert.deepEqual(r, ["after", i]))));
     assert.match(drained.log, /drain: closing connections/);
+    // HAProxy never relayed a 503 of the draining node: the reconnections
+    // went to the ready one (its httplog lines name the server and status).
+    assert.match(lb.log, /gateways\/gateway2 \S+ 200 /, "no HAProxy log lines");
+    assert.doesNotMatch(lb.log, /gateways\/gateway1 \S+ 503 /, "a handshake reached the draining node");
   });
 });
