@@ -5,14 +5,15 @@ import (
 	"time"
 )
 
-// Drain pacing: connections are closed in steps of about drainBatch, at most
+// Drain pacing: connections are closed in steps of about drainBatch
+// (Gateway.drainBatch, defaultDrainBatch; tests lower it), at most
 // maxDrainSteps steps spread over half the shutdown time (at most
 // maxDrainWindow), so that thousands of clients do not reconnect to the rest
 // of the cluster in the same instant (nats calls this lame-duck mode).
 const (
-	drainBatch     = 256
-	maxDrainSteps  = 50
-	maxDrainWindow = 30 * time.Second
+	defaultDrainBatch = 256
+	maxDrainSteps     = 50
+	maxDrainWindow    = 30 * time.Second
 )
 
 // drain runs after readiness turned false and new sessions are refused. It
@@ -32,6 +33,7 @@ func (g *Gateway) drain(ctx context.Context) {
 	if n == 0 {
 		return
 	}
+	drainBatch := g.drainBatch
 	if n <= drainBatch {
 		g.log.Info("drain: closing connections", "connections", n)
 		g.io.CloseConnections(n)

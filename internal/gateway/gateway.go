@@ -94,6 +94,7 @@ type Gateway struct {
 	onEvent session.EventHandler // the built-in events; one func value for every socket
 
 	draining     atomic.Bool
+	drainBatch   int // connections closed per drain step
 	shutdownOnce sync.Once
 	shutdownErr  error
 }
@@ -116,7 +117,7 @@ func New(cfg Config) (*Gateway, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	g := &Gateway{cfg: cfg, log: cfg.Logger, bundle: web.NewBundle("/socket.io/")}
+	g := &Gateway{cfg: cfg, log: cfg.Logger, bundle: web.NewBundle("/socket.io/"), drainBatch: defaultDrainBatch}
 
 	switch {
 	case cfg.Adapter != nil:

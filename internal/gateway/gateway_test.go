@@ -10,9 +10,12 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/coder/websocket"
 
 	"github.com/sockgate/sockgate/pkg/adapter"
 )
@@ -399,4 +402,54 @@ func closePolling(t *testing.T, srv *httptest.Server, sid string) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
+}
+
+// TestDrainPacedBatches drains 6 connections 2 at a time: the closes come
+// in 3 steps spread over the drain window, after the drain delay.
+func TestDrainPacedBatches(t *testing.T) {
+	g, srv := newTestGateway(t, Config{DrainDelay: 200 * time.Millisecond})
+	g.drainBatch = 2
+	const n = 6
+	closedAt := make(chan time.Time, n)
+	for range n {
+		c := dial(t, srv)
+		c.send(`421["join","all"]`)
+		c.expect(`431[true]`)
+		go func() {
+			for {
+				_, b, err := c.conn.Read(context.Background())
+				if err != nil {
+					closedAt <- time.Now()
+					return
+				}
+				if string(b) == "2" {
+					c.conn.Write(context.Background(), websocket.MessageText, []byte("3"))
+				}
+			}
+		}()
+	}
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	if err := g.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	var times []time.Duration
+	for range n {
+		select {
+		case at := <-closedAt:
+			times = append(times, at.Sub(start))
+		case <-time.After(5 * time.Second):
+			t.Fatal("a client was not closed")
+		}
+	}
+	slices.Sort(times)
+	t.Logf("closes at %v", times)
+	if times[0] < 200*time.Millisecond {
+		t.Errorf("first close after %v, before the drain delay", times[0])
+	}
+	// 3 steps over half of the 2.8s left: about 470ms apart.
+	if gap := times[n-1] - times[0]; gap < 500*time.Millisecond {
+		t.Errorf("the closes span %v: not paced in steps", gap)
+	}
 }
