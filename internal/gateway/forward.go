@@ -7,6 +7,7 @@ import (
 	"github.com/sockgate/sockgate/internal/metrics"
 	redisadapter "github.com/sockgate/sockgate/pkg/adapter/redis"
 	"github.com/sockgate/sockgate/pkg/forward"
+	"github.com/sockgate/sockgate/pkg/histogram"
 )
 
 // newForward builds the forwarding node of Config.Forward, with a Redis
@@ -61,10 +62,9 @@ func (g *Gateway) registerForwardMetrics() {
 				}
 			}),
 		metrics.HistogramVec("sockgate_forward_duration_seconds", "Time from a request for another node's session to that node's response headers, by kind (a polling GET includes its long-poll wait; a websocket counts until 101).",
-			forward.LatencyBounds(), []string{"kind"}, func(s S, emit func(metrics.HistogramSample, ...string)) {
+			[]string{"kind"}, func(s S, emit func(histogram.Snapshot, ...string)) {
 				for _, k := range forward.Kinds() {
-					h := s.Latency[k]
-					emit(metrics.HistogramSample{Buckets: h.Buckets, Count: h.Count, Sum: h.Sum.Seconds()}, k.String())
+					emit(s.Latency[k], k.String())
 				}
 			}),
 		metrics.CounterVec("sockgate_forwarded_received_total", "Requests forwarded to this node by others, by result: accepted, or why they were refused (403).",

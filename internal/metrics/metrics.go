@@ -11,6 +11,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/sockgate/sockgate/pkg/histogram"
 )
 
 // NewRegistry returns a registry holding the Go runtime and process
@@ -37,7 +39,7 @@ type Metric[S any] struct {
 	desc *prometheus.Desc
 	kind prometheus.ValueType
 	each func(s S, emit func(value float64, labelValues ...string))
-	hist func(s S, ch chan<- prometheus.Metric) // histograms, instead of each
+	hist func(s S, emit func(h histogram.Snapshot, labelValues ...string)) // histograms instead of each
 }
 
 // Counter is a counter read from a snapshot.
@@ -68,39 +70,6 @@ func GaugeVec[S any](name, help string, labels []string, each func(s S, emit fun
 	return Metric[S]{desc: prometheus.NewDesc(name, help, labels, nil), kind: prometheus.GaugeValue, each: each}
 }
 
-// HistogramSample is one histogram series of a snapshot: observations per
-// bucket (upper bounds as given to HistogramVec, then +Inf; not
-// cumulative), their count and their sum.
-type HistogramSample struct {
-	Buckets []uint64
-	Count   uint64
-	Sum     float64
-}
-
-// HistogramVec is a histogram with labels, read from a snapshot whose
-// buckets have the upper bounds given; each calls emit once per series.
-func HistogramVec[S any](name, help string, bounds []float64, labels []string, each func(s S, emit func(h HistogramSample, labelValues ...string))) Metric[S] {
-	desc := prometheus.NewDesc(name, help, labels, nil)
-	bounds = append([]float64(nil), bounds...)
-	return Metric[S]{desc: desc, hist: func(s S, ch chan<- prometheus.Metric) {
-		each(s, func(h HistogramSample, labelValues ...string) {
-			cum := make(map[float64]uint64, len(bounds))
-			var n uint64
-			for i, b := range bounds {
-				if i < len(h.Buckets) {
-					n += h.Buckets[i]
-				}
-				cum[b] = n
-			}
-			pm, err := prometheus.NewConstHistogram(desc, h.Count, h.Sum, cum, labelValues...)
-			if err != nil {
-				pm = prometheus.NewInvalidMetric(desc, err)
-			}
-			ch <- pm
-		})
-	}}
-}
-
 // Collector is a prometheus.Collector that takes one snapshot per scrape and
 // reports every metric from it, so the series of one scrape are consistent.
 type Collector[S any] struct {
@@ -125,7 +94,17 @@ func (c *Collector[S]) Collect(ch chan<- prometheus.Metric) {
 	s := c.snapshot()
 	for _, m := range c.metrics {
 		if m.hist != nil {
-			m.hist(s, ch)
+			m.hist(s, func(h histogram.Snapshot, labelValues ...string) {
+				buckets := make(map[float64]uint64, len(h.Bounds))
+				for i, b := range h.Bounds {
+					buckets[b] = h.Cumulative[i]
+				}
+				pm, err := prometheus.NewConstHistogram(m.desc, h.Count, h.Sum, buckets, labelValues...)
+				if err != nil {
+					pm = prometheus.NewInvalidMetric(m.desc, err)
+				}
+				ch <- pm
+			})
 			continue
 		}
 		m.each(s, func(v float64, labelValues ...string) {
@@ -136,4 +115,14 @@ func (c *Collector[S]) Collect(ch chan<- prometheus.Metric) {
 			ch <- pm
 		})
 	}
+}
+
+// Histogram is a histogram read from a snapshot.
+func Histogram[S any](name, help string, value func(S) histogram.Snapshot) Metric[S] {
+	return HistogramVec(name, help, nil, func(s S, emit func(histogram.Snapshot, ...string)) { emit(value(s)) })
+}
+
+// HistogramVec is a histogram with labels; each calls emit once per series.
+func HistogramVec[S any](name, help string, labels []string, each func(s S, emit func(h histogram.Snapshot, labelValues ...string))) Metric[S] {
+	return Metric[S]{desc: prometheus.NewDesc(name, help, labels, nil), hist: each}
 }

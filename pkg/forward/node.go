@@ -16,6 +16,8 @@ import (
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/sockgate/sockgate/pkg/histogram"
 )
 
 // Config configures a Node. The zero value of each field means its default.
@@ -153,6 +155,9 @@ func New(cfg Config) (*Node, error) {
 			DisableCompression:  true,
 		}
 		n.transport = n.ownsTr
+	}
+	for k := range n.stats.latency {
+		n.stats.latency[k] = histogram.New(latencyBounds...)
 	}
 	n.wsCtx, n.stopWS = context.WithCancel(context.Background())
 	n.allCtx, n.stopAll = context.WithCancel(context.Background())

@@ -22,12 +22,16 @@ type Config struct {
 	DisableUpgrades bool           // default false: polling may upgrade to websocket
 	WriteQueueBytes int            // per connection, default 4 MiB; overflow closes the connection
 	CORS            transport.CORS // default: no CORS headers
-	// AllowRequest, if set, may refuse an Engine.IO handshake. Default: allow all.
+	// AllowRequest, if set, may refuse an Engine.IO handshake (HTTP 403, or
+	// the status of a *transport.StatusError). Default: allow all.
 	AllowRequest func(r *http.Request) error
 	// SessionIDPrefix and Remote are transport.Config's: they let the
 	// nodes of a cluster serve each other's sessions. Default none.
 	SessionIDPrefix string
 	Remote          func(w http.ResponseWriter, r *http.Request, sid string) bool
+	// Cookie names a cookie set on the handshake with the session ID (the
+	// cookie option of socket.io). Default none.
+	Cookie string
 
 	// Socket.IO settings.
 
@@ -102,6 +106,7 @@ func (c *Config) transport(h transport.Handler) transport.Config {
 		AllowRequest:    c.AllowRequest,
 		SessionIDPrefix: c.SessionIDPrefix,
 		Remote:          c.Remote,
+		Cookie:          c.Cookie,
 		Logger:          c.Logger,
 		Handler:         h,
 	}

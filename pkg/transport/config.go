@@ -54,7 +54,8 @@ type Config struct {
 	WriteQueueBytes int // per connection, default 4 MiB; overflow closes the connection
 	CORS            CORS
 	// AllowRequest, if set, may refuse a handshake (e.g. while draining); the
-	// client gets HTTP 403 with error code 4 and the error's text.
+	// client gets HTTP 403 with error code 4 and the error's text, or the
+	// status of a *StatusError.
 	AllowRequest func(r *http.Request) error
 	// SessionIDPrefix starts every session id the Server issues, so that
 	// the nodes of a cluster can tell which of them owns a session. At most
@@ -66,7 +67,11 @@ type Config struct {
 	// elsewhere, for example by forwarding it to the node that owns the
 	// session. It returns true once it has answered the request; false lets
 	// the Server refuse it as usual (400, "Session ID unknown").
-	Remote  func(w http.ResponseWriter, r *http.Request, sid string) bool
+	Remote func(w http.ResponseWriter, r *http.Request, sid string) bool
+	// Cookie, if set, names a cookie holding the session ID that the
+	// handshake response sets (Path=/, HttpOnly, SameSite=Lax), for
+	// cookie-sticky load balancers. Default none.
+	Cookie  string
 	Logger  *slog.Logger // default slog.Default()
 	Handler Handler      // required
 }
