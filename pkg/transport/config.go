@@ -55,8 +55,21 @@ type Config struct {
 	// AllowRequest, if set, may refuse a handshake (e.g. while draining); the
 	// client gets HTTP 403 with error code 4 and the error's text.
 	AllowRequest func(r *http.Request) error
-	Logger       *slog.Logger // default slog.Default()
-	Handler      Handler      // required
+	// AllowedOrigins lists the Origin header values (scheme://host[:port],
+	// compared case-insensitively) that may open a session or upgrade one to
+	// websocket; a request from another origin gets HTTP 403 with error code
+	// 4. A request without an Origin header (not a browser) is allowed.
+	// Default: CORS.Origins; no check when that is empty or holds "*".
+	AllowedOrigins []string
+	// MaxConnections bounds the open sessions; a handshake beyond it gets
+	// HTTP 503 with a JSON body. Default 0: no limit.
+	MaxConnections int
+	// HandshakeRate bounds new sessions per second, as a token bucket whose
+	// burst is the rate (at least 1); a handshake over it gets HTTP 503 with
+	// a JSON body. Default 0: no limit.
+	HandshakeRate float64
+	Logger        *slog.Logger // default slog.Default()
+	Handler       Handler      // required
 }
 
 func (cfg Config) withDefaults() (Config, error) {
@@ -84,7 +97,8 @@ func (cfg Config) withDefaults() (Config, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	if cfg.PingInterval < 0 || cfg.PingTimeout < 0 || cfg.UpgradeTimeout < 0 || cfg.MaxPayload < 0 || cfg.WriteQueueBytes < 0 {
+	if cfg.PingInterval < 0 || cfg.PingTimeout < 0 || cfg.UpgradeTimeout < 0 || cfg.MaxPayload < 0 || cfg.WriteQueueBytes < 0 ||
+		cfg.MaxConnections < 0 || cfg.HandshakeRate < 0 {
 		return cfg, errors.New("transport: negative duration or size in Config")
 	}
 	for _, t := range cfg.Transports {
@@ -93,6 +107,13 @@ func (cfg Config) withDefaults() (Config, error) {
 		}
 	}
 	cfg.Transports = slices.Clone(cfg.Transports)
+	if len(cfg.AllowedOrigins) == 0 {
+		cfg.AllowedOrigins = cfg.CORS.Origins
+	}
+	if slices.Contains(cfg.AllowedOrigins, "*") {
+		cfg.AllowedOrigins = nil
+	}
+	cfg.AllowedOrigins = slices.Clone(cfg.AllowedOrigins)
 	return cfg, nil
 }
 
