@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/sockgate/sockgate/pkg/adapter"
+	"github.com/sockgate/sockgate/pkg/internal/logsample"
 	"github.com/sockgate/sockgate/pkg/transport"
 )
 
@@ -37,11 +38,14 @@ type Server struct {
 	workMu      sync.RWMutex
 	workStopped bool
 	stats       counters
+	badLog      *logsample.Sampler // client-caused lines, sampled
 }
 
 type counters struct {
 	connections, sockets, acksPending                                            atomic.Int64
 	packetsIn, packetsOut, broadcasts, handlerPanics, connectErrors, parseErrors atomic.Uint64
+
+	eventsDropped, rateLimited, acksRefused, namespacesRefused, outrun atomic.Uint64
 }
 
 // Stats is a snapshot of a Server's counters.
@@ -56,6 +60,12 @@ type Stats struct {
 	HandlerPanics uint64 // panics recovered in user handlers
 	ConnectErrors uint64 // connections refused (unknown namespace, middleware)
 	ParseErrors   uint64 // connections closed for a malformed packet
+
+	EventsDropped     uint64 // packets dropped over Config.EventRate
+	RateLimited       uint64 // sockets disconnected for staying over Config.EventRate
+	AcksRefused       uint64 // EmitWithAck refused at Config.MaxAcks (broadcast recipients skipped included)
+	NamespacesRefused uint64 // CONNECTs refused at Config.MaxNamespaces (also in ConnectErrors)
+	Outrun            uint64 // sockets disconnected for outrunning their handlers (MaxPendingEvents/Bytes)
 }
 
 // NewServer returns a server with the main namespace "/" created.
@@ -83,6 +93,7 @@ func newServer(cfg Config) (*Server, error) {
 		adapter: cfg.Adapter,
 		nsps:    make(map[string]*Namespace),
 		clients: make(map[*client]struct{}),
+		badLog:  logsample.New(cfg.Logger, slog.LevelWarn, 0),
 	}
 	if s.adapter == nil {
 		s.adapter, s.ownAdapter = adapter.NewMemory(), true
@@ -169,6 +180,12 @@ func (s *Server) Stats() Stats {
 		HandlerPanics: c.handlerPanics.Load(),
 		ConnectErrors: c.connectErrors.Load(),
 		ParseErrors:   c.parseErrors.Load(),
+
+		EventsDropped:     c.eventsDropped.Load(),
+		RateLimited:       c.rateLimited.Load(),
+		AcksRefused:       c.acksRefused.Load(),
+		NamespacesRefused: c.namespacesRefused.Load(),
+		Outrun:            c.outrun.Load(),
 	}
 }
 
