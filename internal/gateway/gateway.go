@@ -52,6 +52,34 @@ type Config struct {
 	// MaxRooms bounds the rooms one socket may join with the join event.
 	// Default 100.
 	MaxRooms int
+
+	// Limits against abusive clients (see session.Config and
+	// transport.Config). Zero: the defaults below, or no limit.
+
+	// AllowedOrigins may open Engine.IO sessions; default CORSOrigins.
+	AllowedOrigins []string
+	// MaxConnections bounds the node's Engine.IO connections; at the limit
+	// handshakes get 503 and the node is not ready until it drops below
+	// 95 % of it. Default: no limit.
+	MaxConnections int
+	// HandshakeRate bounds new Engine.IO sessions per second. Default: no limit.
+	HandshakeRate float64
+	// EventRate and EventBurst bound a socket's packets per second.
+	// Default: no limit.
+	EventRate  float64
+	EventBurst int
+	// MaxAcks bounds the acks a socket owes the server. Default 1000.
+	MaxAcks int
+	// MaxNamespaces bounds the namespaces per connection. Default: no limit.
+	MaxNamespaces int
+	// ConnectTimeout bounds the wait for the first Socket.IO CONNECT.
+	// Default 45s.
+	ConnectTimeout time.Duration
+	// ReadHeaderTimeout, IdleTimeout and MaxHeaderBytes configure the HTTP
+	// server of Serve. Defaults 5s, 2m, 16 KiB.
+	ReadHeaderTimeout time.Duration
+	IdleTimeout       time.Duration
+	MaxHeaderBytes    int
 	// ShutdownTimeout bounds the drain of Run. Default 20s.
 	ShutdownTimeout time.Duration
 	// Logger receives the gateway's logs. Default slog.Default().
@@ -60,9 +88,13 @@ type Config struct {
 
 // Defaults.
 const (
-	DefaultAddr            = ":3000"
-	DefaultMaxRooms        = 100
-	DefaultShutdownTimeout = 20 * time.Second
+	DefaultAddr              = ":3000"
+	DefaultMaxRooms          = 100
+	DefaultMaxAcks           = 1000
+	DefaultShutdownTimeout   = 20 * time.Second
+	DefaultReadHeaderTimeout = 5 * time.Second
+	DefaultIdleTimeout       = 2 * time.Minute
+	DefaultMaxHeaderBytes    = 16 << 10
 )
 
 // Gateway is one sockgate node. Its methods may be called concurrently.
@@ -78,6 +110,7 @@ type Gateway struct {
 	handler http.Handler
 	onEvent session.EventHandler // the built-in events; one func value for every socket
 
+	roomsRefused atomic.Uint64 // joins refused at MaxRooms
 	draining     atomic.Bool
 	shutdownOnce sync.Once
 	shutdownErr  error
@@ -97,6 +130,18 @@ func New(cfg Config) (*Gateway, error) {
 	}
 	if cfg.ShutdownTimeout <= 0 {
 		cfg.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	if cfg.MaxAcks <= 0 {
+		cfg.MaxAcks = DefaultMaxAcks
+	}
+	if cfg.ReadHeaderTimeout <= 0 {
+		cfg.ReadHeaderTimeout = DefaultReadHeaderTimeout
+	}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = DefaultIdleTimeout
+	}
+	if cfg.MaxHeaderBytes <= 0 {
+		cfg.MaxHeaderBytes = DefaultMaxHeaderBytes
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -128,6 +173,15 @@ func New(cfg Config) (*Gateway, error) {
 		AllowRequest: g.allowRequest,
 		Adapter:      g.adapter,
 		Logger:       cfg.Logger,
+
+		AllowedOrigins: cfg.AllowedOrigins,
+		MaxConnections: cfg.MaxConnections,
+		HandshakeRate:  cfg.HandshakeRate,
+		EventRate:      cfg.EventRate,
+		EventBurst:     cfg.EventBurst,
+		MaxAcks:        cfg.MaxAcks,
+		MaxNamespaces:  cfg.MaxNamespaces,
+		ConnectTimeout: cfg.ConnectTimeout,
 		// The built-in events never wait: broadcasts queue their writes
 		// and their Redis publish, acks are sent without blocking.
 		InlineHandlers: true,
@@ -173,10 +227,14 @@ func (g *Gateway) AdapterName() string {
 }
 
 // Ready reports whether the node should receive new clients: nil unless it
-// is draining or its adapter reports itself degraded.
+// is draining, at its connection limit, or its adapter reports itself
+// degraded.
 func (g *Gateway) Ready() error {
 	if g.draining.Load() {
 		return errDraining
+	}
+	if g.io.AtConnectionLimit() {
+		return errAtLimit
 	}
 	if h, ok := g.adapter.(adapter.Health); ok {
 		if err := h.Health(); err != nil {
@@ -186,7 +244,10 @@ func (g *Gateway) Ready() error {
 	return nil
 }
 
-var errDraining = errors.New("gateway: draining")
+var (
+	errDraining = errors.New("gateway: draining")
+	errAtLimit  = errors.New("gateway: at connection limit")
+)
 
 // allowRequest refuses new Engine.IO sessions while draining.
 func (g *Gateway) allowRequest(*http.Request) error {
@@ -212,8 +273,9 @@ func (g *Gateway) Run(ctx context.Context) error {
 func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{
 		Handler:           g.handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+		ReadHeaderTimeout: g.cfg.ReadHeaderTimeout,
+		IdleTimeout:       g.cfg.IdleTimeout,
+		MaxHeaderBytes:    g.cfg.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(g.log.Handler(), slog.LevelDebug),
 	}
 	g.logStartup(ln.Addr())

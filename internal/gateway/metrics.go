@@ -43,6 +43,21 @@ func (g *Gateway) registerMetrics() {
 			func(s session.Stats) float64 { return float64(s.ConnectErrors) }),
 		metrics.Counter("sockgate_parse_errors_total", "Connections closed for a malformed Socket.IO packet.",
 			func(s session.Stats) float64 { return float64(s.ParseErrors) }),
+		metrics.Counter("sockgate_events_dropped_total", "Client packets dropped over -event-rate.",
+			func(s session.Stats) float64 { return float64(s.EventsDropped) }),
+		metrics.CounterVec("sockgate_limit_disconnects_total", "Sockets disconnected by a limit, by reason.", []string{"reason"},
+			func(s session.Stats, emit func(float64, ...string)) {
+				emit(float64(s.RateLimited), "rate limited")
+				emit(float64(s.Outrun), "outrun handlers")
+			}),
+		metrics.Counter("sockgate_acks_refused_total", "EmitWithAck calls refused at -max-acks.",
+			func(s session.Stats) float64 { return float64(s.AcksRefused) }),
+		metrics.Counter("sockgate_namespaces_refused_total", "Namespace CONNECTs refused at -max-namespaces.",
+			func(s session.Stats) float64 { return float64(s.NamespacesRefused) }),
+	))
+	g.reg.MustRegister(metrics.NewCollector(g.roomsRefused.Load,
+		metrics.Counter("sockgate_rooms_refused_total", "Joins refused at -max-rooms.",
+			func(n uint64) float64 { return float64(n) }),
 	))
 
 	g.reg.MustRegister(engineCollector(g.io.EngineStats))
@@ -99,6 +114,9 @@ func engineCollector(snapshot func() transport.Stats) *metrics.Collector[transpo
 				emit(float64(e.AbortedPoll), "aborted_poll")
 				emit(float64(e.WebSocketAccept), "websocket_accept")
 				emit(float64(e.Panics), "panic")
+				emit(float64(e.Origin), "origin")
+				emit(float64(e.ConnectionLimit), "connection_limit")
+				emit(float64(e.HandshakeRate), "handshake_rate")
 			}),
 	)
 }

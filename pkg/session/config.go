@@ -25,6 +25,12 @@ type Config struct {
 	CORS            transport.CORS // default: no CORS headers
 	// AllowRequest, if set, may refuse an Engine.IO handshake. Default: allow all.
 	AllowRequest func(r *http.Request) error
+	// AllowedOrigins, MaxConnections and HandshakeRate are the transport's
+	// admission limits (see transport.Config). Defaults: the CORS origins,
+	// no limit, no limit.
+	AllowedOrigins []string
+	MaxConnections int
+	HandshakeRate  float64
 
 	// Socket.IO settings.
 
@@ -124,6 +130,9 @@ func (c *Config) transport(h transport.Handler) transport.Config {
 		WriteQueueBytes: c.WriteQueueBytes,
 		CORS:            c.CORS,
 		AllowRequest:    c.AllowRequest,
+		AllowedOrigins:  c.AllowedOrigins,
+		MaxConnections:  c.MaxConnections,
+		HandshakeRate:   c.HandshakeRate,
 		Logger:          c.Logger,
 		Handler:         h,
 	}

@@ -189,6 +189,12 @@ func (s *Server) Stats() Stats {
 	}
 }
 
+// AtConnectionLimit reports whether the transport has reached
+// Config.MaxConnections and not yet dropped below 95 % of it since.
+func (s *Server) AtConnectionLimit() bool {
+	return s.engine != nil && s.engine.AtConnectionLimit()
+}
+
 // EngineStats returns a snapshot of the Engine.IO transport's counters.
 func (s *Server) EngineStats() transport.Stats {
 	if s.engine == nil {
