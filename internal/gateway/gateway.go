@@ -111,6 +111,7 @@ type Gateway struct {
 	onEvent session.EventHandler // the built-in events; one func value for every socket
 
 	roomsRefused atomic.Uint64 // joins refused at MaxRooms
+	unserved     unservedConns // HTTP connections of Serve closed before a request
 	draining     atomic.Bool
 	shutdownOnce sync.Once
 	shutdownErr  error
@@ -272,7 +273,9 @@ func (g *Gateway) Run(ctx context.Context) error {
 // Serve is Run on a listener of the caller's.
 func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{
-		Handler:           g.handler,
+		Handler:           g.unserved.wrap(g.handler),
+		ConnContext:       g.unserved.connContext,
+		ConnState:         g.unserved.connState,
 		ReadHeaderTimeout: g.cfg.ReadHeaderTimeout,
 		IdleTimeout:       g.cfg.IdleTimeout,
 		MaxHeaderBytes:    g.cfg.MaxHeaderBytes,

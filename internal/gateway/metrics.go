@@ -55,9 +55,13 @@ func (g *Gateway) registerMetrics() {
 		metrics.Counter("sockgate_namespaces_refused_total", "Namespace CONNECTs refused at -max-namespaces.",
 			func(s session.Stats) float64 { return float64(s.NamespacesRefused) }),
 	))
-	g.reg.MustRegister(metrics.NewCollector(g.roomsRefused.Load,
+	type refused struct{ rooms, unserved uint64 }
+	g.reg.MustRegister(metrics.NewCollector(func() refused { return refused{g.roomsRefused.Load(), g.unserved.count.Load()} },
 		metrics.Counter("sockgate_rooms_refused_total", "Joins refused at -max-rooms.",
-			func(n uint64) float64 { return float64(n) }),
+			func(r refused) float64 { return float64(r.rooms) }),
+		metrics.Counter("sockgate_http_unserved_connections_total",
+			"HTTP connections closed before a complete request: headers slower than -read-header-timeout or over -max-header-bytes, early hang-ups.",
+			func(r refused) float64 { return float64(r.unserved) }),
 	))
 
 	g.reg.MustRegister(engineCollector(g.io.EngineStats))
