@@ -70,6 +70,8 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 		IdleTimeout:       cfg.IdleTimeout,
 		MaxHeaderBytes:    cfg.MaxHeaderBytes,
+		WriteQueueBytes:   cfg.WriteQueueBytes,
+		TCPSendBuffer:     cfg.TCPSendBuffer,
 	})
 	if err != nil {
 		log.Error("cannot start", "err", err)

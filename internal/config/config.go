@@ -42,6 +42,8 @@ type Config struct {
 	ReadHeaderTimeout time.Duration // default 5s
 	IdleTimeout       time.Duration // keep-alive idle timeout, default 2m
 	MaxHeaderBytes    int           // request header bytes, default 16384
+	WriteQueueBytes   int           // per connection, default 4 MiB; overflow closes it (slow consumer)
+	TCPSendBuffer     int           // SO_SNDBUF of accepted connections; 0: the kernel's autotuning
 }
 
 // EnvPrefix prefixes the environment variable of every flag: -redis-url is
@@ -89,6 +91,8 @@ func Parse(name string, args []string, getenv func(string) string, output io.Wri
 	fs.DurationVar(&c.ReadHeaderTimeout, "read-header-timeout", 5*time.Second, "how long a client may take to send its request headers")
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", 2*time.Minute, "how long an idle keep-alive HTTP connection stays open")
 	fs.IntVar(&c.MaxHeaderBytes, "max-header-bytes", 16384, "largest request header block in `bytes`; beyond it the request gets 431")
+	fs.IntVar(&c.WriteQueueBytes, "write-queue-bytes", 4<<20, "`bytes` queued for one connection that does not read fast enough; beyond it the connection is closed (slow consumer)")
+	fs.IntVar(&c.TCPSendBuffer, "tcp-send-buffer", 0, "kernel send buffer (SO_SNDBUF) of each accepted connection in `bytes`; bounds what a stalled client holds in the kernel (Linux autotunes up to 4 MiB) so that -write-queue-bytes takes effect sooner; 0: the kernel's default")
 	fs.Usage = func() { usage(fs) }
 
 	if err := fs.Parse(args); err != nil {
@@ -170,10 +174,12 @@ func (c Config) validate() error {
 		{"-handshake-rate", c.HandshakeRate, c.HandshakeRate < 0, false},
 		{"-event-rate", c.EventRate, c.EventRate < 0, false},
 		{"-event-burst", c.EventBurst, c.EventBurst < 0, false},
+		{"-tcp-send-buffer", c.TCPSendBuffer, c.TCPSendBuffer < 0, false},
 		{"-max-namespaces", c.MaxNamespaces, c.MaxNamespaces < 0, false},
 		{"-max-rooms", c.MaxRooms, false, c.MaxRooms <= 0},
 		{"-max-acks", c.MaxAcks, false, c.MaxAcks <= 0},
 		{"-max-header-bytes", c.MaxHeaderBytes, false, c.MaxHeaderBytes <= 0},
+		{"-write-queue-bytes", c.WriteQueueBytes, false, c.WriteQueueBytes <= 0},
 		{"-connect-timeout", c.ConnectTimeout, false, c.ConnectTimeout <= 0},
 		{"-read-header-timeout", c.ReadHeaderTimeout, false, c.ReadHeaderTimeout <= 0},
 		{"-idle-timeout", c.IdleTimeout, false, c.IdleTimeout <= 0},

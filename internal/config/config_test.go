@@ -40,6 +40,7 @@ func TestParseDefaults(t *testing.T) {
 		ReadHeaderTimeout: 5 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    16384,
+		WriteQueueBytes:   4 << 20,
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("defaults:\n got %+v\nwant %+v", c, want)
@@ -155,7 +156,7 @@ func TestUsage(t *testing.T) {
 		"SOCKGATE_SHUTDOWN_TIMEOUT", "-debug-addr", "SOCKGATE_DEBUG_ADDR", "(default :3000)", "(default socket.io)",
 		"-allowed-origins", "-max-connections", "SOCKGATE_MAX_CONNECTIONS", "-handshake-rate", "-event-rate", "-event-burst",
 		"-max-rooms", "-max-acks", "-max-namespaces", "-connect-timeout", "-read-header-timeout", "(default 5s)",
-		"-idle-timeout", "-max-header-bytes"} {
+		"-idle-timeout", "-max-header-bytes", "-write-queue-bytes", "-tcp-send-buffer"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("usage lacks %q", want)
 		}

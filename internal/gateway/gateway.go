@@ -80,6 +80,12 @@ type Config struct {
 	ReadHeaderTimeout time.Duration
 	IdleTimeout       time.Duration
 	MaxHeaderBytes    int
+	// WriteQueueBytes bounds what waits to be written to one connection;
+	// a connection whose queue overflows is closed. Default 4 MiB.
+	WriteQueueBytes int
+	// TCPSendBuffer sets SO_SNDBUF on the connections Serve accepts.
+	// Default 0: the kernel's autotuning.
+	TCPSendBuffer int
 	// ShutdownTimeout bounds the drain of Run. Default 20s.
 	ShutdownTimeout time.Duration
 	// Logger receives the gateway's logs. Default slog.Default().
@@ -183,6 +189,8 @@ func New(cfg Config) (*Gateway, error) {
 		MaxAcks:        cfg.MaxAcks,
 		MaxNamespaces:  cfg.MaxNamespaces,
 		ConnectTimeout: cfg.ConnectTimeout,
+
+		WriteQueueBytes: cfg.WriteQueueBytes,
 		// The built-in events never wait: broadcasts queue their writes
 		// and their Redis publish, acks are sent without blocking.
 		InlineHandlers: true,
@@ -280,6 +288,9 @@ func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
 		IdleTimeout:       g.cfg.IdleTimeout,
 		MaxHeaderBytes:    g.cfg.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(g.log.Handler(), slog.LevelDebug),
+	}
+	if g.cfg.TCPSendBuffer > 0 {
+		ln = sendBufferListener{ln, g.cfg.TCPSendBuffer}
 	}
 	g.logStartup(ln.Addr())
 	serveErr := make(chan error, 1)

@@ -8,6 +8,21 @@ import (
 	"sync/atomic"
 )
 
+// sendBufferListener sets the kernel send buffer of every accepted TCP
+// connection (Config.TCPSendBuffer).
+type sendBufferListener struct {
+	net.Listener
+	bytes int
+}
+
+func (l sendBufferListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if tc, ok := c.(*net.TCPConn); ok {
+		_ = tc.SetWriteBuffer(l.bytes) // best effort: the kernel default otherwise
+	}
+	return c, err
+}
+
 // unservedConns counts the HTTP connections that close before any complete
 // request reached a handler: clients too slow with their headers
 // (ReadHeaderTimeout), headers over MaxHeaderBytes (431), and clients that
