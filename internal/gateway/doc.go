@@ -6,7 +6,8 @@
 //	/             the chat room demo
 //	/metrics      Prometheus metrics (the gateway's own registry)
 //	/healthz      liveness: 200 while the process serves HTTP
-//	/readyz       readiness: 200 unless draining or the adapter is degraded
+//	/readyz       readiness: 200 unless draining, at -max-connections (until
+//	              below 95 % of it) or the adapter is degraded
 //
 // Run serves until its context ends, then drains: readiness turns false, the
 // listener closes, sockets are disconnected in paced steps (so that clients
