@@ -57,27 +57,12 @@ func TestNodeLoss(t *testing.T) {
 	}
 	url, _ := startRedis(t)
 	key := "sockgate-test-nodeloss"
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	var survivors []*Gateway
 	var addrs []string
 	for range 2 {
-		g, err := New(Config{RedisURL: url, RedisKey: key, ShutdownTimeout: 5 * time.Second, Logger: quiet})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- g.Serve(ctx, ln) }()
-		t.Cleanup(func() {
-			cancel()
-			<-done
-		})
+		g, addr := serveGateway(t, Config{RedisURL: url, RedisKey: key})
 		survivors = append(survivors, g)
-		addrs = append(addrs, ln.Addr().String())
+		addrs = append(addrs, addr)
 	}
 
 	child := exec.Command(os.Args[0], "-test.run=^TestNodeLossChild$")

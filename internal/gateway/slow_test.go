@@ -29,27 +29,8 @@ func TestSlowConsumers(t *testing.T) {
 		messages = 80
 		payload  = 2048
 	)
-	g, err := New(Config{
-		WriteQueueBytes: 32 << 10,
-		TCPSendBuffer:   8 << 10,
-		ShutdownTimeout: 5 * time.Second,
-		Logger:          slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- g.Serve(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		<-served
-	})
-	url := "ws://" + ln.Addr().String() + "/socket.io/?EIO=4&transport=websocket"
+	g, addr := serveGateway(t, Config{WriteQueueBytes: 32 << 10, TCPSendBuffer: 8 << 10})
+	url := "ws://" + addr + "/socket.io/?EIO=4&transport=websocket"
 
 	// Stalled members: a small receive buffer, and nobody reads.
 	small := &http.Client{Transport: &http.Transport{DialContext: (&net.Dialer{
@@ -140,6 +121,33 @@ func TestSlowConsumers(t *testing.T) {
 	if !strings.Contains(rec.Body.String(), fmt.Sprintf("sockgate_engineio_slow_consumer_closes_total %d", stalled)) {
 		t.Errorf("/metrics does not count %d slow consumers", stalled)
 	}
+}
+
+// serveGateway runs a gateway for cfg (quiet, with a short shutdown) on a
+// loopback listener through Serve, until the test ends; it returns the
+// gateway and its address.
+func serveGateway(t *testing.T, cfg Config) (*Gateway, string) {
+	t.Helper()
+	cfg.ShutdownTimeout = 5 * time.Second
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	g, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- g.Serve(ctx, ln) }()
+	t.Cleanup(func() {
+		cancel()
+		<-served
+	})
+	return g, ln.Addr().String()
 }
 
 // joinSlow connects a websocket client to "/" and joins room "slow".
