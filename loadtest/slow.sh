@@ -16,7 +16,7 @@
 #   N=990 STALLED=10 loadtest/slow.sh         # a quick run
 #
 # The gateway runs with -write-queue-bytes WRITE_QUEUE (64 KiB) and
-# -tcp-send-buffer SNDBUF (32 KiB): with the kernel's autotuned 4 MiB send
+# -tcp-send-buffer SNDBUF (16 KiB): with the kernel's autotuned 4 MiB send
 # buffer a stalled member would need about 4 MiB of broadcasts before its
 # queue even starts to grow, which at N readers is more than this machine
 # moves in a reasonable time; the mechanism is the same.
@@ -25,11 +25,11 @@ cd "$(dirname "$0")/.."
 
 N=${N:-9900}
 STALLED=${STALLED:-100}
-RATE=${RATE:-5}
-MESSAGES=${MESSAGES:-150}
-PAYLOAD=${PAYLOAD:-4096}
+RATE=${RATE:-0.5}
+MESSAGES=${MESSAGES:-40}
+PAYLOAD=${PAYLOAD:-8192}
 WRITE_QUEUE=${WRITE_QUEUE:-65536}
-SNDBUF=${SNDBUF:-32768}
+SNDBUF=${SNDBUF:-16384}
 
 tmp=$(mktemp -d)
 gw_pid=

@@ -117,7 +117,7 @@ func (c *client) connect(p *socketio.Packet) {
 	}
 	s := &Socket{id: newID(), nsp: nsp, client: c, auth: json.RawMessage(p.Data)}
 	if cfg := &c.srv.cfg; cfg.EventRate > 0 {
-		s.limiter = rate.NewLimiter(rate.Limit(cfg.EventRate), cfg.EventBurst)
+		s.rate = &eventRate{limiter: rate.NewLimiter(rate.Limit(cfg.EventRate), cfg.EventBurst)}
 	}
 	c.mu.Lock()
 	if c.closed || slices.ContainsFunc(c.sockets, func(x *Socket) bool { return x.nsp == nsp }) {

@@ -74,8 +74,13 @@ type Socket struct {
 	running      bool     // a goroutine drains queue
 	joinPending  []string // rooms joined during middleware, added at connect
 
-	// Config.EventRate, used on the connection's read path only (no lock):
-	// the bucket, and the first and last drops of the current run of drops.
+	rate *eventRate // nil unless Config.EventRate is set
+}
+
+// eventRate is a socket's Config.EventRate state, used on the connection's
+// read path only (no lock): the bucket, and the first and last drops of the
+// current run of drops.
+type eventRate struct {
 	limiter             *rate.Limiter
 	overSince, lastDrop time.Time
 }
@@ -345,22 +350,23 @@ func (s *Socket) addAck(id uint64, f func(*socketio.Packet)) error {
 // keeps sending over it (drops less than a second apart) for RateLimitGrace
 // is disconnected with ReasonRateLimited.
 func (s *Socket) allowPacket() bool {
-	if s.limiter == nil {
+	r := s.rate
+	if r == nil {
 		return true
 	}
 	now := time.Now()
-	if s.limiter.AllowN(now, 1) {
+	if r.limiter.AllowN(now, 1) {
 		return true
 	}
 	srv := s.nsp.srv
 	srv.stats.eventsDropped.Add(1)
-	if s.overSince.IsZero() || now.Sub(s.lastDrop) > time.Second {
-		s.overSince = now
+	if r.overSince.IsZero() || now.Sub(r.lastDrop) > time.Second {
+		r.overSince = now
 		srv.log.Debug("session: dropping packets over the event rate", "sid", s.client.conn.ID(), "socket", s.id, "nsp", s.nsp.name)
 	}
-	s.lastDrop = now
-	if now.Sub(s.overSince) >= RateLimitGrace {
-		s.overSince = time.Time{}
+	r.lastDrop = now
+	if now.Sub(r.overSince) >= RateLimitGrace {
+		r.overSince = time.Time{}
 		srv.stats.rateLimited.Add(1)
 		srv.badLog.Log(ReasonRateLimited, "session: disconnecting sockets that stay over the event rate")
 		s.close(ReasonRateLimited, true)
