@@ -80,7 +80,7 @@ func (c *client) onMessage(data []byte, binary bool) {
 		// sampler tells the operator without letting clients flood the log.
 		c.srv.stats.parseErrors.Add(1)
 		c.srv.log.Debug("session: closing connection: parse error", "sid", c.conn.ID(), "err", err)
-		c.srv.badLog.Log("parse error", "session: connections closed for a parse error")
+		c.srv.badLog.Log("parse error", "session: connections closed for a parse error", "err", err)
 		c.conn.Close(ReasonParseError)
 		return
 	}

@@ -409,7 +409,7 @@ func (c *Conn) badInput(what string, err error) {
 	if c.logged.CompareAndSwap(false, true) {
 		c.srv.log.Debug("transport: bad input", "sid", c.id, "what", what, "err", err)
 	}
-	c.srv.badLog.Log(what, "transport: bad input from clients", "what", what)
+	c.srv.badLog.Log(what, "transport: bad input from clients", "what", what, "err", err)
 }
 
 func (c *Conn) callOnOpen() {
