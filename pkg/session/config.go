@@ -23,7 +23,8 @@ type Config struct {
 	DisableUpgrades bool           // default false: polling may upgrade to websocket
 	WriteQueueBytes int            // per connection, default 4 MiB; overflow closes the connection
 	CORS            transport.CORS // default: no CORS headers
-	// AllowRequest, if set, may refuse an Engine.IO handshake. Default: allow all.
+	// AllowRequest, if set, may refuse an Engine.IO handshake (HTTP 403, or
+	// the status of a *transport.StatusError). Default: allow all.
 	AllowRequest func(r *http.Request) error
 	// AllowedOrigins, MaxConnections and HandshakeRate are the transport's
 	// admission limits (see transport.Config). Defaults: the CORS origins,
@@ -31,6 +32,9 @@ type Config struct {
 	AllowedOrigins []string
 	MaxConnections int
 	HandshakeRate  float64
+	// Cookie names a cookie set on the handshake with the session ID (the
+	// cookie option of socket.io). Default none.
+	Cookie string
 
 	// Socket.IO settings.
 
@@ -133,6 +137,7 @@ func (c *Config) transport(h transport.Handler) transport.Config {
 		AllowedOrigins:  c.AllowedOrigins,
 		MaxConnections:  c.MaxConnections,
 		HandshakeRate:   c.HandshakeRate,
+		Cookie:          c.Cookie,
 		Logger:          c.Logger,
 		Handler:         h,
 	}

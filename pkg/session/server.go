@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/sockgate/sockgate/pkg/adapter"
+	"github.com/sockgate/sockgate/pkg/histogram"
 	"github.com/sockgate/sockgate/pkg/internal/logsample"
 	"github.com/sockgate/sockgate/pkg/transport"
 )
@@ -46,6 +47,8 @@ type counters struct {
 	packetsIn, packetsOut, broadcasts, handlerPanics, connectErrors, parseErrors atomic.Uint64
 
 	eventsDropped, rateLimited, acksRefused, namespacesRefused, outrun atomic.Uint64
+	ackRoundTrip                                                       *histogram.Histogram // seconds from an EmitWithAck write to the client's ack
+	fanOut                                                             *histogram.Histogram // local recipients of each delivered broadcast
 }
 
 // Stats is a snapshot of a Server's counters.
@@ -66,6 +69,13 @@ type Stats struct {
 	AcksRefused       uint64 // EmitWithAck refused at Config.MaxAcks (broadcast recipients skipped included)
 	NamespacesRefused uint64 // CONNECTs refused at Config.MaxNamespaces (also in ConnectErrors)
 	Outrun            uint64 // sockets disconnected for outrunning their handlers (MaxPendingEvents/Bytes)
+	// AckRoundTrip is the time from a server-to-client EmitWithAck (one
+	// socket, or each recipient of a broadcast) to the client's ack, in
+	// seconds; acks that never come are not observed.
+	AckRoundTrip histogram.Snapshot
+	// FanOut is the number of local recipients of each broadcast delivered
+	// on this node, local or from the cluster.
+	FanOut histogram.Snapshot
 }
 
 // NewServer returns a server with the main namespace "/" created.
@@ -95,6 +105,8 @@ func newServer(cfg Config) (*Server, error) {
 		clients: make(map[*client]struct{}),
 		badLog:  logsample.New(cfg.Logger, slog.LevelWarn, 0),
 	}
+	s.stats.ackRoundTrip = histogram.NewLatency()
+	s.stats.fanOut = histogram.NewSize()
 	if s.adapter == nil {
 		s.adapter, s.ownAdapter = adapter.NewMemory(), true
 	}
@@ -186,6 +198,8 @@ func (s *Server) Stats() Stats {
 		AcksRefused:       c.acksRefused.Load(),
 		NamespacesRefused: c.namespacesRefused.Load(),
 		Outrun:            c.outrun.Load(),
+		AckRoundTrip:      c.ackRoundTrip.Snapshot(),
+		FanOut:            c.fanOut.Snapshot(),
 	}
 }
 
