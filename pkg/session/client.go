@@ -100,10 +100,16 @@ func (c *client) onMessage(data []byte, binary bool) {
 func (c *client) connect(p *socketio.Packet) {
 	nsp := c.srv.namespace(p.Namespace)
 	if nsp == nil {
+		nsp = c.srv.dynamicNamespace(p.Namespace)
+	}
+	if nsp == nil {
 		c.srv.stats.connectErrors.Add(1)
 		c.sendConnectError(p.Namespace, "Invalid namespace", nil)
 		return
 	}
+	// A dynamic namespace another connection has just created gets its
+	// middleware and handlers before anyone connects to it.
+	<-nsp.ready
 	s := &Socket{id: newID(), nsp: nsp, client: c, auth: json.RawMessage(p.Data)}
 	c.mu.Lock()
 	if c.closed || slices.ContainsFunc(c.sockets, func(x *Socket) bool { return x.nsp == nsp }) {

@@ -22,6 +22,7 @@ type Namespace struct {
 	name    string
 	adapter adapter.Namespace
 	ackIDs  atomic.Uint64 // ack ids of emits and broadcasts, unique per namespace
+	ready   chan struct{} // closed once set up (DynamicNamespaces)
 
 	mu           sync.RWMutex
 	middleware   []func(*Socket) error

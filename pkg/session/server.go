@@ -29,6 +29,9 @@ type Server struct {
 	nsps    map[string]*Namespace
 	clients map[*client]struct{}
 	closed  bool
+	// DynamicNamespaces
+	dynMatch func(name string) bool
+	dynSetup func(n *Namespace)
 
 	// wg counts socket drainers and server-side handlers. Each starts under
 	// workMu's read lock while workStopped is false; Shutdown sets it under
@@ -106,22 +109,32 @@ func (s *Server) Namespace(name string) (*Namespace, error) {
 	if !strings.HasPrefix(name, "/") {
 		name = "/" + name
 	}
+	n, created, err := s.namespaceCreated(name)
+	if created {
+		close(n.ready)
+	}
+	return n, err
+}
+
+// namespaceCreated returns the namespace name, creating it if need be, and
+// whether it did; the creator closes the new namespace's ready channel.
+func (s *Server) namespaceCreated(name string) (*Namespace, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if n := s.nsps[name]; n != nil {
-		return n, nil
+		return n, false, nil
 	}
 	if s.closed {
-		return nil, ErrServerClosed
+		return nil, false, ErrServerClosed
 	}
-	n := &Namespace{srv: s, name: name}
+	n := &Namespace{srv: s, name: name, ready: make(chan struct{})}
 	an, err := s.adapter.Namespace(local{n})
 	if err != nil {
-		return nil, fmt.Errorf("session: namespace %s: %w", name, err)
+		return nil, false, fmt.Errorf("session: namespace %s: %w", name, err)
 	}
 	n.adapter = an
 	s.nsps[name] = n
-	return n, nil
+	return n, true, nil
 }
 
 // Of is Namespace for setup code: it panics if the adapter cannot attach
