@@ -67,7 +67,7 @@ type Socket struct {
 	onDisconnect []func(s *Socket, reason string)
 	data         any
 	user         string
-	values       map[any]any // SetValue
+	values       map[any]any                       // SetValue
 	acks         map[uint64]func(*socketio.Packet) // called with nil on disconnect
 	queue        []job
 	queuedBytes  int      // of the events in queue (MaxPendingBytes)
