@@ -28,6 +28,18 @@ type Config struct {
 	ShutdownTimeout time.Duration // default 20s
 	ShowVersion     bool          // -version: print the version and exit
 	DebugAddr       string        // empty (default): no debug listener; else /debug/pprof/ there
+
+	// An application backend (README "Use it with your backend").
+	APIToken         string        // empty (default): no server API
+	ConnectURL       string        // connect proxy; empty: none
+	EventURL         string        // event proxy; empty: none
+	DisconnectURL    string        // disconnect notifications; empty: none
+	ProxyTimeout     time.Duration // default 5s
+	ProxyConcurrency int           // default 256
+	JWTSecret        string        // HS256 secret; empty: none
+	JWTPublicKey     string        // path of a PEM public key; empty: none
+	ClientJoin       string        // "any" (default), "none" or room-name prefixes
+	ClientBroadcast  bool          // default true
 }
 
 // EnvPrefix prefixes the environment variable of every flag: -redis-url is
@@ -62,6 +74,16 @@ func Parse(name string, args []string, getenv func(string) string, output io.Wri
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 20*time.Second, "on SIGINT/SIGTERM, how long to drain connections before closing what is left")
 	fs.BoolVar(&c.ShowVersion, "version", false, "print the version and exit")
 	fs.StringVar(&c.DebugAddr, "debug-addr", "", "`address` (host:port) of a separate listener serving Go's /debug/pprof/ profiles; empty (default) serves none. Keep it on loopback: profiles reveal internals")
+	fs.StringVar(&c.APIToken, "api-token", "", "bearer `token` of the server API at /api/v1/; empty (default) turns the API off (every /api/ path is 404)")
+	fs.StringVar(&c.ConnectURL, "connect-url", "", "backend `URL` that every Socket.IO CONNECT is POSTed to (accept, refuse, user, rooms, data); with it, clients may connect to any namespace the backend accepts")
+	fs.StringVar(&c.EventURL, "event-url", "", "backend `URL` that every client event other than the built-in ones is POSTed to (ack, emit, join, leave, disconnect)")
+	fs.StringVar(&c.DisconnectURL, "disconnect-url", "", "backend `URL` that disconnections are POSTed to (best effort)")
+	fs.DurationVar(&c.ProxyTimeout, "proxy-timeout", 5*time.Second, "how long a backend request may take; then the connection is refused or the event acked with an error")
+	fs.IntVar(&c.ProxyConcurrency, "proxy-concurrency", 256, "most backend `requests` in flight at once")
+	fs.StringVar(&c.JWTSecret, "jwt-secret", "", "HS256 `secret` of the JWTs clients must connect with (auth {token} or Authorization: Bearer); empty: no JWT check")
+	fs.StringVar(&c.JWTPublicKey, "jwt-public-key", "", "`file` of a PEM public key (RSA: RS256, ECDSA P-256: ES256, Ed25519: EdDSA) of the JWTs clients must connect with")
+	fs.StringVar(&c.ClientJoin, "client-join", "any", "which rooms clients may join and leave with the built-in events: any, none, or comma-separated room-name `prefixes`")
+	fs.BoolVar(&c.ClientBroadcast, "client-broadcast", true, "let clients in no room send the built-in message to everyone")
 	fs.Usage = func() { usage(fs) }
 
 	if err := fs.Parse(args); err != nil {
@@ -124,6 +146,15 @@ func (c Config) validate() error {
 	}
 	if c.ShutdownTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("-shutdown-timeout: %v is not positive", c.ShutdownTimeout))
+	}
+	if c.ProxyTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("-proxy-timeout: %v is not positive", c.ProxyTimeout))
+	}
+	if c.ProxyConcurrency <= 0 {
+		errs = append(errs, fmt.Errorf("-proxy-concurrency: %d is not positive", c.ProxyConcurrency))
+	}
+	if strings.TrimSpace(c.ClientJoin) == "" {
+		errs = append(errs, errors.New("-client-join: empty (any, none, or room-name prefixes)"))
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		errs = append(errs, fmt.Errorf("-log-format: %q is neither text nor json", c.LogFormat))

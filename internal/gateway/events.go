@@ -40,6 +40,10 @@ func (g *Gateway) handleEvent(s *session.Socket, ev *session.Event) {
 	case "echo":
 		g.echo(s, ev)
 	default:
+		if g.backends.event {
+			g.backends.proxy.Event(s, ev)
+			return
+		}
 		g.refuse(s, ev, "unknown event")
 	}
 }
@@ -48,6 +52,10 @@ func (g *Gateway) join(s *session.Socket, ev *session.Event) {
 	room, err := roomArg(ev)
 	if err != nil {
 		g.refuse(s, ev, err.Error())
+		return
+	}
+	if !g.backends.join.allows(room) {
+		g.refuse(s, ev, "not allowed")
 		return
 	}
 	rooms := s.Rooms() // its own ID room included
@@ -63,6 +71,10 @@ func (g *Gateway) leave(s *session.Socket, ev *session.Event) {
 	room, err := roomArg(ev)
 	if err != nil {
 		g.refuse(s, ev, err.Error())
+		return
+	}
+	if !g.backends.join.allows(room) {
+		g.refuse(s, ev, "not allowed")
 		return
 	}
 	if room != s.ID() { // a socket keeps its own room
@@ -81,6 +93,10 @@ func (g *Gateway) message(s *session.Socket, ev *session.Event) {
 		}
 	}
 	// ev.Data is the received array ["message", ...args], relayed as is.
+	if len(joined) == 0 && g.cfg.Backend.NoClientBroadcast {
+		g.refuse(s, ev, "not allowed")
+		return
+	}
 	var err error
 	if len(joined) == 0 {
 		err = g.main.EmitRaw(ev.Data, ev.Attachments)

@@ -56,6 +56,9 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	// Logger receives the gateway's logs. Default slog.Default().
 	Logger *slog.Logger
+
+	// Backend connects an application backend (backends.go).
+	Backend BackendConfig
 }
 
 // Defaults.
@@ -67,16 +70,17 @@ const (
 
 // Gateway is one sockgate node. Its methods may be called concurrently.
 type Gateway struct {
-	cfg     Config
-	log     *slog.Logger
-	adapter adapter.Adapter
-	ownsAd  bool
-	io      *session.Server
-	main    *session.Namespace
-	bundle  *web.Bundle
-	reg     *prometheus.Registry
-	handler http.Handler
-	onEvent session.EventHandler // the built-in events; one func value for every socket
+	cfg      Config
+	log      *slog.Logger
+	adapter  adapter.Adapter
+	ownsAd   bool
+	io       *session.Server
+	main     *session.Namespace
+	bundle   *web.Bundle
+	reg      *prometheus.Registry
+	handler  http.Handler
+	onEvent  session.EventHandler // the built-in events; one func value for every socket
+	backends backends
 
 	draining     atomic.Bool
 	shutdownOnce sync.Once
@@ -129,8 +133,9 @@ func New(cfg Config) (*Gateway, error) {
 		Adapter:      g.adapter,
 		Logger:       cfg.Logger,
 		// The built-in events never wait: broadcasts queue their writes
-		// and their Redis publish, acks are sent without blocking.
-		InlineHandlers: true,
+		// and their Redis publish, acks are sent without blocking. The
+		// event proxy waits for the backend, on the socket's goroutine.
+		InlineHandlers: cfg.Backend.EventURL == "",
 	})
 	if err != nil {
 		g.closeAdapter()
@@ -139,6 +144,11 @@ func New(cfg Config) (*Gateway, error) {
 	g.io = io
 	g.main = io.Sockets()
 	g.onEvent = g.handleEvent
+	if err := g.setupBackends(); err != nil {
+		io.Shutdown(context.Background())
+		g.closeAdapter()
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
 	g.main.OnConnection(func(s *session.Socket) { s.OnAny(g.onEvent) })
 
 	g.reg = metrics.NewRegistry()
@@ -276,7 +286,7 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 		if errors.Is(err, session.ErrServerClosed) {
 			err = nil
 		}
-		g.shutdownErr = errors.Join(err, g.closeAdapter())
+		g.shutdownErr = errors.Join(err, g.closeBackends(ctx), g.closeAdapter())
 	})
 	return g.shutdownErr
 }

@@ -90,7 +90,7 @@ func New(cfg Config) (*Handler, error) {
 			if n := srv.LookupNamespace(name); n != nil {
 				return n, nil
 			}
-			return nil, errUnknownNamespace
+			return nil, ErrUnknownNamespace
 		}
 	}
 	if cfg.Timeout <= 0 {
@@ -170,7 +170,9 @@ func badRequest(format string, args ...any) error {
 	return &httpError{http.StatusBadRequest, fmt.Sprintf(format, args...)}
 }
 
-var errUnknownNamespace = &httpError{http.StatusNotFound, "unknown namespace"}
+// ErrUnknownNamespace is what a Config.Namespace returns for a namespace
+// that does not exist: the request is a 404.
+var ErrUnknownNamespace = errors.New("api: unknown namespace")
 
 func (h *Handler) fail(w http.ResponseWriter, err error) {
 	var he *httpError
@@ -257,11 +259,10 @@ func (h *Handler) namespace(name string) (*session.Namespace, error) {
 		return nil, badRequest("namespace %q must start with /", name)
 	}
 	n, err := h.cfg.Namespace(name)
-	if err != nil {
-		var he *httpError
-		if errors.As(err, &he) {
-			return nil, err
-		}
+	switch {
+	case errors.Is(err, ErrUnknownNamespace):
+		return nil, &httpError{http.StatusNotFound, "unknown namespace " + name}
+	case err != nil:
 		return nil, fmt.Errorf("namespace %s: %w", name, err)
 	}
 	return n, nil

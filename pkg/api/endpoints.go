@@ -6,8 +6,8 @@ import (
 	"slices"
 	"time"
 
-	"github.com/sockgate/sockgate/pkg/proxy"
 	"github.com/sockgate/sockgate/pkg/protocol/socketio"
+	"github.com/sockgate/sockgate/pkg/proxy"
 )
 
 type ok struct {

@@ -97,4 +97,3 @@ func (p *Proxy) Connect(s *session.Socket) error {
 	}
 	return nil
 }
-

@@ -71,8 +71,8 @@ type Proxy struct {
 	disc       chan disconnectRequest
 	workers    sync.WaitGroup
 
-	stats     counters
-	lastWarn  atomic.Int64 // unix nanos of the last failure log
+	stats      counters
+	lastWarn   atomic.Int64 // unix nanos of the last failure log
 	suppressed atomic.Uint64
 }
 
