@@ -154,10 +154,10 @@ export async function startNodePeer(opts) {
 }
 
 // startGoNode starts a gateway joined to opts.redis (a node peer with
-// SOCKGATE_TEST_SERVER=node). It waits for /readyz when the gateway has it.
+// SOCKGATE_TEST_SERVER=node), with opts.args as extra flags. It waits for /readyz when the gateway has it.
 export async function startGoNode(opts) {
   if (REFERENCE) return startNodePeer(opts);
-  const server = await startGateway({ args: clusterArgs(opts) });
+  const server = await startGateway({ args: [...clusterArgs(opts), ...(opts.args ?? [])] });
   const node = new Node("go", server);
   await waitUntil(async () => [200, 404].includes(await node.status("/readyz")), 10_000, "gateway /readyz").catch(async (err) => {
     await node.stop();

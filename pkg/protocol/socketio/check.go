@@ -4,18 +4,16 @@ package socketio
 // attachments binary attachments, exactly as Decode validates the same
 // packet from a client: valid JSON nested at most l.MaxDepth deep, at most
 // l.MaxAttachments attachments, placeholders that number existing
-// attachments, and for events a name that is not reserved. It is for
+// attachments (even when there are none), and for events a name that is not reserved. It is for
 // payloads that reach the server by another way than a client's
 // connection (an HTTP API, a backend's answer).
 func CheckPayload(t Type, data []byte, attachments int, l Limits) error {
 	if attachments < 0 || attachments > l.maxAttachments() {
 		return invalid("more than %d attachments", l.maxAttachments())
 	}
-	var ph *phCheck
-	if attachments > 0 {
-		ph = &phCheck{count: attachments}
-	}
-	if err := scanJSON(data, l.maxDepth(), ph); err != nil {
+	// Placeholders are checked even without attachments: an HTTP caller
+	// that writes one means an attachment it forgot.
+	if err := scanJSON(data, l.maxDepth(), &phCheck{count: attachments}); err != nil {
 		return err
 	}
 	return checkPayload(t, trimSpace(data))

@@ -13,6 +13,7 @@ func TestCheckPayload(t *testing.T) {
 		{"event", Event, `["news",1,{"a":[2]}]`, 0, true},
 		{"binary event", BinaryEvent, `["file",{"_placeholder":true,"num":0}]`, 1, true},
 		{"placeholder past the attachments", BinaryEvent, `["file",{"_placeholder":true,"num":1}]`, 1, false},
+		{"placeholder without attachments", Event, `["file",{"_placeholder":true,"num":0}]`, 0, false},
 		{"too many attachments", BinaryEvent, `["file"]`, 11, false},
 		{"reserved name", Event, `["disconnect"]`, 0, false},
 		{"no name", Event, `[]`, 0, false},
