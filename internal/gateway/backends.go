@@ -120,12 +120,7 @@ func (g *Gateway) setupBackends() error {
 			Logger:        g.log,
 		}
 		if b.jwt != nil {
-			pc.Claims = func(s *session.Socket) any {
-				if c := jwtauth.Claims(s); c != nil {
-					return c
-				}
-				return nil
-			}
+			pc.Claims = func(s *session.Socket) any { return jwtauth.Claims(s) }
 		}
 		if b.proxy, err = proxy.New(pc); err != nil {
 			return err

@@ -24,7 +24,7 @@ type connectRequest struct {
 	Query     map[string]string `json:"query"`
 	Address   string            `json:"address"`
 	User      string            `json:"user,omitempty"`
-	Claims    any               `json:"claims,omitempty"`
+	Claims    json.RawMessage   `json:"claims,omitempty"`
 }
 
 type connectAnswer struct {

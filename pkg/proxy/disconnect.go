@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"encoding/json"
 	"errors"
 	"time"
 
@@ -8,11 +9,11 @@ import (
 )
 
 type disconnectRequest struct {
-	Namespace string `json:"namespace"`
-	SID       string `json:"sid"`
-	User      string `json:"user"`
-	Reason    string `json:"reason"`
-	Claims    any    `json:"claims,omitempty"`
+	Namespace string          `json:"namespace"`
+	SID       string          `json:"sid"`
+	User      string          `json:"user"`
+	Reason    string          `json:"reason"`
+	Claims    json.RawMessage `json:"claims,omitempty"`
 }
 
 // Disconnect is an OnDisconnect hook that tells the disconnect URL about

@@ -18,7 +18,7 @@ type eventRequest struct {
 	Event       string            `json:"event"`
 	Args        []json.RawMessage `json:"args"`
 	Attachments [][]byte          `json:"attachments,omitempty"` // base64
-	Claims      any               `json:"claims,omitempty"`
+	Claims      json.RawMessage   `json:"claims,omitempty"`
 }
 
 // Emit is one broadcast of a backend's answer (and of the server API):

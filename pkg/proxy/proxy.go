@@ -34,7 +34,7 @@ type Config struct {
 	// transport keeps up to Concurrency idle connections per host.
 	Client *http.Client
 	// Claims, if set, returns what a socket's "claims" field carries (e.g.
-	// jwtauth.Claims); nil values are left out.
+	// jwtauth.Claims); values that marshal to null are left out.
 	Claims func(s *session.Socket) any
 	// Logger receives the proxy's logs. Default slog.Default().
 	Logger *slog.Logger
@@ -294,11 +294,16 @@ func (p *Proxy) warn(msg string, args ...any) {
 	p.log.Warn(msg, args...)
 }
 
-func (p *Proxy) claims(s *session.Socket) any {
+// claims is the JSON of the socket's claims, nil when there are none.
+func (p *Proxy) claims(s *session.Socket) json.RawMessage {
 	if p.cfg.Claims == nil {
 		return nil
 	}
-	return p.cfg.Claims(s)
+	b, err := json.Marshal(p.cfg.Claims(s))
+	if err != nil || string(b) == "null" {
+		return nil
+	}
+	return b
 }
 
 // socketData is the JSON of a socket's data (null when unset).
