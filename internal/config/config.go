@@ -179,6 +179,8 @@ sockgate is a Socket.IO (Engine.IO v4 / Socket.IO v5) gateway. It serves the
 chat demo at /, Socket.IO at /socket.io/, Prometheus metrics at /metrics and
 health checks at /healthz (live) and /readyz (ready). Without -redis-url it runs
 a single node; with it, every node on the same Redis and key forms one cluster.
+An application backend can decide who connects and what events do
+(-connect-url, -event-url), and act through the server API (-api-token).
 
 Every flag can also be set through its environment variable; a flag on the
 command line wins.
