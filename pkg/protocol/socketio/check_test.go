@@ -1,6 +1,9 @@
 package socketio
 
-import "testing"
+import (
+	"fmt"
+	"testing"
+)
 
 func TestCheckPayload(t *testing.T) {
 	tests := []struct {
@@ -32,4 +35,32 @@ func TestCheckPayload(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzCheckPayload: what CheckPayload accepts, the Decoder accepts as the
+// same packet from a client.
+func FuzzCheckPayload(f *testing.F) {
+	for _, s := range []string{`["a",1]`, `["b",{"_placeholder":true,"num":0}]`, `[1,{"_placeholder":true,"num":2}]`, `["connect"]`, `[]`, `{"a":1}`, `["a",[[[]]]]`} {
+		f.Add([]byte(s), uint8(1), false)
+	}
+	f.Fuzz(func(t *testing.T, data []byte, n uint8, ack bool) {
+		atts := int(n % 12)
+		typ, text := Event, "2"
+		if ack {
+			typ, text = Ack, "3"
+		}
+		if err := CheckPayload(typ, data, atts, Limits{}); err != nil {
+			return
+		}
+		if atts > 0 {
+			text = fmt.Sprintf("%d%d-", typ+3, atts)
+		}
+		if ack {
+			text += "7" // an ACK needs an id
+		}
+		var d Decoder
+		if _, err := d.Decode(append([]byte(text), data...)); err != nil {
+			t.Fatalf("CheckPayload accepts %q (%d attachments), Decode refuses %q: %v", data, atts, text, err)
+		}
+	})
 }
