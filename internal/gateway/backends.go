@@ -52,8 +52,8 @@ type joinPolicy struct {
 	prefixes []string // nil with none false: any room
 }
 
-// ParseClientJoin parses the ClientJoin syntax.
-func ParseClientJoin(s string) (joinPolicy, error) {
+// parseClientJoin parses the BackendConfig.ClientJoin syntax.
+func parseClientJoin(s string) (joinPolicy, error) {
 	switch s = strings.TrimSpace(s); s {
 	case "", "any":
 		return joinPolicy{}, nil
@@ -101,7 +101,7 @@ func (g *Gateway) setupBackends() error {
 	cfg := g.cfg.Backend
 	b := &g.backends
 	var err error
-	if b.join, err = ParseClientJoin(cfg.ClientJoin); err != nil {
+	if b.join, err = parseClientJoin(cfg.ClientJoin); err != nil {
 		return err
 	}
 	if cfg.JWTSecret != "" || len(cfg.JWTPublicKey) > 0 {
