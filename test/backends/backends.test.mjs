@@ -10,7 +10,7 @@ import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
 import { createHmac, generateKeyPairSync, sign as cryptoSign } from "node:crypto";
-import { mkdtemp, writeFile, rm } from "node:fs/promises";
+import { mkdtemp, readFile, writeFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort, sleep, startGateway, waitUntil, REFERENCE } from "../lib/harness.mjs";
@@ -402,21 +402,46 @@ describe("an application backend behind 2 gateway nodes and Redis", { skip, time
       assert.match(info.handshake.address, /127\.0\.0\.1/);
       assert.ok(info.handshake.time);
 
+      // As socketsJoin, the other nodes apply it when the request reaches them.
       assert.deepEqual((await api(nodes[0], "POST", "/api/v1/join", { rooms: [a.id, b.id], join: ["vip", "staff"] })).json, { ok: true });
-      let rooms = (await api(nodes[1], "GET", "/api/v1/rooms")).json;
-      assert.deepEqual(rooms.rooms.filter((r) => ["vip", "staff"].includes(r.name)), [{ name: "staff", members: 2 }, { name: "vip", members: 2 }]);
+      const members = async (node, names) =>
+        JSON.stringify((await api(node, "GET", "/api/v1/rooms")).json.rooms.filter((r) => names.includes(r.name)));
+      const two = JSON.stringify([{ name: "staff", members: 2 }, { name: "vip", members: 2 }]);
+      await waitUntil(async () => (await members(nodes[1], ["vip", "staff"])) === two, 5000, "vip and staff with 2 members");
+      const rooms = (await api(nodes[1], "GET", "/api/v1/rooms")).json;
       assert.ok(!rooms.rooms.some((r) => r.name === a.id), "socket id rooms are listed");
       const vip = (await api(nodes[0], "GET", "/api/v1/sockets?room=vip")).json.sockets.map((s) => s.id).sort();
       assert.deepEqual(vip, [a.id, b.id].sort());
 
       assert.deepEqual((await api(nodes[1], "POST", "/api/v1/leave", { rooms: ["vip"], except: [a.id], leave: ["vip"] })).json, { ok: true });
-      rooms = (await api(nodes[0], "GET", "/api/v1/rooms")).json;
-      assert.deepEqual(rooms.rooms.find((r) => r.name === "vip"), { name: "vip", members: 1 });
+      const one = JSON.stringify([{ name: "vip", members: 1 }]);
+      await waitUntil(async () => (await members(nodes[0], ["vip"])) === one, 5000, "vip with 1 member");
+      const left = (await api(nodes[0], "GET", "/api/v1/sockets?room=vip")).json.sockets.map((s) => s.id);
+      assert.deepEqual(left, [a.id], "the socket in except left");
 
       const gone = new Promise((resolve) => b.once("disconnect", resolve));
       assert.deepEqual((await api(nodes[0], "POST", "/api/v1/disconnect", { rooms: [b.id], close: false })).json, { ok: true });
       assert.equal(await gone, "io server disconnect");
       assert.ok(a.connected);
+    });
+
+    it("sockets: a node that does not answer makes a partial result with missing_nodes", async () => {
+      const here = await connect(0, { user: "partial" });
+      await connect(1, { user: "partial" });
+      const proc = nodes[1].server.proc;
+      proc.kill("SIGSTOP");
+      let res;
+      try {
+        // SIGSTOP takes effect asynchronously: wait for state T (stopped).
+        const state = async () => (await readFile(`/proc/${proc.pid}/stat`, "utf8")).split(") ")[1]?.[0];
+        await waitUntil(async () => (await state()) === "T", 5000, "the node to stop");
+        res = await api(nodes[0], "GET", "/api/v1/sockets?room=user:partial");
+      } finally {
+        proc.kill("SIGCONT");
+      }
+      assert.equal(res.status, 200, JSON.stringify(res.json));
+      assert.equal(res.json.missing_nodes, 1, JSON.stringify(res.json));
+      assert.deepEqual(res.json.sockets.map((x) => x.id), [here.id]);
     });
 
     it("401, 400, 413, 405 and 404, with JSON errors", async () => {
