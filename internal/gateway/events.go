@@ -49,13 +49,8 @@ func (g *Gateway) handleEvent(s *session.Socket, ev *session.Event) {
 }
 
 func (g *Gateway) join(s *session.Socket, ev *session.Event) {
-	room, err := roomArg(ev)
-	if err != nil {
-		g.refuse(s, ev, err.Error())
-		return
-	}
-	if !g.backends.join.allows(room) {
-		g.refuse(s, ev, "not allowed")
+	room, ok := g.clientRoom(s, ev)
+	if !ok {
 		return
 	}
 	rooms := s.Rooms() // its own ID room included
@@ -68,13 +63,8 @@ func (g *Gateway) join(s *session.Socket, ev *session.Event) {
 }
 
 func (g *Gateway) leave(s *session.Socket, ev *session.Event) {
-	room, err := roomArg(ev)
-	if err != nil {
-		g.refuse(s, ev, err.Error())
-		return
-	}
-	if !g.backends.join.allows(room) {
-		g.refuse(s, ev, "not allowed")
+	room, ok := g.clientRoom(s, ev)
+	if !ok {
 		return
 	}
 	if room != s.ID() { // a socket keeps its own room
@@ -119,6 +109,21 @@ func (g *Gateway) echo(s *session.Socket, ev *session.Event) {
 	if err := ev.AckRaw(socketio.AppendArray(nil, ev.Args()...), ev.Attachments); err != nil {
 		g.log.Debug("echo: ack failed", "sid", s.ID(), "err", err)
 	}
+}
+
+// clientRoom returns the room of a join or leave if it is valid and the
+// room policy lets the client use it; else it refuses the event.
+func (g *Gateway) clientRoom(s *session.Socket, ev *session.Event) (string, bool) {
+	room, err := roomArg(ev)
+	if err != nil {
+		g.refuse(s, ev, err.Error())
+		return "", false
+	}
+	if !g.backends.join.allows(room) {
+		g.refuse(s, ev, "not allowed")
+		return "", false
+	}
+	return room, true
 }
 
 // roomArg reads and checks the room name, the event's first argument.

@@ -26,8 +26,8 @@ func TestStatuses(t *testing.T) {
 	big := `{"event":"x","args":["` + strings.Repeat("a", api.MaxBodyBytes) + `"]}`
 	tests := []struct {
 		name, method, path, auth, body string
-		want                            int
-		answer                          string // prefix
+		want                           int
+		answer                         string // prefix
 	}{
 		{"emit", "POST", "/api/v1/emit", "Bearer tok", `{"event":"x","args":[1,{"a":null}]}`, 200, `{"ok":true}`},
 		{"emit with acks, nobody there", "POST", "/api/v1/emit", "Bearer tok", `{"event":"x","timeout_ms":50}`, 200, `{"acks":[],"timed_out":false}`},

@@ -1,13 +1,17 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
+	"github.com/sockgate/sockgate/pkg/adapter"
 	"github.com/sockgate/sockgate/pkg/protocol/socketio"
 	"github.com/sockgate/sockgate/pkg/proxy"
+	"github.com/sockgate/sockgate/pkg/session"
 )
 
 type ok struct {
@@ -95,15 +99,7 @@ type socketsAnswer struct {
 // sockets: GET /api/v1/sockets?namespace=&room=.
 func (h *Handler) sockets(r *http.Request) (any, error) {
 	q := r.URL.Query()
-	sel := Selector{Namespace: q.Get("namespace"), Rooms: q["room"]}
-	op, err := h.operator(sel)
-	if err != nil {
-		return nil, err
-	}
-	ctx, cancel := h.ctx(r)
-	defer cancel()
-	infos, err := op.FetchSockets(ctx)
-	missing, err := missingNodes(err)
+	infos, missing, err := h.fetch(r, Selector{Namespace: q.Get("namespace"), Rooms: q["room"]})
 	if err != nil {
 		return nil, err
 	}
@@ -122,16 +118,22 @@ func (h *Handler) sockets(r *http.Request) (any, error) {
 			Handshake: handshakeJSON{Address: s.Handshake.Address, Query: s.Handshake.Query, Time: s.Handshake.Time},
 		})
 	}
-	slices.SortFunc(out.Sockets, func(a, b socketJSON) int {
-		switch {
-		case a.ID < b.ID:
-			return -1
-		case a.ID > b.ID:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(out.Sockets, func(a, b socketJSON) int { return strings.Compare(a.ID, b.ID) })
 	return out, nil
+}
+
+// fetch describes the selected sockets of every node, and how many nodes
+// did not answer in time.
+func (h *Handler) fetch(r *http.Request, sel Selector) ([]adapter.SocketInfo, int, error) {
+	op, err := h.operator(sel)
+	if err != nil {
+		return nil, 0, err
+	}
+	ctx, cancel := h.ctx(r)
+	defer cancel()
+	infos, err := op.FetchSockets(ctx)
+	missing, err := missingNodes(err)
+	return infos, missing, err
 }
 
 type joinRequest struct {
@@ -155,22 +157,7 @@ func (h *Handler) join(r *http.Request) (any, error) {
 	if err := decode(r, &req); err != nil {
 		return nil, err
 	}
-	if len(req.Join) == 0 {
-		return nil, badRequest("join: at least one room is required")
-	}
-	if err := checkRooms("join", req.Join); err != nil {
-		return nil, err
-	}
-	op, err := h.operator(req.Selector)
-	if err != nil {
-		return nil, err
-	}
-	ctx, cancel := h.ctx(r)
-	defer cancel()
-	if err := op.SocketsJoin(ctx, req.Join...); err != nil {
-		return nil, err
-	}
-	return ok{true}, nil
+	return h.moveSockets(r, req.Selector, "join", req.Join, session.BroadcastOperator.SocketsJoin)
 }
 
 // leave: POST /api/v1/leave.
@@ -179,19 +166,25 @@ func (h *Handler) leave(r *http.Request) (any, error) {
 	if err := decode(r, &req); err != nil {
 		return nil, err
 	}
-	if len(req.Leave) == 0 {
-		return nil, badRequest("leave: at least one room is required")
+	return h.moveSockets(r, req.Selector, "leave", req.Leave, session.BroadcastOperator.SocketsLeave)
+}
+
+// moveSockets makes the selected sockets join or leave rooms.
+func (h *Handler) moveSockets(r *http.Request, sel Selector, field string, rooms []string,
+	move func(session.BroadcastOperator, context.Context, ...string) error) (any, error) {
+	if len(rooms) == 0 {
+		return nil, badRequest("%s: at least one room is required", field)
 	}
-	if err := checkRooms("leave", req.Leave); err != nil {
+	if err := checkRooms(field, rooms); err != nil {
 		return nil, err
 	}
-	op, err := h.operator(req.Selector)
+	op, err := h.operator(sel)
 	if err != nil {
 		return nil, err
 	}
 	ctx, cancel := h.ctx(r)
 	defer cancel()
-	if err := op.SocketsLeave(ctx, req.Leave...); err != nil {
+	if err := move(op, ctx, rooms...); err != nil {
 		return nil, err
 	}
 	return ok{true}, nil
@@ -228,14 +221,7 @@ type roomsAnswer struct {
 // rooms: GET /api/v1/rooms?namespace= — the rooms that have members, with
 // their member counts on every node (socket ID rooms left out).
 func (h *Handler) rooms(r *http.Request) (any, error) {
-	op, err := h.operator(Selector{Namespace: r.URL.Query().Get("namespace")})
-	if err != nil {
-		return nil, err
-	}
-	ctx, cancel := h.ctx(r)
-	defer cancel()
-	infos, err := op.FetchSockets(ctx)
-	missing, err := missingNodes(err)
+	infos, missing, err := h.fetch(r, Selector{Namespace: r.URL.Query().Get("namespace")})
 	if err != nil {
 		return nil, err
 	}
@@ -251,14 +237,6 @@ func (h *Handler) rooms(r *http.Request) (any, error) {
 	for name, n := range counts {
 		out.Rooms = append(out.Rooms, roomJSON{name, n})
 	}
-	slices.SortFunc(out.Rooms, func(a, b roomJSON) int {
-		switch {
-		case a.Name < b.Name:
-			return -1
-		case a.Name > b.Name:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(out.Rooms, func(a, b roomJSON) int { return strings.Compare(a.Name, b.Name) })
 	return out, nil
 }
