@@ -135,8 +135,14 @@ func (g *Gateway) setupBackends() error {
 	}
 	if cfg.ConnectURL != "" {
 		// Every namespace the backend accepts exists, on every node: the
-		// API may name one whose sockets are all elsewhere.
-		resolve = g.io.Namespace
+		// API may name one whose sockets are all elsewhere. It is created
+		// set up, as a client's CONNECT would create it.
+		resolve = func(name string) (*session.Namespace, error) {
+			if n := g.io.DynamicNamespace(name); n != nil {
+				return n, nil
+			}
+			return nil, api.ErrUnknownNamespace
+		}
 		g.io.DynamicNamespaces(g.dynamicNamespace, g.setupNamespace)
 	}
 	if cfg.APIToken != "" {

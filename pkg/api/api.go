@@ -40,8 +40,8 @@ type Config struct {
 	Token string
 	// Namespace resolves the namespace a request names. Default: the
 	// namespaces that exist (Server.LookupNamespace); others are 404. A
-	// server with dynamic namespaces passes Server.Namespace, so that an
-	// emit reaches a namespace whose sockets are all on other nodes.
+	// server with dynamic namespaces passes Server.DynamicNamespace, so
+	// that an emit reaches a namespace whose sockets are all on other nodes.
 	Namespace func(name string) (*session.Namespace, error)
 	// Timeout bounds the cluster requests (sockets, rooms) and the
 	// requests that change sockets. Default 5s.

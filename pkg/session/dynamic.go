@@ -27,6 +27,21 @@ func (s *Server) LookupNamespace(name string) *Namespace {
 	return s.namespace(name)
 }
 
+// DynamicNamespace returns the namespace name if it exists, else creates
+// it as a client's CONNECT does under DynamicNamespaces (match must accept
+// the name, and setup runs before any client can connect), else returns
+// nil. Code that acts on namespaces for clients (a server API) uses it
+// rather than Namespace, which creates a namespace without setup.
+func (s *Server) DynamicNamespace(name string) *Namespace {
+	if len(name) == 0 || name[0] != '/' {
+		name = "/" + name
+	}
+	if n := s.namespace(name); n != nil {
+		return n
+	}
+	return s.dynamicNamespace(name)
+}
+
 // dynamicNamespace returns the namespace a client may create by
 // connecting to it, or nil.
 func (s *Server) dynamicNamespace(name string) *Namespace {

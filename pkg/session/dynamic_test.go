@@ -33,12 +33,24 @@ func TestDynamicNamespaces(t *testing.T) {
 			c.expectPrefix(t, tt.want)
 		})
 	}
+	// Created for the server (an API), a namespace is set up before any
+	// client connects to it.
+	if s.DynamicNamespace("room-api") == nil {
+		t.Fatal("DynamicNamespace did not create /room-api")
+	}
+	c0 := dial(t, s)
+	c0.recv(`0/room-api,`)
+	c0.expect(t, `44/room-api,{"message":"refused by setup's middleware"}`)
+	if s.DynamicNamespace("/other") != nil {
+		t.Error("DynamicNamespace created a name match refuses")
+	}
+
 	close(setups)
 	var got []string
 	for n := range setups {
 		got = append(got, n)
 	}
-	if strings.Join(got, " ") != "/room-1 /room-2" {
+	if strings.Join(got, " ") != "/room-1 /room-2 /room-api" {
 		t.Errorf("setup ran for %v, want once per created namespace", got)
 	}
 	if s.LookupNamespace("other") != nil || s.LookupNamespace("room-1") == nil {

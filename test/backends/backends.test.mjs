@@ -247,6 +247,11 @@ describe("an application backend behind 2 gateway nodes and Redis", { skip, time
       const err = await connectError(clients.open(nodes[1].url + "/forbidden", { transports: ["websocket"], auth: { user: "7" } }));
       assert.equal(err.message, "no such room");
       assert.deepEqual(err.data, { namespace: "/forbidden" });
+      // A namespace the API names first still asks the backend.
+      const listed = await api(nodes[0], "GET", "/api/v1/sockets?namespace=/fresh");
+      assert.deepEqual(listed.json, { sockets: [], missing_nodes: 0 });
+      const refused = await connectError(clients.open(nodes[0].url + "/fresh", { transports: ["websocket"], auth: { mode: "reject" } }));
+      assert.equal(refused.message, "go away");
     });
   });
 
