@@ -241,8 +241,11 @@ func (p *Proxy) call(ctx context.Context, k *kindCounters, u string, body, answe
 }
 
 func (p *Proxy) do(ctx context.Context, u string, body, answer any) error {
-	b, err := json.Marshal(body)
-	if err != nil {
+	// Raw arguments keep their bytes: no HTML escaping of <, > and &.
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(body); err != nil {
 		return fmt.Errorf("proxy: %w", err)
 	}
 	select {
@@ -254,7 +257,7 @@ func (p *Proxy) do(ctx context.Context, u string, body, answer any) error {
 	p.stats.inFlight.Add(1)
 	defer p.stats.inFlight.Add(-1)
 
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(b))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, &b)
 	if err != nil {
 		return fmt.Errorf("proxy: %w", err)
 	}

@@ -181,6 +181,24 @@ func TestEventAnswers(t *testing.T) {
 	}
 }
 
+// TestEventRawArgs: the backend gets an event's arguments as the bytes
+// the client sent (big numbers, escapes, <>&), whitespace aside.
+func TestEventRawArgs(t *testing.T) {
+	got := make(chan string, 1)
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got <- string(b)
+		io.WriteString(w, `{}`)
+	}))
+	defer hs.Close()
+	c, _ := dial(t, gateway(t, newProxy(t, proxy.Config{EventURL: hs.URL})), "")
+	const args = `[9007199254740993,"<a href=\"x\">&amp;</a>","\u00e9t\u00e9",1.50]`
+	c.send(`42["raw",` + args[1:])
+	if body := <-got; !strings.Contains(body, `"args":`+args) {
+		t.Errorf("body %s does not carry %s", body, args)
+	}
+}
+
 func TestEventRequest(t *testing.T) {
 	got := make(chan map[string]any, 1)
 	url := backend(t, func(path string, body map[string]any) (int, string) {
