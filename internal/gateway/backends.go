@@ -42,8 +42,9 @@ type BackendConfig struct {
 	NoClientBroadcast bool
 }
 
-// maxDynamicNamespaces bounds the namespaces clients create by connecting
-// with a connect proxy set (each one stays, and joins the cluster).
+// maxDynamicNamespaces bounds the namespaces of a node when clients create
+// them by connecting (with a connect proxy set): each joins the cluster
+// until its last socket has left.
 const maxDynamicNamespaces = 1000
 
 // joinPolicy says which rooms clients may join and leave themselves.

@@ -52,8 +52,13 @@ func (c *client) socket(nsp string) *Socket {
 
 func (c *client) remove(s *Socket) {
 	c.mu.Lock()
+	n := len(c.sockets)
 	c.sockets = slices.DeleteFunc(c.sockets, func(x *Socket) bool { return x == s })
+	removed := len(c.sockets) < n
 	c.mu.Unlock()
+	if removed {
+		c.srv.release(s.nsp, true)
+	}
 }
 
 // onMessage handles one Engine.IO message, serially per connection.
@@ -98,22 +103,19 @@ func (c *client) onMessage(data []byte, binary bool) {
 }
 
 func (c *client) connect(p *socketio.Packet) {
-	nsp := c.srv.namespace(p.Namespace)
-	if nsp == nil {
-		nsp = c.srv.dynamicNamespace(p.Namespace)
-	}
+	// The socket counts in its namespace's refs while it is in c.sockets
+	// (a dynamic namespace goes when the last one leaves).
+	nsp := c.srv.acquire(p.Namespace, true)
 	if nsp == nil {
 		c.srv.stats.connectErrors.Add(1)
 		c.sendConnectError(p.Namespace, "Invalid namespace", nil)
 		return
 	}
-	// A dynamic namespace another connection has just created gets its
-	// middleware and handlers before anyone connects to it.
-	<-nsp.ready
 	s := &Socket{id: newID(), nsp: nsp, client: c, auth: json.RawMessage(p.Data)}
 	c.mu.Lock()
 	if c.closed || slices.ContainsFunc(c.sockets, func(x *Socket) bool { return x.nsp == nsp }) {
 		c.mu.Unlock()
+		c.srv.release(nsp, true)
 		return // a second CONNECT to the same namespace is ignored
 	}
 	c.sockets = append(c.sockets, s)

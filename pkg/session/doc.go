@@ -5,7 +5,8 @@
 // Entry points: NewServer(Config) returns a *Server, an http.Handler to mount
 // at /socket.io/. Server.Of (or Namespace) creates namespaces; clients can
 // connect only to namespaces that exist ("Invalid namespace" otherwise), or
-// that Server.DynamicNamespaces lets them create by connecting.
+// that Server.DynamicNamespaces lets them create by connecting (removed
+// again when their last socket has gone).
 // Namespace.Use adds middleware, Namespace.OnConnection receives each
 // connected *Socket, whose On/OnAny/OnDisconnect register handlers; a
 // middleware may give the socket a user (SetUser, reported by

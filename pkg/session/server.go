@@ -32,6 +32,7 @@ type Server struct {
 	// DynamicNamespaces
 	dynMatch func(name string) bool
 	dynSetup func(n *Namespace)
+	closing  map[string]chan struct{} // dynamic namespaces being removed; closed when done
 
 	// wg counts socket drainers and server-side handlers. Each starts under
 	// workMu's read lock while workStopped is false; Shutdown sets it under
@@ -109,32 +110,41 @@ func (s *Server) Namespace(name string) (*Namespace, error) {
 	if !strings.HasPrefix(name, "/") {
 		name = "/" + name
 	}
-	n, created, err := s.namespaceCreated(name)
-	if created {
-		close(n.ready)
+	for {
+		s.mu.Lock()
+		if n := s.nsps[name]; n != nil {
+			n.dynamic = false // kept for good from now on
+			s.mu.Unlock()
+			return n, nil
+		}
+		if closing := s.closing[name]; closing != nil {
+			s.mu.Unlock()
+			<-closing // a dynamic namespace of that name is being removed
+			continue
+		}
+		n, err := s.createLocked(name)
+		s.mu.Unlock()
+		if n != nil {
+			close(n.ready)
+		}
+		return n, err
 	}
-	return n, err
 }
 
-// namespaceCreated returns the namespace name, creating it if need be, and
-// whether it did; the creator closes the new namespace's ready channel.
-func (s *Server) namespaceCreated(name string) (*Namespace, bool, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if n := s.nsps[name]; n != nil {
-		return n, false, nil
-	}
+// createLocked creates and registers the namespace name; s.mu is held. The
+// caller closes its ready channel once it is set up.
+func (s *Server) createLocked(name string) (*Namespace, error) {
 	if s.closed {
-		return nil, false, ErrServerClosed
+		return nil, ErrServerClosed
 	}
 	n := &Namespace{srv: s, name: name, ready: make(chan struct{})}
 	an, err := s.adapter.Namespace(local{n})
 	if err != nil {
-		return nil, false, fmt.Errorf("session: namespace %s: %w", name, err)
+		return nil, fmt.Errorf("session: namespace %s: %w", name, err)
 	}
 	n.adapter = an
 	s.nsps[name] = n
-	return n, true, nil
+	return n, nil
 }
 
 // Of is Namespace for setup code: it panics if the adapter cannot attach

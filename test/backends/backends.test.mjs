@@ -252,6 +252,8 @@ describe("an application backend behind 2 gateway nodes and Redis", { skip, time
       assert.deepEqual(listed.json, { sockets: [], missing_nodes: 0 });
       const refused = await connectError(clients.open(nodes[0].url + "/fresh", { transports: ["websocket"], auth: { mode: "reject" } }));
       assert.equal(refused.message, "go away");
+      // Refused connections leave no namespace behind: node 1 only has "/".
+      await waitUntil(async () => (await nodes[1].metric("sockgate_namespaces")) === 1, 5000, "node 1 to drop /forbidden");
     });
   });
 
