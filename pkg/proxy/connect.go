@@ -70,7 +70,7 @@ func (p *Proxy) Connect(s *session.Socket) error {
 		}
 	}
 	var ans connectAnswer
-	if err := p.call(p.base, &p.stats.connect, p.cfg.ConnectURL, req, &ans); err != nil {
+	if err := p.call(&p.stats.connect, p.cfg.ConnectURL, req, &ans); err != nil {
 		p.warn("proxy: connect backend failed: refusing the connection", "nsp", req.Namespace, "err", err)
 		return &session.ConnectError{Message: ErrorMessage}
 	}

@@ -43,7 +43,7 @@ func (p *Proxy) disconnectWorker() {
 	for req := range p.disc {
 		backoff := 100 * time.Millisecond
 		for attempt := 1; ; attempt++ {
-			err := p.call(p.base, &p.stats.disconnect, p.cfg.DisconnectURL, req, nil)
+			err := p.call(&p.stats.disconnect, p.cfg.DisconnectURL, req, nil)
 			var st errStatus
 			// A 4xx is the backend's final word; retry what may pass later.
 			if err == nil || errors.As(err, &st) && st < 500 || p.base.Err() != nil {

@@ -132,7 +132,7 @@ func (p *Proxy) Event(s *session.Socket, ev *session.Event) {
 		req.Args[i] = a
 	}
 	var ans eventAnswer
-	err := p.call(p.base, &p.stats.event, p.cfg.EventURL, req, &ans)
+	err := p.call(&p.stats.event, p.cfg.EventURL, req, &ans)
 	var c *checked
 	if err == nil {
 		if c, err = ans.check(); err != nil {

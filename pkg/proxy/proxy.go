@@ -224,12 +224,10 @@ func (e errStatus) Error() string { return fmt.Sprintf("proxy: backend answered 
 
 // call POSTs body as JSON to u and decodes a 200 answer into answer (nil:
 // the answer is discarded). It waits for a free slot first; the whole call
-// takes at most Config.Timeout.
-func (p *Proxy) call(ctx context.Context, k *kindCounters, u string, body, answer any) error {
-	ctx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
+// takes at most Config.Timeout, and ends when Close does.
+func (p *Proxy) call(k *kindCounters, u string, body, answer any) error {
+	ctx, cancel := context.WithTimeout(p.base, p.cfg.Timeout)
 	defer cancel()
-	stop := context.AfterFunc(p.base, cancel)
-	defer stop()
 	start := time.Now()
 	k.requests.Add(1)
 	err := p.do(ctx, u, body, answer)
