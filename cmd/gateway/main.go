@@ -52,18 +52,24 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		}
 	}
 
+	gateway.SetRedisLogger(log)
+
 	gw, err := gateway.New(gateway.Config{
-		Addr:            cfg.Addr,
-		Version:         buildVersion(),
-		RedisURL:        cfg.RedisURL,
-		RedisKey:        cfg.RedisKey,
-		RedisSharded:    cfg.RedisSharded,
-		CORSOrigins:     cfg.CORSOrigins,
-		PingInterval:    cfg.PingInterval,
-		PingTimeout:     cfg.PingTimeout,
-		MaxPayload:      cfg.MaxPayload,
-		ShutdownTimeout: cfg.ShutdownTimeout,
-		Logger:          log,
+		Addr:               cfg.Addr,
+		Version:            buildVersion(),
+		RedisURL:           cfg.RedisURL,
+		RedisKey:           cfg.RedisKey,
+		RedisSharded:       cfg.RedisSharded,
+		CORSOrigins:        cfg.CORSOrigins,
+		CORSCredentials:    cfg.CORSCredentials,
+		Cookie:             cfg.Cookie,
+		PingInterval:       cfg.PingInterval,
+		PingTimeout:        cfg.PingTimeout,
+		MaxPayload:         cfg.MaxPayload,
+		ShutdownTimeout:    cfg.ShutdownTimeout,
+		DrainDelay:         cfg.DrainDelay,
+		ReadyRequiresRedis: cfg.ReadyRequiresRedis,
+		Logger:             log,
 		Backend: gateway.BackendConfig{
 			APIToken:          cfg.APIToken,
 			ConnectURL:        cfg.ConnectURL,
