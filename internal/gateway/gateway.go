@@ -105,6 +105,9 @@ type Config struct {
 	ReadyRequiresRedis bool
 	// Logger receives the gateway's logs. Default slog.Default().
 	Logger *slog.Logger
+
+	// Backend connects an application backend (backends.go).
+	Backend BackendConfig
 }
 
 // Defaults.
@@ -120,16 +123,17 @@ const (
 
 // Gateway is one sockgate node. Its methods may be called concurrently.
 type Gateway struct {
-	cfg     Config
-	log     *slog.Logger
-	adapter adapter.Adapter
-	ownsAd  bool
-	io      *session.Server
-	main    *session.Namespace
-	bundle  *web.Bundle
-	reg     *prometheus.Registry
-	handler http.Handler
-	onEvent session.EventHandler // the built-in events; one func value for every socket
+	cfg      Config
+	log      *slog.Logger
+	adapter  adapter.Adapter
+	ownsAd   bool
+	io       *session.Server
+	main     *session.Namespace
+	bundle   *web.Bundle
+	reg      *prometheus.Registry
+	handler  http.Handler
+	onEvent  session.EventHandler // the built-in events; one func value for every socket
+	backends backends
 
 	roomsRefused atomic.Uint64 // joins refused at MaxRooms
 	unserved     unservedConns // HTTP connections of Serve closed before a request
@@ -210,8 +214,9 @@ func New(cfg Config) (*Gateway, error) {
 
 		WriteQueueBytes: cfg.WriteQueueBytes,
 		// The built-in events never wait: broadcasts queue their writes
-		// and their Redis publish, acks are sent without blocking.
-		InlineHandlers: true,
+		// and their Redis publish, acks are sent without blocking. The
+		// event proxy waits for the backend, on the socket's goroutine.
+		InlineHandlers: cfg.Backend.EventURL == "",
 	})
 	if err != nil {
 		g.closeAdapter()
@@ -220,6 +225,11 @@ func New(cfg Config) (*Gateway, error) {
 	g.io = io
 	g.main = io.Sockets()
 	g.onEvent = g.handleEvent
+	if err := g.setupBackends(); err != nil {
+		io.Shutdown(context.Background())
+		g.closeAdapter()
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
 	g.main.OnConnection(func(s *session.Socket) { s.OnAny(g.onEvent) })
 
 	g.reg = metrics.NewRegistry()
@@ -351,7 +361,7 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 		if errors.Is(err, session.ErrServerClosed) {
 			err = nil
 		}
-		g.shutdownErr = errors.Join(err, g.closeAdapter())
+		g.shutdownErr = errors.Join(err, g.closeBackends(ctx), g.closeAdapter())
 	})
 	return g.shutdownErr
 }
