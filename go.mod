@@ -2,6 +2,8 @@ module github.com/sockgate/sockgate
 
 go 1.26.0
 
+require github.com/golang-jwt/jwt/v5 v5.3.1
+
 require (
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect

@@ -52,6 +52,17 @@ type Config struct {
 	MaxHeaderBytes    int           // request header bytes, default 16384
 	WriteQueueBytes   int           // per connection, default 4 MiB; overflow closes it (slow consumer)
 	TCPSendBuffer     int           // SO_SNDBUF of accepted connections; 0: the kernel's autotuning
+	// An application backend (README "Use it with your backend").
+	APIToken         string        // empty (default): no server API
+	ConnectURL       string        // connect proxy; empty: none
+	EventURL         string        // event proxy; empty: none
+	DisconnectURL    string        // disconnect notifications; empty: none
+	ProxyTimeout     time.Duration // default 5s
+	ProxyConcurrency int           // default 256
+	JWTSecret        string        // HS256 secret; empty: none
+	JWTPublicKey     string        // path of a PEM public key; empty: none
+	ClientJoin       string        // "any" (default), "none" or room-name prefixes
+	ClientBroadcast  bool          // default true
 }
 
 // MinClusterSecret is the shortest -cluster-secret accepted.
@@ -111,6 +122,16 @@ func Parse(name string, args []string, getenv func(string) string, output io.Wri
 	fs.IntVar(&c.MaxHeaderBytes, "max-header-bytes", 16384, "largest request header block in `bytes`; beyond it the request gets 431")
 	fs.IntVar(&c.WriteQueueBytes, "write-queue-bytes", 4<<20, "`bytes` queued for one connection that does not read fast enough; beyond it the connection is closed (slow consumer)")
 	fs.IntVar(&c.TCPSendBuffer, "tcp-send-buffer", 0, "kernel send buffer (SO_SNDBUF) of each accepted connection in `bytes`; bounds what a stalled client holds in the kernel (Linux autotunes up to 4 MiB) so that -write-queue-bytes takes effect sooner; 0: the kernel's default")
+	fs.StringVar(&c.APIToken, "api-token", "", "bearer `token` of the server API at /api/v1/; empty (default) turns the API off (every /api/ path is 404)")
+	fs.StringVar(&c.ConnectURL, "connect-url", "", "backend `URL` that every Socket.IO CONNECT is POSTed to (accept, refuse, user, rooms, data); with it, clients may connect to any namespace the backend accepts")
+	fs.StringVar(&c.EventURL, "event-url", "", "backend `URL` that every client event other than the built-in ones is POSTed to (ack, emit, join, leave, disconnect)")
+	fs.StringVar(&c.DisconnectURL, "disconnect-url", "", "backend `URL` that disconnections are POSTed to (best effort)")
+	fs.DurationVar(&c.ProxyTimeout, "proxy-timeout", 5*time.Second, "how long a backend request may take; then the connection is refused or the event acked with an error")
+	fs.IntVar(&c.ProxyConcurrency, "proxy-concurrency", 256, "most backend `requests` in flight at once")
+	fs.StringVar(&c.JWTSecret, "jwt-secret", "", "HS256 `secret` of the JWTs clients must connect with (auth {token} or Authorization: Bearer); empty: no JWT check")
+	fs.StringVar(&c.JWTPublicKey, "jwt-public-key", "", "`file` of a PEM public key (RSA: RS256, ECDSA P-256: ES256, Ed25519: EdDSA) of the JWTs clients must connect with")
+	fs.StringVar(&c.ClientJoin, "client-join", "any", "which rooms clients may join and leave with the built-in events: any, none, or comma-separated room-name `prefixes`")
+	fs.BoolVar(&c.ClientBroadcast, "client-broadcast", true, "let clients in no room send the built-in message to everyone")
 	fs.Usage = func() { usage(fs) }
 
 	if err := fs.Parse(args); err != nil {
@@ -196,6 +217,15 @@ func (c Config) validate() error {
 		if _, port, err := net.SplitHostPort(c.AdvertiseAddr); err != nil || wildcard(c.AdvertiseAddr) || port == "" || port == "0" {
 			errs = append(errs, fmt.Errorf("-advertise-addr: %q is not a host:port other nodes can reach", c.AdvertiseAddr))
 		}
+	}
+	if c.ProxyTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("-proxy-timeout: %v is not positive", c.ProxyTimeout))
+	}
+	if c.ProxyConcurrency <= 0 {
+		errs = append(errs, fmt.Errorf("-proxy-concurrency: %d is not positive", c.ProxyConcurrency))
+	}
+	if strings.TrimSpace(c.ClientJoin) == "" {
+		errs = append(errs, errors.New("-client-join: empty (any, none, or room-name prefixes)"))
 	}
 	if c.DrainDelay < 0 {
 		errs = append(errs, fmt.Errorf("-drain-delay: %v is negative", c.DrainDelay))
@@ -304,6 +334,8 @@ sockgate is a Socket.IO (Engine.IO v4 / Socket.IO v5) gateway. It serves the
 chat demo at /, Socket.IO at /socket.io/, Prometheus metrics at /metrics and
 health checks at /healthz (live) and /readyz (ready). Without -redis-url it runs
 a single node; with it, every node on the same Redis and key forms one cluster.
+An application backend can decide who connects and what events do
+(-connect-url, -event-url), and act through the server API (-api-token).
 
 Every flag can also be set through its environment variable; a flag on the
 command line wins.

@@ -42,6 +42,10 @@ func TestParseDefaults(t *testing.T) {
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    16384,
 		WriteQueueBytes:   4 << 20,
+		ProxyTimeout:      5 * time.Second,
+		ProxyConcurrency:  256,
+		ClientJoin:        "any",
+		ClientBroadcast:   true,
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("defaults:\n got %+v\nwant %+v", c, want)
@@ -77,6 +81,14 @@ func TestParse(t *testing.T) {
 			func(t *testing.T, c Config) {
 				if !reflect.DeepEqual(c.CORSOrigins, []string{"https://a.example", "https://b.example"}) {
 					t.Errorf("CORSOrigins = %q", c.CORSOrigins)
+				}
+			}},
+		{"backend", []string{"-client-broadcast=false", "-connect-url", "http://127.0.0.1:9/connect"},
+			env("SOCKGATE_API_TOKEN", "t0k", "SOCKGATE_CLIENT_JOIN", "user:,chat:", "SOCKGATE_PROXY_TIMEOUT", "2s", "SOCKGATE_JWT_SECRET", "s"),
+			func(t *testing.T, c Config) {
+				if c.ClientBroadcast || c.ConnectURL != "http://127.0.0.1:9/connect" || c.APIToken != "t0k" ||
+					c.ClientJoin != "user:,chat:" || c.ProxyTimeout != 2*time.Second || c.JWTSecret != "s" {
+					t.Errorf("%+v", c)
 				}
 			}},
 		{"logging", nil, env("SOCKGATE_LOG_LEVEL", "DEBUG", "SOCKGATE_LOG_FORMAT", "json"),
@@ -169,6 +181,8 @@ func TestParseErrors(t *testing.T) {
 		{"bad env bool", nil, env("SOCKGATE_REDIS_SHARDED", "maybe"), "SOCKGATE_REDIS_SHARDED"},
 		{"bad level", []string{"-log-level=loud"}, env(), "log-level"},
 		{"bad format", []string{"-log-format=xml"}, env(), "log-format"},
+		{"bad proxy concurrency", []string{"-proxy-concurrency=0"}, env(), "proxy-concurrency"},
+		{"empty client join", []string{"-client-join="}, env(), "client-join"},
 		{"zero payload", []string{"-max-payload=0"}, env(), "max-payload"},
 		{"negative timeout", []string{"-ping-timeout=-1s"}, env(), "ping-timeout"},
 		{"sharded without url", []string{"-redis-sharded"}, env(), "redis-sharded"},

@@ -5,6 +5,7 @@
 //	/socket.io/   Engine.IO / Socket.IO, and the socket.io-client bundle files
 //	/             the chat room demo
 //	/metrics      Prometheus metrics (the gateway's own registry)
+//	/api/         the server API (package api) with an API token, else 404
 //	/healthz      liveness: 200 while the process serves HTTP
 //	/readyz       readiness (readiness.go): 200 unless draining, at
 //	              MaxConnections (until below 95 % of it) or, with
@@ -24,5 +25,9 @@
 // leaves the registry after the sessions are closed.
 //
 // The built-in events of the main namespace (see events.go) are the ones the
-// README documents: join, leave, message and echo.
+// README documents: join, leave, message and echo. backends.go connects an
+// application backend: the server API, the connect, event and disconnect
+// proxies (package proxy, with dynamic namespaces under a connect proxy),
+// JWT authentication (package jwtauth) and the room policy of the built-in
+// join, leave and message.
 package gateway

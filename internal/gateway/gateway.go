@@ -120,6 +120,9 @@ type Config struct {
 	ReadyRequiresRedis bool
 	// Logger receives the gateway's logs. Default slog.Default().
 	Logger *slog.Logger
+
+	// Backend connects an application backend (backends.go).
+	Backend BackendConfig
 }
 
 // Defaults.
@@ -135,16 +138,17 @@ const (
 
 // Gateway is one sockgate node. Its methods may be called concurrently.
 type Gateway struct {
-	cfg     Config
-	log     *slog.Logger
-	adapter adapter.Adapter
-	ownsAd  bool
-	io      *session.Server
-	main    *session.Namespace
-	bundle  *web.Bundle
-	reg     *prometheus.Registry
-	handler http.Handler
-	onEvent session.EventHandler // the built-in events; one func value for every socket
+	cfg      Config
+	log      *slog.Logger
+	adapter  adapter.Adapter
+	ownsAd   bool
+	io       *session.Server
+	main     *session.Namespace
+	bundle   *web.Bundle
+	reg      *prometheus.Registry
+	handler  http.Handler
+	onEvent  session.EventHandler // the built-in events; one func value for every socket
+	backends backends
 
 	fwd      *forward.Node // nil unless Config.Forward
 	fwdRedis io.Closer     // the registry's Redis client
@@ -242,8 +246,9 @@ func New(cfg Config) (*Gateway, error) {
 
 		WriteQueueBytes: cfg.WriteQueueBytes,
 		// The built-in events never wait: broadcasts queue their writes
-		// and their Redis publish, acks are sent without blocking.
-		InlineHandlers: true,
+		// and their Redis publish, acks are sent without blocking. The
+		// event proxy waits for the backend, on the socket's goroutine.
+		InlineHandlers: cfg.Backend.EventURL == "",
 	})
 	if err != nil {
 		g.closeForward(context.Background())
@@ -253,6 +258,11 @@ func New(cfg Config) (*Gateway, error) {
 	g.io = io
 	g.main = io.Sockets()
 	g.onEvent = g.handleEvent
+	if err := g.setupBackends(); err != nil {
+		io.Shutdown(context.Background())
+		g.closeAdapter()
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
 	g.main.OnConnection(func(s *session.Socket) { s.OnAny(g.onEvent) })
 
 	g.reg = metrics.NewRegistry()
@@ -397,7 +407,7 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 		}
 		// The node leaves the registry last: until its sessions are closed,
 		// other nodes still forward their clients' last requests here.
-		g.shutdownErr = errors.Join(err, g.closeForward(ctx), g.closeAdapter())
+		g.shutdownErr = errors.Join(err, g.closeBackends(ctx), g.closeForward(ctx), g.closeAdapter())
 	})
 	return g.shutdownErr
 }

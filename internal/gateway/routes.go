@@ -17,6 +17,7 @@ func (g *Gateway) routes() http.Handler {
 	}
 	mux.Handle("/socket.io/", g.bundle.Wrap(engine))
 	mux.Handle("/metrics", metrics.Handler(g.reg))
+	mux.Handle("/api/", g.apiHandler())
 	mux.HandleFunc("/healthz", g.healthz)
 	mux.HandleFunc("/readyz", g.readyz)
 	mux.Handle("/", web.Demo())

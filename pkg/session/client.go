@@ -60,8 +60,13 @@ func (c *client) hasSockets() bool {
 
 func (c *client) remove(s *Socket) {
 	c.mu.Lock()
+	n := len(c.sockets)
 	c.sockets = slices.DeleteFunc(c.sockets, func(x *Socket) bool { return x == s })
+	removed := len(c.sockets) < n
 	c.mu.Unlock()
+	if removed {
+		c.srv.release(s.nsp, true)
+	}
 }
 
 // onMessage handles one Engine.IO message, serially per connection.
@@ -109,7 +114,9 @@ func (c *client) onMessage(data []byte, binary bool) {
 }
 
 func (c *client) connect(p *socketio.Packet) {
-	nsp := c.srv.namespace(p.Namespace)
+	// The socket counts in its namespace's refs while it is in c.sockets
+	// (a dynamic namespace goes when the last one leaves).
+	nsp := c.srv.acquire(p.Namespace, true)
 	if nsp == nil {
 		c.srv.stats.connectErrors.Add(1)
 		c.sendConnectError(p.Namespace, "Invalid namespace", nil)
@@ -122,6 +129,7 @@ func (c *client) connect(p *socketio.Packet) {
 	c.mu.Lock()
 	if c.closed || slices.ContainsFunc(c.sockets, func(x *Socket) bool { return x.nsp == nsp }) {
 		c.mu.Unlock()
+		c.srv.release(nsp, true)
 		return // a second CONNECT to the same namespace is ignored
 	}
 	if limit := c.srv.cfg.MaxNamespaces; limit > 0 && len(c.sockets) >= limit {

@@ -4,9 +4,13 @@
 //
 // Entry points: NewServer(Config) returns a *Server, an http.Handler to mount
 // at /socket.io/. Server.Of (or Namespace) creates namespaces; clients can
-// connect only to namespaces that exist ("Invalid namespace" otherwise).
+// connect only to namespaces that exist ("Invalid namespace" otherwise), or
+// that Server.DynamicNamespaces lets them create by connecting (removed
+// again when their last socket has gone).
 // Namespace.Use adds middleware, Namespace.OnConnection receives each
-// connected *Socket, whose On/OnAny/OnDisconnect register handlers. Payloads
+// connected *Socket, whose On/OnAny/OnDisconnect register handlers; a
+// middleware may give the socket a user (SetUser, reported by
+// FetchSockets), data (SetData) and values for the handlers (SetValue). Payloads
 // stay raw JSON (plus binary attachments) from the wire to the handlers and
 // back, so relayed events keep their exact bytes.
 //

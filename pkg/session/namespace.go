@@ -22,6 +22,9 @@ type Namespace struct {
 	name    string
 	adapter adapter.Namespace
 	ackIDs  atomic.Uint64 // ack ids of emits and broadcasts, unique per namespace
+	ready   chan struct{} // closed once set up (DynamicNamespaces)
+	dynamic bool          // removed when refs drops to 0; guarded by Server.mu
+	refs    int           // sockets connecting or connected; guarded by Server.mu
 
 	mu           sync.RWMutex
 	middleware   []func(*Socket) error

@@ -31,6 +31,10 @@ type Server struct {
 	nsps    map[string]*Namespace
 	clients map[*client]struct{}
 	closed  bool
+	// DynamicNamespaces
+	dynMatch func(name string) bool
+	dynSetup func(n *Namespace)
+	closing  map[string]chan struct{} // dynamic namespaces being removed; closed when done
 
 	// wg counts socket drainers and server-side handlers. Each starts under
 	// workMu's read lock while workStopped is false; Shutdown sets it under
@@ -129,15 +133,34 @@ func (s *Server) Namespace(name string) (*Namespace, error) {
 	if !strings.HasPrefix(name, "/") {
 		name = "/" + name
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if n := s.nsps[name]; n != nil {
-		return n, nil
+	for {
+		s.mu.Lock()
+		if n := s.nsps[name]; n != nil {
+			n.dynamic = false // kept for good from now on
+			s.mu.Unlock()
+			return n, nil
+		}
+		if closing := s.closing[name]; closing != nil {
+			s.mu.Unlock()
+			<-closing // a dynamic namespace of that name is being removed
+			continue
+		}
+		n, err := s.createLocked(name)
+		s.mu.Unlock()
+		if n != nil {
+			close(n.ready)
+		}
+		return n, err
 	}
+}
+
+// createLocked creates and registers the namespace name; s.mu is held. The
+// caller closes its ready channel once it is set up.
+func (s *Server) createLocked(name string) (*Namespace, error) {
 	if s.closed {
 		return nil, ErrServerClosed
 	}
-	n := &Namespace{srv: s, name: name}
+	n := &Namespace{srv: s, name: name, ready: make(chan struct{})}
 	an, err := s.adapter.Namespace(local{n})
 	if err != nil {
 		return nil, fmt.Errorf("session: namespace %s: %w", name, err)

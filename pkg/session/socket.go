@@ -68,6 +68,8 @@ type Socket struct {
 	anyHandler   EventHandler
 	onDisconnect []func(s *Socket, reason string)
 	data         any
+	user         string
+	values       map[any]any                       // SetValue
 	acks         map[uint64]func(*socketio.Packet) // called with nil on disconnect
 	queue        []job
 	queuedBytes  int      // of the events in queue (MaxPendingBytes)
@@ -571,5 +573,40 @@ func (s *Socket) info() adapter.SocketInfo {
 			data = b
 		}
 	}
-	return adapter.SocketInfo{ID: s.id, Handshake: s.Handshake().Info(), Data: data}
+	return adapter.SocketInfo{ID: s.id, Handshake: s.Handshake().Info(), Data: data, User: s.User()}
+}
+
+// User returns the user set by SetUser ("" if none).
+func (s *Socket) User() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.user
+}
+
+// SetUser records which authenticated user the socket belongs to (an
+// authentication middleware sets it); FetchSockets reports it.
+func (s *Socket) SetUser(user string) {
+	s.mu.Lock()
+	s.user = user
+	s.mu.Unlock()
+}
+
+// Value returns the value SetValue stored under key, or nil.
+func (s *Socket) Value(key any) any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.values[key]
+}
+
+// SetValue stores a value under key for the socket's lifetime, for
+// middleware to hand state to handlers (JWT claims, say). As with
+// context.WithValue, use a key type of your own package. Values stay on
+// this node: FetchSockets reports Data and User only.
+func (s *Socket) SetValue(key, v any) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.values == nil {
+		s.values = make(map[any]any)
+	}
+	s.values[key] = v
 }
