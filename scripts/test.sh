@@ -4,7 +4,8 @@
 #
 #   1. scripts/deps.sh: redis-server, chromium, node/npm (apt-get, as root)
 #   2. scripts/node-modules.sh: npm ci when node_modules is missing or stale
-#   3. go generate ./web: the socket.io-client bundle embedded by the gateway
+#   3. genbundle -check: the committed socket.io-client bundle in web/dist is
+#      exactly what `go generate ./web` makes from the npm ci'd package
 #   4. go vet ./...
 #   5. go test -race -count=1 ./...   (through scripts/testreport: plain
 #      go test output, failures only, and a "go: N passed, N failed" line)
@@ -25,8 +26,8 @@ step "dependencies"
 scripts/deps.sh || failed+=(deps)
 scripts/node-modules.sh || failed+=(npm)
 
-step "go generate ./web (socket.io-client bundle)"
-go generate ./web || failed+=(generate)
+step "web/dist is what go generate ./web writes (socket.io-client bundle)"
+go run ./web/internal/genbundle -check -out web/dist || failed+=(bundle-stale)
 
 step "go vet ./..."
 go vet ./... && echo "vet ok" || failed+=(vet)
