@@ -2,7 +2,11 @@ package socketio
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
+	"io"
+	"math"
+	"strconv"
 	"unicode/utf8"
 )
 
@@ -42,7 +46,7 @@ func trimSpace(data []byte) []byte {
 	return data[i:j]
 }
 
-// keyKind classifies object keys the placeholder check cares about.
+// keyKind classifies object keys the placeholder recogniser cares about.
 type keyKind uint8
 
 const (
@@ -56,29 +60,25 @@ const (
 // JSON.parse.
 type phFrame struct {
 	depth  int
-	truthy bool // "_placeholder" is truthy
-	numOK  bool // "num" is a non-negative integer
-	num    int
+	isTrue bool // the "_placeholder" member is the literal true
+	num    int  // the "num" member's index, -1 when it is not one
 }
 
-// phCheck verifies, like socket.io-parser's reconstructPacket, that every
-// object whose "_placeholder" member is truthy has a "num" member that is an
-// integer in [0, count).
-type phCheck struct {
-	count  int
+// phFrames is the stack of the open objects that have placeholder keys.
+type phFrames struct {
 	n      int        // open frames
 	inline [8]phFrame // frames 0..7
 	spill  []phFrame  // frames 8.., rarely used
 }
 
-func (c *phCheck) at(k int) *phFrame {
+func (c *phFrames) at(k int) *phFrame {
 	if k < len(c.inline) {
 		return &c.inline[k]
 	}
 	return &c.spill[k-len(c.inline)]
 }
 
-func (c *phCheck) frame(depth int) *phFrame {
+func (c *phFrames) frame(depth int) *phFrame {
 	if c.n > 0 {
 		if f := c.at(c.n - 1); f.depth == depth {
 			return f
@@ -89,76 +89,95 @@ func (c *phCheck) frame(depth int) *phFrame {
 	}
 	c.n++
 	f := c.at(c.n - 1)
-	*f = phFrame{depth: depth}
+	*f = phFrame{depth: depth, num: -1}
 	return f
 }
 
-// value records a member value (raw scalar, or a container when raw is nil)
-// of the object at depth.
-func (c *phCheck) value(depth int, k keyKind, raw []byte) {
+// value records a member value (raw scalar, or nil for a container) of the
+// object at depth.
+func (c *phFrames) value(depth int, k keyKind, raw []byte) {
 	switch k {
 	case keyPlaceholder:
-		c.frame(depth).truthy = raw == nil || truthy(raw)
+		c.frame(depth).isTrue = len(raw) == 4 && string(raw) == "true"
 	case keyNum:
-		f := c.frame(depth)
-		f.num, f.numOK = smallUint(raw)
+		c.frame(depth).num = placeholderIndex(raw)
 	}
 }
 
-// close is called when the object at depth ends at offset off.
-func (c *phCheck) close(depth, off int) error {
+// close pops the frame of the object at depth, which just ended, and
+// returns its placeholder state.
+func (c *phFrames) close(depth int) (num int, isPlaceholder bool) {
 	if c.n == 0 {
-		return nil
+		return -1, false
 	}
 	f := c.at(c.n - 1)
 	if f.depth != depth {
-		return nil
+		return -1, false
 	}
 	c.n--
-	if f.truthy && (!f.numOK || f.num >= c.count) {
-		return jsonError(off, "placeholder does not refer to one of the %d attachments", c.count)
-	}
-	return nil
+	return f.num, f.isTrue
 }
 
-// truthy reports whether a raw JSON scalar is truthy in JavaScript.
-func truthy(raw []byte) bool {
-	switch raw[0] {
-	case 't':
-		return true
-	case 'f', 'n':
-		return false
-	case '"':
-		return len(raw) > 2
-	}
-	// A number: truthy unless every digit of its mantissa is zero.
-	for _, c := range raw {
-		if c == 'e' || c == 'E' {
-			break
-		}
-		if c >= '1' && c <= '9' {
-			return true
-		}
-	}
-	return false
-}
-
-// smallUint parses raw as a plain non-negative JSON integer (no fraction, no
-// exponent). Values too large for any attachment index saturate.
-func smallUint(raw []byte) (int, bool) {
-	if raw == nil || len(raw) == 0 {
-		return 0, false
+// placeholderIndex returns the attachment index a raw "num" member value
+// stands for: a JSON number whose value is a non-negative integer ("0",
+// "1e0", "2.0", "-0"), saturated at 1<<30; -1 for anything else. A
+// fractional number is -1 too: socket.io-parser would resolve it to
+// undefined, which no attachment stands for.
+func placeholderIndex(raw []byte) int {
+	if len(raw) == 0 || (raw[0] != '-' && (raw[0] < '0' || raw[0] > '9')) {
+		return -1 // nil (a container), a string or a literal
 	}
 	n := 0
 	for _, c := range raw {
 		if c < '0' || c > '9' {
-			return 0, false
+			return placeholderFloat(raw)
 		}
 		if n < 1<<30 {
 			n = n*10 + int(c-'0')
 		}
 	}
-	return n, true
+	return min(n, 1<<30)
+}
+
+func placeholderFloat(raw []byte) int {
+	f, err := strconv.ParseFloat(string(raw), 64)
+	if (err != nil && !errors.Is(err, strconv.ErrRange)) || f < 0 || f != math.Trunc(f) {
+		return -1
+	}
+	return int(min(f, 1<<30))
+}
+
+// Placeholder reports whether v, one JSON value, is a binary placeholder as
+// socket.io-parser 4.2's reconstructPacket reads one: an object whose
+// "_placeholder" member is exactly true (`=== true`: not 1, not "true"). As
+// for JSON.parse, key names are compared unescaped ("\u005fplaceholder" is
+// "_placeholder"), the last of duplicate members counts, other members are
+// allowed and ignored, and order does not matter.
+//
+// num is the attachment index its "num" member gives when that is a JSON
+// number with a non-negative integer value ("0", "1e0", "2.0"), else -1;
+// socket.io-parser rejects a placeholder whose num does not index one of the
+// packet's attachments ("illegal attachments"), and so does the Decoder. v
+// must be valid JSON (the Decoder validated it); anything else is not a
+// placeholder.
+func Placeholder(v []byte) (num int, ok bool) {
+	v = trimSpace(v)
+	if len(v) < 2 || v[0] != '{' {
+		return -1, false
+	}
+	s := Scanner{data: v, maxDepth: math.MaxInt, placeholders: true}
+	for {
+		tok, err := s.Next()
+		if err != nil {
+			return -1, false
+		}
+		if tok.Kind == EndObject && s.depth == 0 {
+			if !tok.Placeholder {
+				return -1, false
+			}
+			return tok.Num, true
+		}
+	}
 }
 
 // classifyKey tells whether the raw quoted key is "_placeholder" or "num",
@@ -222,149 +241,307 @@ func unquotedEqual(s []byte, lit string) bool {
 	return j == len(lit)
 }
 
-// scanJSON validates that data holds exactly one JSON value (RFC 8259, UTF-8,
-// optional surrounding whitespace) nested at most maxDepth deep. When ph is
-// not nil it also checks the placeholders of a binary packet.
-func scanJSON(data []byte, maxDepth int, ph *phCheck) error {
-	var inline [stackWords]uint64
-	stack := inline[:] // bit d-1 set: the container at depth d is an object
-	if maxDepth > stackWords*64 {
-		stack = make([]uint64, (maxDepth+63)/64)
-	}
-	isObject := func(depth int) bool { return stack[(depth-1)/64]&(1<<((depth-1)%64)) != 0 }
+// Kind is the kind of a JSON token.
+type Kind uint8
 
-	depth := 0
-	pending := keyOther // the key whose value comes next (placeholder check)
-	i := 0
-	for {
-		// A value is expected at i.
-		i = skipSpace(data, i)
-		if i >= len(data) {
-			return jsonError(i, "unexpected end of input")
-		}
-		c := data[i]
-		switch {
-		case c == '{' || c == '[':
-			if ph != nil && pending != keyOther {
-				ph.value(depth, pending, nil)
-			}
-			pending = keyOther
-			depth++
-			if depth > maxDepth {
-				return jsonError(i, "nesting deeper than %d", maxDepth)
-			}
-			w, bit := (depth-1)/64, uint64(1)<<((depth-1)%64)
-			i = skipSpace(data, i+1)
-			if c == '[' {
-				stack[w] &^= bit
-				if i < len(data) && data[i] == ']' {
-					i++
-					depth--
-					break
-				}
-				continue // first element
-			}
-			stack[w] |= bit
-			if i < len(data) && data[i] == '}' {
-				i++
-				depth--
-				break
-			}
-			var err error
-			if i, pending, err = scanKey(data, i, ph); err != nil {
-				return err
-			}
-			continue // first member value
-		default:
-			start := i
-			var err error
-			switch {
-			case c == '"':
-				i, err = scanString(data, i)
-			case c == 't':
-				i, err = scanLiteral(data, i, "true")
-			case c == 'f':
-				i, err = scanLiteral(data, i, "false")
-			case c == 'n':
-				i, err = scanLiteral(data, i, "null")
-			case c == '-' || (c >= '0' && c <= '9'):
-				i, err = scanNumber(data, i)
-			default:
-				err = jsonError(i, "unexpected %q", c)
-			}
-			if err != nil {
-				return err
-			}
-			if ph != nil && pending != keyOther {
-				ph.value(depth, pending, data[start:i])
-			}
-			pending = keyOther
-		}
+// The token kinds. Strings and numbers keep their raw text in Token.Raw.
+const (
+	String Kind = iota + 1
+	Number
+	True
+	False
+	Null
+	BeginObject
+	EndObject
+	BeginArray
+	EndArray
+)
 
-		// A value ended at i: close containers until a comma asks for more.
-		for {
-			if depth == 0 {
-				if i = skipSpace(data, i); i != len(data) {
-					return jsonError(i, "unexpected %q after the value", data[i])
-				}
-				return nil
-			}
-			i = skipSpace(data, i)
-			if i >= len(data) {
-				return jsonError(i, "unexpected end of input")
-			}
-			obj := isObject(depth)
-			c := data[i]
-			if c == ',' {
-				i++
-				if obj {
-					var err error
-					if i, pending, err = scanKey(data, skipSpace(data, i), ph); err != nil {
-						return err
-					}
-				}
-				break
-			}
-			if obj && c == '}' {
-				if ph != nil {
-					if err := ph.close(depth, i); err != nil {
-						return err
-					}
-				}
-			} else if obj || c != ']' {
-				if obj {
-					return jsonError(i, "unexpected %q in object", c)
-				}
-				return jsonError(i, "unexpected %q in array", c)
-			}
-			i++
-			depth--
-		}
+// Token is one token of a JSON value read by a Scanner.
+type Token struct {
+	Kind Kind
+	// Raw is the token's text in the input: for a String its quotes and
+	// escapes included, for a Number its digits as written.
+	Raw []byte
+	// Key marks a String that is an object member's name.
+	Key bool
+	// Placeholder and Num describe an EndObject when the Scanner tracks
+	// placeholders: whether the object is a binary placeholder, and its
+	// attachment index, as Placeholder reports them.
+	Placeholder bool
+	Num         int
+}
+
+// scanner states: what comes next.
+const (
+	stValue      uint8 = iota // a value
+	stValueOrEnd              // a value or ']' (after '[')
+	stKeyOrEnd                // a key or '}' (after '{')
+	stAfter                   // ',' or the end of a container or of the input
+	stDone                    // io.EOF
+)
+
+// Scanner reads one JSON value held in memory token by token, validating it
+// as it goes (RFC 8259, UTF-8 strings, nesting bounded, nothing but
+// whitespace after the value), without recursion and without allocating for
+// nesting up to 256 deep. It is the package's one JSON scanner: the Decoder
+// validates packets with it, and other layers use it to walk payloads
+// without building a tree.
+type Scanner struct {
+	data         []byte
+	i            int
+	depth        int
+	maxDepth     int
+	state        uint8
+	placeholders bool
+	pending      keyKind // the key whose value comes next (placeholders)
+	inline       [stackWords]uint64
+	stack        []uint64 // bit d-1 set: the container at depth d is an object
+	ph           phFrames
+	failed       error
+}
+
+// NewScanner returns a Scanner over data, which must hold one JSON value
+// nested at most maxDepth deep. With placeholders set, each EndObject token
+// reports whether the object is a binary placeholder (see Placeholder).
+func NewScanner(data []byte, maxDepth int, placeholders bool) *Scanner {
+	s := &Scanner{}
+	s.Reset(data, maxDepth, placeholders)
+	return s
+}
+
+// Reset makes s read data from the start, as NewScanner does.
+func (s *Scanner) Reset(data []byte, maxDepth int, placeholders bool) {
+	stack := s.stack
+	*s = Scanner{data: data, maxDepth: maxDepth, placeholders: placeholders}
+	s.stack = stack[:0]
+}
+
+// Depth is the number of containers open after the last token.
+func (s *Scanner) Depth() int { return s.depth }
+
+// Offset is the offset in the input just past the last token.
+func (s *Scanner) Offset() int { return s.i }
+
+func (s *Scanner) isObject(depth int) bool {
+	if w := (depth - 1) / 64; w < stackWords {
+		return s.inline[w]&(1<<((depth-1)%64)) != 0
+	} else {
+		return s.stack[w-stackWords]&(1<<((depth-1)%64)) != 0
 	}
 }
 
-// scanKey scans `"key" :` at i and returns the offset of the value.
-func scanKey(data []byte, i int, ph *phCheck) (int, keyKind, error) {
+func (s *Scanner) push(object bool) error {
+	s.depth++
+	if s.depth > s.maxDepth {
+		return jsonError(s.i, "nesting deeper than %d", s.maxDepth)
+	}
+	w, bit := (s.depth-1)/64, uint64(1)<<((s.depth-1)%64)
+	word := &s.inline[0]
+	if w < stackWords {
+		word = &s.inline[w]
+	} else {
+		for len(s.stack) <= w-stackWords {
+			s.stack = append(s.stack, 0)
+		}
+		word = &s.stack[w-stackWords]
+	}
+	if object {
+		*word |= bit
+	} else {
+		*word &^= bit
+	}
+	return nil
+}
+
+// Next returns the next token, io.EOF after the last one, or an error
+// wrapping ErrInvalidPacket that says what is wrong where (and then the same
+// error again).
+func (s *Scanner) Next() (Token, error) {
+	data := s.data
+	i := skipSpace(data, s.i)
+	switch s.state {
+	case stDone:
+		if s.failed != nil {
+			return Token{}, s.failed
+		}
+		return Token{}, io.EOF
+	case stAfter:
+		if s.depth == 0 {
+			if i != len(data) {
+				return Token{}, s.fail(jsonError(i, "unexpected %q after the value", data[i]))
+			}
+			s.state, s.i = stDone, i
+			return Token{}, io.EOF
+		}
+		if i >= len(data) {
+			return Token{}, s.fail(jsonError(i, "unexpected end of input"))
+		}
+		obj := s.isObject(s.depth)
+		switch c := data[i]; {
+		case c == ',':
+			i = skipSpace(data, i+1)
+			if obj {
+				return s.key(i)
+			}
+		case obj && c == '}':
+			tok := Token{Kind: EndObject, Raw: data[i : i+1], Num: -1}
+			if s.placeholders {
+				tok.Num, tok.Placeholder = s.ph.close(s.depth)
+			}
+			s.depth--
+			s.i = i + 1
+			return tok, nil
+		case !obj && c == ']':
+			s.depth--
+			s.i = i + 1
+			return Token{Kind: EndArray, Raw: data[i : i+1]}, nil
+		case obj:
+			return Token{}, s.fail(jsonError(i, "unexpected %q in object", c))
+		default:
+			return Token{}, s.fail(jsonError(i, "unexpected %q in array", c))
+		}
+	case stKeyOrEnd:
+		if i < len(data) && data[i] == '}' {
+			s.state = stAfter
+			return s.Next()
+		}
+		return s.key(i)
+	case stValueOrEnd:
+		if i < len(data) && data[i] == ']' {
+			s.state = stAfter
+			return s.Next()
+		}
+	}
+
+	// A value at i.
+	if i >= len(data) {
+		return Token{}, s.fail(jsonError(i, "unexpected end of input"))
+	}
+	pending := s.pending
+	s.pending = keyOther
+	start := i
+	var tok Token
+	var err error
+	switch c := data[i]; {
+	case c == '{' || c == '[':
+		if pending != keyOther {
+			s.ph.value(s.depth, pending, nil)
+		}
+		if err := s.push(c == '{'); err != nil {
+			return Token{}, s.fail(err)
+		}
+		s.i = i + 1
+		if c == '{' {
+			s.state = stKeyOrEnd
+			return Token{Kind: BeginObject, Raw: data[i : i+1]}, nil
+		}
+		s.state = stValueOrEnd
+		return Token{Kind: BeginArray, Raw: data[i : i+1]}, nil
+	case c == '"':
+		tok.Kind = String
+		i, err = scanString(data, i)
+	case c == 't':
+		tok.Kind = True
+		i, err = scanLiteral(data, i, "true")
+	case c == 'f':
+		tok.Kind = False
+		i, err = scanLiteral(data, i, "false")
+	case c == 'n':
+		tok.Kind = Null
+		i, err = scanLiteral(data, i, "null")
+	case c == '-' || (c >= '0' && c <= '9'):
+		tok.Kind = Number
+		i, err = scanNumber(data, i)
+	default:
+		err = jsonError(i, "unexpected %q", c)
+	}
+	if err != nil {
+		return Token{}, s.fail(err)
+	}
+	tok.Raw = data[start:i]
+	if pending != keyOther {
+		s.ph.value(s.depth, pending, tok.Raw)
+	}
+	s.i, s.state = i, stAfter
+	return tok, nil
+}
+
+// key scans `"key" :` at i and returns the key's token.
+func (s *Scanner) key(i int) (Token, error) {
+	data := s.data
 	if i >= len(data) || data[i] != '"' {
 		if i >= len(data) {
-			return i, keyOther, jsonError(i, "unexpected end of input")
+			return Token{}, s.fail(jsonError(i, "unexpected end of input"))
 		}
-		return i, keyOther, jsonError(i, "unexpected %q, want an object key", data[i])
+		return Token{}, s.fail(jsonError(i, "unexpected %q, want an object key", data[i]))
 	}
 	start := i
 	i, err := scanString(data, i)
 	if err != nil {
-		return i, keyOther, err
+		return Token{}, s.fail(err)
 	}
-	k := keyOther
-	if ph != nil {
-		k = classifyKey(data[start:i])
+	tok := Token{Kind: String, Raw: data[start:i], Key: true}
+	if s.placeholders {
+		s.pending = classifyKey(tok.Raw)
 	}
 	i = skipSpace(data, i)
 	if i >= len(data) || data[i] != ':' {
-		return i, k, jsonError(i, "missing ':' after object key")
+		return Token{}, s.fail(jsonError(i, "missing ':' after object key"))
 	}
-	return i + 1, k, nil
+	s.i, s.state = i+1, stValue
+	return tok, nil
+}
+
+// fail makes every later Next return err.
+func (s *Scanner) fail(err error) error {
+	s.state, s.i = stDone, len(s.data)
+	s.failed = err
+	return err
+}
+
+// scanJSON validates that data holds exactly one JSON value (RFC 8259, UTF-8,
+// optional surrounding whitespace) nested at most maxDepth deep. For a binary
+// packet (attachments >= 0) it also checks its placeholders as
+// socket.io-parser's reconstructPacket does: every object it would replace
+// with an attachment (its "_placeholder" is true) must index one of the
+// attachments. Like reconstructPacket it does not look inside a placeholder:
+// an invalid one nested in another placeholder is not an error.
+func scanJSON(data []byte, maxDepth, attachments int) error {
+	s := Scanner{data: data, maxDepth: maxDepth, placeholders: attachments >= 0}
+	// The shallowest invalid placeholder not yet known to sit inside a
+	// placeholder: errAt is the depth of the innermost open container that
+	// holds it (0 when none).
+	var phErr error
+	errAt := 0
+	for {
+		tok, err := s.Next()
+		if err == io.EOF {
+			return phErr
+		}
+		if err != nil {
+			return err
+		}
+		switch tok.Kind {
+		case EndObject:
+			d := s.depth + 1 // the depth of the object that ended
+			if tok.Placeholder {
+				if phErr != nil && errAt == d {
+					phErr, errAt = nil, 0 // inside this placeholder: never looked at
+				}
+				if (tok.Num < 0 || tok.Num >= attachments) && (phErr == nil || s.depth < errAt) {
+					phErr = jsonError(s.i-1, "placeholder does not refer to one of the %d attachments", attachments)
+					errAt = s.depth
+				}
+			} else if phErr != nil && errAt == d {
+				errAt = s.depth
+			}
+		case EndArray:
+			if phErr != nil && errAt == s.depth+1 {
+				errAt = s.depth
+			}
+		}
+	}
 }
 
 // Word-at-a-time masks for scanString (the classic "has a byte less than
