@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"strconv"
 	"time"
@@ -37,49 +36,53 @@ func jsonToMsgpack(dst, js []byte, attachments [][]byte) ([]byte, error) {
 	s.Reset(js, maxDepth, len(attachments) > 0)
 	// open[d-1] is the container at depth d: where its header is in dst,
 	// and how many elements (members) it has so far.
-	var open [maxDepth]struct{ at, n int }
+	type container struct{ at, n int }
+	var inline [16]container
+	open := inline[:0]
 	for {
-		tok, err := s.Next()
-		if err == io.EOF {
-			return dst, nil
-		}
-		if err != nil {
-			return dst, fmt.Errorf("%w: %w", errTranscode, err)
-		}
+		k := s.Next()
 		d := s.Depth()
-		switch tok.Kind {
+		switch k {
+		case socketio.End:
+			if err := s.Err(); err != nil {
+				return dst, fmt.Errorf("%w: %w", errTranscode, err)
+			}
+			return dst, nil
 		case socketio.BeginObject, socketio.BeginArray:
 			if d > 1 {
 				open[d-2].n++
 			}
 			fix := byte(0x90)
-			if tok.Kind == socketio.BeginObject {
+			if k == socketio.BeginObject {
 				fix = 0x80
 			}
-			open[d-1].at, open[d-1].n = len(dst), 0
+			open = append(open, container{at: len(dst)})
 			dst = append(dst, fix) // the real header is written at the end
 			continue
 		case socketio.EndObject:
 			c := open[d]
-			if tok.Placeholder && tok.Num >= 0 && tok.Num < len(attachments) {
-				dst = msgpack.AppendBinary(dst[:c.at], attachments[tok.Num])
+			open = open[:d]
+			if num, ok := s.Placeholder(); ok && num >= 0 && num < len(attachments) {
+				dst = msgpack.AppendBinary(dst[:c.at], attachments[num])
 				continue
 			}
 			dst = endCollection(dst, c.at, c.n, 0x80, false)
 			continue
 		case socketio.EndArray:
 			c := open[d]
+			open = open[:d]
 			dst = endCollection(dst, c.at, c.n, 0x90, true)
 			continue
 		}
-		if d > 0 && !tok.Key {
+		if d > 0 && !s.Key() {
 			open[d-1].n++ // a member counts once, at its value
 		}
-		switch tok.Kind {
+		switch k {
 		case socketio.String:
-			dst = appendString(dst, tok.Raw)
+			dst = appendString(dst, s.Raw())
 		case socketio.Number:
-			if dst, err = appendNumber(dst, tok.Raw); err != nil {
+			var err error
+			if dst, err = appendNumber(dst, s.Raw()); err != nil {
 				return dst, err
 			}
 		case socketio.True:
@@ -125,6 +128,9 @@ func appendString(dst, raw []byte) []byte {
 
 // appendNumber transcodes text, a JSON number validated by the Scanner.
 func appendNumber(dst, raw []byte) ([]byte, error) {
+	if v, ok := smallInt(raw); ok {
+		return msgpack.AppendInt(dst, v), nil
+	}
 	integer := bytes.IndexAny(raw, ".eE") < 0
 	text := string(raw)
 	if integer {
@@ -145,6 +151,29 @@ func appendNumber(dst, raw []byte) ([]byte, error) {
 		return msgpack.AppendInt(dst, int64(f)), nil
 	}
 	return msgpack.AppendFloat64(dst, f), nil
+}
+
+// smallInt parses the common case of a plain integer of at most 18 digits
+// without allocating.
+func smallInt(raw []byte) (int64, bool) {
+	digits := raw
+	if len(digits) > 0 && digits[0] == '-' {
+		digits = digits[1:]
+	}
+	if len(digits) == 0 || len(digits) > 18 {
+		return 0, false
+	}
+	var v int64
+	for _, c := range digits {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		v = v*10 + int64(c-'0')
+	}
+	if raw[0] == '-' {
+		v = -v
+	}
+	return v, true
 }
 
 // msgpackToJSON transcodes the next msgpack value of r to JSON appended to

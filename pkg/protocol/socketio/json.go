@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"strconv"
 	"unicode/utf8"
@@ -165,17 +164,19 @@ func Placeholder(v []byte) (num int, ok bool) {
 	if len(v) < 2 || v[0] != '{' {
 		return -1, false
 	}
-	s := Scanner{data: v, maxDepth: math.MaxInt, placeholders: true}
+	var s Scanner
+	s.Reset(v, math.MaxInt, true)
 	for {
-		tok, err := s.Next()
-		if err != nil {
+		switch s.Next() {
+		case End:
 			return -1, false
-		}
-		if tok.Kind == EndObject && s.depth == 0 {
-			if !tok.Placeholder {
-				return -1, false
+		case EndObject:
+			if s.depth == 0 {
+				if !s.phOK {
+					return -1, false
+				}
+				return s.phNum, true
 			}
-			return tok.Num, true
 		}
 	}
 }
@@ -241,12 +242,13 @@ func unquotedEqual(s []byte, lit string) bool {
 	return j == len(lit)
 }
 
-// Kind is the kind of a JSON token.
+// Kind is the kind of a JSON token; End (zero) is no token.
 type Kind uint8
 
-// The token kinds. Strings and numbers keep their raw text in Token.Raw.
+// The token kinds. Strings and numbers keep their raw text (Scanner.Raw).
 const (
-	String Kind = iota + 1
+	End Kind = iota
+	String
 	Number
 	True
 	False
@@ -257,28 +259,13 @@ const (
 	EndArray
 )
 
-// Token is one token of a JSON value read by a Scanner.
-type Token struct {
-	Kind Kind
-	// Raw is the token's text in the input: for a String its quotes and
-	// escapes included, for a Number its digits as written.
-	Raw []byte
-	// Key marks a String that is an object member's name.
-	Key bool
-	// Placeholder and Num describe an EndObject when the Scanner tracks
-	// placeholders: whether the object is a binary placeholder, and its
-	// attachment index, as Placeholder reports them.
-	Placeholder bool
-	Num         int
-}
-
 // scanner states: what comes next.
 const (
 	stValue      uint8 = iota // a value
 	stValueOrEnd              // a value or ']' (after '[')
 	stKeyOrEnd                // a key or '}' (after '{')
 	stAfter                   // ',' or the end of a container or of the input
-	stDone                    // io.EOF
+	stDone                    // End
 )
 
 // Scanner reads one JSON value held in memory token by token, validating it
@@ -286,58 +273,69 @@ const (
 // whitespace after the value), without recursion and without allocating for
 // nesting up to 256 deep. It is the package's one JSON scanner: the Decoder
 // validates packets with it, and other layers use it to walk payloads
-// without building a tree.
+// without building a tree. The zero Scanner reads nothing; Reset starts it.
 type Scanner struct {
 	data         []byte
-	i            int
+	i            int // where to scan next
+	start, end   int // the last token is data[start:end]
 	depth        int
 	maxDepth     int
 	state        uint8
 	placeholders bool
+	key          bool    // the last token is an object key
 	pending      keyKind // the key whose value comes next (placeholders)
+	phOK         bool    // the last EndObject is a placeholder
+	phNum        int     // and its attachment index
 	inline       [stackWords]uint64
 	stack        []uint64 // bit d-1 set: the container at depth d is an object
 	ph           phFrames
-	failed       error
+	err          error
 }
 
-// NewScanner returns a Scanner over data, which must hold one JSON value
-// nested at most maxDepth deep. With placeholders set, each EndObject token
+// Reset makes s read data, which must hold one JSON value nested at most
+// maxDepth deep, from the start. With placeholders set, each EndObject
 // reports whether the object is a binary placeholder (see Placeholder).
-func NewScanner(data []byte, maxDepth int, placeholders bool) *Scanner {
-	s := &Scanner{}
-	s.Reset(data, maxDepth, placeholders)
-	return s
-}
-
-// Reset makes s read data from the start, as NewScanner does.
 func (s *Scanner) Reset(data []byte, maxDepth int, placeholders bool) {
 	stack := s.stack
 	*s = Scanner{data: data, maxDepth: maxDepth, placeholders: placeholders}
 	s.stack = stack[:0]
 }
 
+// Raw is the last token's text in the input: for a String its quotes and
+// escapes included, for a Number its digits as written.
+func (s *Scanner) Raw() []byte { return s.data[s.start:s.end] }
+
+// Key reports whether the last token is an object member's name.
+func (s *Scanner) Key() bool { return s.key }
+
+// Placeholder describes the last EndObject when s tracks placeholders:
+// whether the object is a binary placeholder, and its attachment index, as
+// the package function Placeholder reports them.
+func (s *Scanner) Placeholder() (num int, ok bool) { return s.phNum, s.phOK }
+
 // Depth is the number of containers open after the last token.
 func (s *Scanner) Depth() int { return s.depth }
 
-// Offset is the offset in the input just past the last token.
-func (s *Scanner) Offset() int { return s.i }
+// Err is the error that ended the tokens, nil at the end of a valid value.
+// It wraps ErrInvalidPacket and says what is wrong where.
+func (s *Scanner) Err() error { return s.err }
 
 func (s *Scanner) isObject(depth int) bool {
-	if w := (depth - 1) / 64; w < stackWords {
+	w := (depth - 1) / 64
+	if w < stackWords {
 		return s.inline[w]&(1<<((depth-1)%64)) != 0
-	} else {
-		return s.stack[w-stackWords]&(1<<((depth-1)%64)) != 0
 	}
+	return s.stack[w-stackWords]&(1<<((depth-1)%64)) != 0
 }
 
-func (s *Scanner) push(object bool) error {
+func (s *Scanner) push(object bool) bool {
 	s.depth++
 	if s.depth > s.maxDepth {
-		return jsonError(s.i, "nesting deeper than %d", s.maxDepth)
+		s.fail(jsonError(s.i, "nesting deeper than %d", s.maxDepth))
+		return false
 	}
 	w, bit := (s.depth-1)/64, uint64(1)<<((s.depth-1)%64)
-	word := &s.inline[0]
+	var word *uint64
 	if w < stackWords {
 		word = &s.inline[w]
 	} else {
@@ -351,153 +349,153 @@ func (s *Scanner) push(object bool) error {
 	} else {
 		*word &^= bit
 	}
-	return nil
+	return true
 }
 
-// Next returns the next token, io.EOF after the last one, or an error
-// wrapping ErrInvalidPacket that says what is wrong where (and then the same
-// error again).
-func (s *Scanner) Next() (Token, error) {
+// Next moves to the next token and returns its kind: End after the last
+// one, or on an error (then Err says which).
+func (s *Scanner) Next() Kind {
 	data := s.data
 	i := skipSpace(data, s.i)
+	s.key = false
 	switch s.state {
 	case stDone:
-		if s.failed != nil {
-			return Token{}, s.failed
+		return End
+	case stKeyOrEnd:
+		if i < len(data) && data[i] == '}' {
+			return s.closeObject(i)
 		}
-		return Token{}, io.EOF
+		return s.scanKey(i)
+	case stValueOrEnd:
+		if i < len(data) && data[i] == ']' {
+			return s.closeArray(i)
+		}
 	case stAfter:
 		if s.depth == 0 {
 			if i != len(data) {
-				return Token{}, s.fail(jsonError(i, "unexpected %q after the value", data[i]))
+				return s.fail(jsonError(i, "unexpected %q after the value", data[i]))
 			}
 			s.state, s.i = stDone, i
-			return Token{}, io.EOF
+			return End
 		}
 		if i >= len(data) {
-			return Token{}, s.fail(jsonError(i, "unexpected end of input"))
+			return s.fail(jsonError(i, "unexpected end of input"))
 		}
 		obj := s.isObject(s.depth)
 		switch c := data[i]; {
 		case c == ',':
 			i = skipSpace(data, i+1)
 			if obj {
-				return s.key(i)
+				return s.scanKey(i)
 			}
 		case obj && c == '}':
-			tok := Token{Kind: EndObject, Raw: data[i : i+1], Num: -1}
-			if s.placeholders {
-				tok.Num, tok.Placeholder = s.ph.close(s.depth)
-			}
-			s.depth--
-			s.i = i + 1
-			return tok, nil
+			return s.closeObject(i)
 		case !obj && c == ']':
-			s.depth--
-			s.i = i + 1
-			return Token{Kind: EndArray, Raw: data[i : i+1]}, nil
+			return s.closeArray(i)
 		case obj:
-			return Token{}, s.fail(jsonError(i, "unexpected %q in object", c))
+			return s.fail(jsonError(i, "unexpected %q in object", c))
 		default:
-			return Token{}, s.fail(jsonError(i, "unexpected %q in array", c))
-		}
-	case stKeyOrEnd:
-		if i < len(data) && data[i] == '}' {
-			s.state = stAfter
-			return s.Next()
-		}
-		return s.key(i)
-	case stValueOrEnd:
-		if i < len(data) && data[i] == ']' {
-			s.state = stAfter
-			return s.Next()
+			return s.fail(jsonError(i, "unexpected %q in array", c))
 		}
 	}
 
 	// A value at i.
 	if i >= len(data) {
-		return Token{}, s.fail(jsonError(i, "unexpected end of input"))
+		return s.fail(jsonError(i, "unexpected end of input"))
 	}
 	pending := s.pending
 	s.pending = keyOther
-	start := i
-	var tok Token
+	s.start = i
+	var k Kind
 	var err error
 	switch c := data[i]; {
 	case c == '{' || c == '[':
 		if pending != keyOther {
 			s.ph.value(s.depth, pending, nil)
 		}
-		if err := s.push(c == '{'); err != nil {
-			return Token{}, s.fail(err)
+		s.i, s.end = i+1, i+1
+		if !s.push(c == '{') {
+			return End
 		}
-		s.i = i + 1
 		if c == '{' {
 			s.state = stKeyOrEnd
-			return Token{Kind: BeginObject, Raw: data[i : i+1]}, nil
+			return BeginObject
 		}
 		s.state = stValueOrEnd
-		return Token{Kind: BeginArray, Raw: data[i : i+1]}, nil
+		return BeginArray
 	case c == '"':
-		tok.Kind = String
+		k = String
 		i, err = scanString(data, i)
 	case c == 't':
-		tok.Kind = True
+		k = True
 		i, err = scanLiteral(data, i, "true")
 	case c == 'f':
-		tok.Kind = False
+		k = False
 		i, err = scanLiteral(data, i, "false")
 	case c == 'n':
-		tok.Kind = Null
+		k = Null
 		i, err = scanLiteral(data, i, "null")
 	case c == '-' || (c >= '0' && c <= '9'):
-		tok.Kind = Number
+		k = Number
 		i, err = scanNumber(data, i)
 	default:
 		err = jsonError(i, "unexpected %q", c)
 	}
 	if err != nil {
-		return Token{}, s.fail(err)
+		return s.fail(err)
 	}
-	tok.Raw = data[start:i]
 	if pending != keyOther {
-		s.ph.value(s.depth, pending, tok.Raw)
+		s.ph.value(s.depth, pending, data[s.start:i])
 	}
-	s.i, s.state = i, stAfter
-	return tok, nil
+	s.i, s.end, s.state = i, i, stAfter
+	return k
 }
 
-// key scans `"key" :` at i and returns the key's token.
-func (s *Scanner) key(i int) (Token, error) {
+func (s *Scanner) closeObject(i int) Kind {
+	if s.placeholders {
+		s.phNum, s.phOK = s.ph.close(s.depth)
+	}
+	s.depth--
+	s.start, s.end, s.i, s.state = i, i+1, i+1, stAfter
+	return EndObject
+}
+
+func (s *Scanner) closeArray(i int) Kind {
+	s.depth--
+	s.start, s.end, s.i, s.state = i, i+1, i+1, stAfter
+	return EndArray
+}
+
+// scanKey scans `"key" :` at i.
+func (s *Scanner) scanKey(i int) Kind {
 	data := s.data
 	if i >= len(data) || data[i] != '"' {
 		if i >= len(data) {
-			return Token{}, s.fail(jsonError(i, "unexpected end of input"))
+			return s.fail(jsonError(i, "unexpected end of input"))
 		}
-		return Token{}, s.fail(jsonError(i, "unexpected %q, want an object key", data[i]))
+		return s.fail(jsonError(i, "unexpected %q, want an object key", data[i]))
 	}
 	start := i
 	i, err := scanString(data, i)
 	if err != nil {
-		return Token{}, s.fail(err)
+		return s.fail(err)
 	}
-	tok := Token{Kind: String, Raw: data[start:i], Key: true}
 	if s.placeholders {
-		s.pending = classifyKey(tok.Raw)
+		s.pending = classifyKey(data[start:i])
 	}
+	end := i
 	i = skipSpace(data, i)
 	if i >= len(data) || data[i] != ':' {
-		return Token{}, s.fail(jsonError(i, "missing ':' after object key"))
+		return s.fail(jsonError(i, "missing ':' after object key"))
 	}
-	s.i, s.state = i+1, stValue
-	return tok, nil
+	s.start, s.end, s.i, s.state, s.key = start, end, i+1, stValue, true
+	return String
 }
 
-// fail makes every later Next return err.
-func (s *Scanner) fail(err error) error {
-	s.state, s.i = stDone, len(s.data)
-	s.failed = err
-	return err
+// fail ends the tokens with err.
+func (s *Scanner) fail(err error) Kind {
+	s.state, s.err = stDone, err
+	return End
 }
 
 // scanJSON validates that data holds exactly one JSON value (RFC 8259, UTF-8,
@@ -508,29 +506,28 @@ func (s *Scanner) fail(err error) error {
 // attachments. Like reconstructPacket it does not look inside a placeholder:
 // an invalid one nested in another placeholder is not an error.
 func scanJSON(data []byte, maxDepth, attachments int) error {
-	s := Scanner{data: data, maxDepth: maxDepth, placeholders: attachments >= 0}
+	var s Scanner
+	s.Reset(data, maxDepth, attachments >= 0)
 	// The shallowest invalid placeholder not yet known to sit inside a
 	// placeholder: errAt is the depth of the innermost open container that
-	// holds it (0 when none).
+	// holds it.
 	var phErr error
 	errAt := 0
 	for {
-		tok, err := s.Next()
-		if err == io.EOF {
+		switch s.Next() {
+		case End:
+			if s.err != nil {
+				return s.err
+			}
 			return phErr
-		}
-		if err != nil {
-			return err
-		}
-		switch tok.Kind {
 		case EndObject:
 			d := s.depth + 1 // the depth of the object that ended
-			if tok.Placeholder {
+			if s.phOK {
 				if phErr != nil && errAt == d {
-					phErr, errAt = nil, 0 // inside this placeholder: never looked at
+					phErr = nil // inside this placeholder: never looked at
 				}
-				if (tok.Num < 0 || tok.Num >= attachments) && (phErr == nil || s.depth < errAt) {
-					phErr = jsonError(s.i-1, "placeholder does not refer to one of the %d attachments", attachments)
+				if (s.phNum < 0 || s.phNum >= attachments) && (phErr == nil || s.depth < errAt) {
+					phErr = jsonError(s.start, "placeholder does not refer to one of the %d attachments", attachments)
 					errAt = s.depth
 				}
 			} else if phErr != nil && errAt == d {
