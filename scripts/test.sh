@@ -6,18 +6,21 @@
 #   2. scripts/node-modules.sh: npm ci when node_modules is missing or stale
 #   3. genbundle -check: the committed socket.io-client bundle in web/dist is
 #      exactly what `go generate ./web` makes from the npm ci'd package
-#   4. go vet ./...
-#   5. go test -race -count=1 ./...   (through scripts/testreport: plain
+#   4. go mod tidy -diff: go.mod and go.sum are exactly what tidy writes
+#   5. go vet ./... and staticcheck ./... (honnef.co/go/tools at the version
+#      pinned below, through go run: nothing of it enters go.mod)
+#   6. go test -race -count=1 ./...   (through scripts/testreport: plain
 #      go test output, failures only, and a "go: N passed, N failed" line)
-#   6. node --test on test/ (Node integration and browser tests), with
+#   7. node --test on test/ (Node integration and browser tests), with
 #      SOCKGATE_GATEWAY_BIN / SOCKGATE_CONFORMANCE_BIN pointing at freshly
 #      built binaries
 #
 # Environment: GOTESTFLAGS adds flags to go test (e.g. GOTESTFLAGS=-short);
-# SKIP_NODE=1 skips step 6.
+# SKIP_NODE=1 skips step 7.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
+staticcheck=honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 step() { printf '\n== %s\n' "$*"; }
 failed=()
@@ -29,8 +32,14 @@ scripts/node-modules.sh || failed+=(npm)
 step "web/dist is what go generate ./web writes (socket.io-client bundle)"
 go run ./web/internal/genbundle -check -out web/dist || failed+=(bundle-stale)
 
+step "go mod tidy -diff"
+go mod tidy -diff && echo "go.mod and go.sum tidy" || failed+=(tidy)
+
 step "go vet ./..."
 go vet ./... && echo "vet ok" || failed+=(vet)
+
+step "staticcheck ./... ($staticcheck)"
+go run "$staticcheck" ./... && echo "staticcheck ok" || failed+=(staticcheck)
 
 mkdir -p bin
 go build -o bin/testreport ./scripts/testreport || { echo "cannot build scripts/testreport" >&2; exit 1; }

@@ -131,7 +131,7 @@ func appendNumber(dst, raw []byte) ([]byte, error) {
 	if v, ok := smallInt(raw); ok {
 		return msgpack.AppendInt(dst, v), nil
 	}
-	integer := bytes.IndexAny(raw, ".eE") < 0
+	integer := !bytes.ContainsAny(raw, ".eE")
 	text := string(raw)
 	if integer {
 		if text[0] == '-' {
