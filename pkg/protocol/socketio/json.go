@@ -331,7 +331,7 @@ func (s *Scanner) isObject(depth int) bool {
 func (s *Scanner) push(object bool) bool {
 	s.depth++
 	if s.depth > s.maxDepth {
-		s.fail(jsonError(s.i, "nesting deeper than %d", s.maxDepth))
+		s.failf(s.i, "nesting deeper than %d", s.maxDepth)
 		return false
 	}
 	w, bit := (s.depth-1)/64, uint64(1)<<((s.depth-1)%64)
@@ -339,10 +339,7 @@ func (s *Scanner) push(object bool) bool {
 	if w < stackWords {
 		word = &s.inline[w]
 	} else {
-		for len(s.stack) <= w-stackWords {
-			s.stack = append(s.stack, 0)
-		}
-		word = &s.stack[w-stackWords]
+		word = s.spill(w - stackWords)
 	}
 	if object {
 		*word |= bit
@@ -350,6 +347,14 @@ func (s *Scanner) push(object bool) bool {
 		*word &^= bit
 	}
 	return true
+}
+
+// spill returns word k of the stack beyond the inline words, growing it.
+func (s *Scanner) spill(k int) *uint64 {
+	for len(s.stack) <= k {
+		s.stack = append(s.stack, 0)
+	}
+	return &s.stack[k]
 }
 
 // Next moves to the next token and returns its kind: End after the last
@@ -373,13 +378,13 @@ func (s *Scanner) Next() Kind {
 	case stAfter:
 		if s.depth == 0 {
 			if i != len(data) {
-				return s.fail(jsonError(i, "unexpected %q after the value", data[i]))
+				return s.failf(i, "unexpected %q after the value", data[i])
 			}
 			s.state, s.i = stDone, i
 			return End
 		}
 		if i >= len(data) {
-			return s.fail(jsonError(i, "unexpected end of input"))
+			return s.failf(i, "unexpected end of input")
 		}
 		obj := s.isObject(s.depth)
 		switch c := data[i]; {
@@ -393,15 +398,15 @@ func (s *Scanner) Next() Kind {
 		case !obj && c == ']':
 			return s.closeArray(i)
 		case obj:
-			return s.fail(jsonError(i, "unexpected %q in object", c))
+			return s.failf(i, "unexpected %q in object", c)
 		default:
-			return s.fail(jsonError(i, "unexpected %q in array", c))
+			return s.failf(i, "unexpected %q in array", c)
 		}
 	}
 
 	// A value at i.
 	if i >= len(data) {
-		return s.fail(jsonError(i, "unexpected end of input"))
+		return s.failf(i, "unexpected end of input")
 	}
 	pending := s.pending
 	s.pending = keyOther
@@ -439,7 +444,7 @@ func (s *Scanner) Next() Kind {
 		k = Number
 		i, err = scanNumber(data, i)
 	default:
-		err = jsonError(i, "unexpected %q", c)
+		return s.failf(i, "unexpected %q", c)
 	}
 	if err != nil {
 		return s.fail(err)
@@ -471,9 +476,9 @@ func (s *Scanner) scanKey(i int) Kind {
 	data := s.data
 	if i >= len(data) || data[i] != '"' {
 		if i >= len(data) {
-			return s.fail(jsonError(i, "unexpected end of input"))
+			return s.failf(i, "unexpected end of input")
 		}
-		return s.fail(jsonError(i, "unexpected %q, want an object key", data[i]))
+		return s.failf(i, "unexpected %q, want an object key", data[i])
 	}
 	start := i
 	i, err := scanString(data, i)
@@ -486,10 +491,18 @@ func (s *Scanner) scanKey(i int) Kind {
 	end := i
 	i = skipSpace(data, i)
 	if i >= len(data) || data[i] != ':' {
-		return s.fail(jsonError(i, "missing ':' after object key"))
+		return s.failf(i, "missing ':' after object key")
 	}
 	s.start, s.end, s.i, s.state, s.key = start, end, i+1, stValue, true
 	return String
+}
+
+// failf ends the tokens with a jsonError; out of line, so that the error
+// formatting does not weigh on Next.
+//
+//go:noinline
+func (s *Scanner) failf(off int, format string, args ...any) Kind {
+	return s.fail(jsonError(off, format, args...))
 }
 
 // fail ends the tokens with err.
