@@ -23,8 +23,8 @@
 // Which objects are placeholders is decided in one place, with
 // socket.io-parser 4.2's rule: an object whose "_placeholder" member is
 // exactly true (keys compared unescaped, the last duplicate winning, other
-// members ignored). Placeholder applies it to one value and a Scanner
-// created with placeholders set reports it on each object it reads, so
+// members ignored). Placeholder applies it to one value, and a Scanner
+// Reset with placeholders set reports it on each object it reads, so
 // every layer that walks payloads (the Decoder, Attachment, the Redis
 // adapter's transcoder) agrees with the Node parser and with each other.
 //
