@@ -338,7 +338,7 @@ func (g *Gateway) logStartup(addr net.Addr) {
 	bundle := g.bundle.Version()
 	if !g.bundle.Available() {
 		bundle = "missing"
-		g.log.Warn("socket.io client bundle not built in: /socket.io/socket.io.js answers 503; run `make run` (npm ci + go generate ./web) and rebuild")
+		g.log.Warn("socket.io client bundle not built in: /socket.io/socket.io.js answers 503; restore web/dist (or run npm ci && go generate ./web) and rebuild")
 	}
 	g.log.Info("sockgate listening",
 		"addr", addr.String(),

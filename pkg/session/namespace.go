@@ -164,6 +164,7 @@ func (n *Namespace) connect(s *Socket) {
 	for _, mw := range mws {
 		var err error
 		if !s.safely("middleware", func() { err = mw(s) }) {
+			//lint:ignore ST1005 the message the client's connect_error shows
 			err = errors.New("Internal error")
 		}
 		if err == nil {

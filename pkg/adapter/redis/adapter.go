@@ -246,18 +246,6 @@ func (a *Adapter) bad(ch string, reason badReason, err error) {
 	}
 }
 
-// sleep waits d or until the adapter closes; it reports whether it may go on.
-func (a *Adapter) sleep(d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-a.ctx.Done():
-		return false
-	}
-}
-
 const uidAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
 // randomUID returns n characters of uid2's alphabet.

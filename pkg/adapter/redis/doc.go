@@ -22,7 +22,10 @@
 //     adapter backs off and reports itself degraded meanwhile (Health).
 //   - Event arguments stay raw JSON with binary placeholders in the session
 //     layer; they are transcoded to and from notepack-style MessagePack
-//     (pkg/protocol/msgpack), binary attachments becoming msgpack bin.
+//     (pkg/protocol/msgpack), binary attachments becoming msgpack bin. The
+//     JSON is read with socketio.Scanner, and which objects are placeholders
+//     is socketio.Placeholder's rule (socket.io-parser's), so recipients on
+//     other nodes read a payload as those on the sender's node do.
 //   - Classic requests (fetchSockets, allRooms, serverSideEmit, broadcast
 //     with acks, remote join/leave/disconnect) follow Node's counting: N =
 //     PUBSUB NUMSUB of the request channel, N−1 replies; a timeout returns the
