@@ -105,6 +105,9 @@ func (c *client) connect(p *socketio.Packet) {
 		return
 	}
 	s := &Socket{id: newID(), nsp: nsp, client: c, auth: json.RawMessage(p.Data)}
+	if c.srv.recoveryOn() {
+		s.rec = &socketRecovery{pid: newID()}
+	}
 	c.mu.Lock()
 	if c.closed || slices.ContainsFunc(c.sockets, func(x *Socket) bool { return x.nsp == nsp }) {
 		c.mu.Unlock()
