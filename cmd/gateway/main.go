@@ -21,6 +21,7 @@ import (
 
 	"github.com/sockgate/sockgate/internal/config"
 	"github.com/sockgate/sockgate/internal/gateway"
+	"github.com/sockgate/sockgate/pkg/session"
 )
 
 // version is set at build time (make: -ldflags "-X main.version=...").
@@ -46,11 +47,17 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	log := cfg.NewLogger(stderr)
 
 	gw, err := gateway.New(gateway.Config{
-		Addr:            cfg.Addr,
-		Version:         buildVersion(),
-		RedisURL:        cfg.RedisURL,
-		RedisKey:        cfg.RedisKey,
-		RedisSharded:    cfg.RedisSharded,
+		Addr:              cfg.Addr,
+		Version:           buildVersion(),
+		RedisURL:          cfg.RedisURL,
+		RedisKey:          cfg.RedisKey,
+		RedisAdapter:      cfg.RedisAdapter,
+		RedisStreamMaxLen: cfg.RedisStreamMax,
+		Recovery: session.RecoveryConfig{
+			MaxDisconnection: cfg.Recovery,
+			RunMiddlewares:   !cfg.RecoverySkipMW,
+			Persist:          session.PersistMode(cfg.RecoveryPersist),
+		},
 		CORSOrigins:     cfg.CORSOrigins,
 		PingInterval:    cfg.PingInterval,
 		PingTimeout:     cfg.PingTimeout,

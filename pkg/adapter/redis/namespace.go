@@ -25,6 +25,10 @@ type namespace struct {
 	local   adapter.Local
 	name    string
 	sharded bool
+	streams bool // the streams format: ClusterAdapter messages, stream + pub/sub
+	spub    bool // publish with SPUBLISH (sharded, or streams with Sharded)
+	stream  string
+	rec     atomic.Pointer[adapter.RecoveryConfig] // streams, once recovery is enabled
 
 	// Classic: broadcast prefix <key>#<nsp>#, request, shared and own
 	// response channels. Sharded: main <key>#<nsp>#, private <key>#<nsp>#<uid>#.
@@ -43,13 +47,19 @@ func newNamespace(a *Adapter, local adapter.Local) *namespace {
 		a:        a,
 		local:    local,
 		name:     local.Name(),
-		sharded:  a.cfg.Sharded,
+		sharded:  a.cfg.Sharded && !a.cfg.Streams,
+		streams:  a.cfg.Streams,
+		spub:     a.cfg.Sharded,
 		requests: make(map[string]*pending),
 		acks:     make(map[string]*ackWaiter),
 	}
 	key := a.cfg.Key
 	n.bcChannel = key + "#" + n.name + "#"
-	if n.sharded {
+	if n.streams {
+		n.ownChannel = n.bcChannel + a.uid + "#"
+		n.stream = streamName(n.name, a.cfg.StreamName, a.cfg.StreamCount)
+		n.Rooms = adapter.NewRooms(nil)
+	} else if n.sharded {
 		n.ownChannel = n.bcChannel + a.uid + "#"
 		var onChange func(string, bool)
 		if a.cfg.SubscriptionMode != Static {
@@ -69,6 +79,10 @@ func newNamespace(a *Adapter, local adapter.Local) *namespace {
 // §1: PSUBSCRIBE, then the request channel exactly once, on one connection).
 func (n *namespace) subscribe() {
 	s := &n.a.subs
+	if n.streams {
+		s.subscribe(n.subKind(), n.bcChannel, n.ownChannel)
+		return
+	}
 	if n.sharded {
 		s.subscribe("ssubscribe", n.bcChannel, n.ownChannel)
 		return
@@ -131,6 +145,10 @@ func (n *namespace) Close() error {
 		return nil
 	}
 	s := &n.a.subs
+	if n.streams {
+		s.unsubscribe(n.subKind(), n.bcChannel, n.ownChannel)
+		return nil
+	}
 	if n.sharded {
 		chs := []string{n.bcChannel, n.ownChannel}
 		for _, room := range n.Names() {
@@ -176,7 +194,7 @@ func (n *namespace) handle(kind channelKind, ch, rest string, payload []byte) {
 	if n.closed.Load() {
 		return
 	}
-	if n.sharded {
+	if n.sharded || n.streams {
 		n.onShardedMessage(ch, rest, payload)
 		return
 	}
@@ -192,11 +210,11 @@ func (n *namespace) handle(kind channelKind, ch, rest string, payload []byte) {
 
 // publish queues a message; it reports false when it was dropped.
 func (n *namespace) publish(ch string, payload []byte) bool {
-	return n.a.pub.enqueue(pubItem{channel: ch, payload: payload, sharded: n.sharded})
+	return n.a.pub.enqueue(pubItem{channel: ch, payload: payload, sharded: n.spub})
 }
 
 func (n *namespace) newRequestID() string {
-	if n.sharded {
+	if n.sharded || n.streams {
 		return randomHex(8)
 	}
 	return randomUID(6)
@@ -243,6 +261,9 @@ func (n *namespace) Broadcast(_ context.Context, pkt *socketio.Packet, opts adap
 	if err := n.check(); err != nil {
 		return err
 	}
+	if n.streams {
+		return n.streamsBroadcast(pkt, opts)
+	}
 	var err error
 	if !opts.Flags.Local {
 		// Publish first: the other nodes start delivering while this one
@@ -260,7 +281,7 @@ func (n *namespace) Broadcast(_ context.Context, pkt *socketio.Packet, opts adap
 }
 
 func (n *namespace) encodeBroadcast(pkt *socketio.Packet, opts adapter.Options, requestID string) (string, []byte, error) {
-	if n.sharded {
+	if n.sharded || n.streams {
 		return n.encodeShardedBroadcast(pkt, opts, requestID)
 	}
 	if requestID != "" {
@@ -388,7 +409,7 @@ func (n *namespace) AllRooms(ctx context.Context) ([]string, error) {
 		return nil, err
 	}
 	rooms := n.Names()
-	if n.sharded {
+	if n.sharded || n.streams {
 		// The ClusterAdapter format has no all-rooms request (wire notes
 		// §5): ask for every socket and collect their rooms.
 		infos, err := n.FetchSockets(ctx, adapter.Options{})
@@ -451,6 +472,10 @@ func (n *namespace) ServerCount(ctx context.Context) (int, error) {
 		err error
 	)
 	cc, cluster := n.a.client.(*goredis.ClusterClient)
+	if n.streams {
+		// Node's streams adapter counts the subscribers of the main channel.
+		return n.countSubscribers(ctx, cc, cluster)
+	}
 	switch {
 	case n.sharded && cluster:
 		// go-redis sends PUBSUB to any node; a shard channel's subscribers
