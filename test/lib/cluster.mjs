@@ -138,10 +138,14 @@ function jsonBinary(key, value) {
 }
 
 // clusterArgs are the gateway flags (and node-peer.mjs flags) of a node.
-function clusterArgs({ redis, key, sharded }) {
+// Gateways take every flag; node-peer.mjs takes the Redis ones and
+// -recovery. extra are gateway-only flags.
+function clusterArgs({ redis, key, sharded, streams, recovery }) {
   const args = ["-redis-url", redis.url];
   if (key) args.push("-redis-key", key);
   if (sharded) args.push("-redis-sharded");
+  if (streams) args.push("-redis-adapter", "streams");
+  if (recovery) args.push("-recovery", recovery);
   return args;
 }
 
@@ -157,7 +161,7 @@ export async function startNodePeer(opts) {
 // SOCKGATE_TEST_SERVER=node). It waits for /readyz when the gateway has it.
 export async function startGoNode(opts) {
   if (REFERENCE) return startNodePeer(opts);
-  const server = await startGateway({ args: clusterArgs(opts) });
+  const server = await startGateway({ args: [...clusterArgs(opts), ...(opts.extra ?? [])] });
   const node = new Node("go", server);
   await waitUntil(async () => [200, 404].includes(await node.status("/readyz")), 10_000, "gateway /readyz").catch(async (err) => {
     await node.stop();
