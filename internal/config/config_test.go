@@ -33,6 +33,10 @@ func TestParseDefaults(t *testing.T) {
 		LogLevel:        slog.LevelInfo,
 		LogFormat:       "text",
 		ShutdownTimeout: 20 * time.Second,
+		RedisAdapter:    "classic",
+		RedisStreamMax:  10000,
+		RecoverySkipMW:  true,
+		RecoveryPersist: "close",
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("defaults:\n got %+v\nwant %+v", c, want)
@@ -48,7 +52,7 @@ func TestParse(t *testing.T) {
 	}{
 		{"env sets", nil, env("SOCKGATE_ADDR", ":4000", "SOCKGATE_REDIS_URL", "redis://127.0.0.1:6379", "SOCKGATE_REDIS_SHARDED", "true"),
 			func(t *testing.T, c Config) {
-				if c.Addr != ":4000" || c.RedisURL != "redis://127.0.0.1:6379" || !c.RedisSharded {
+				if c.Addr != ":4000" || c.RedisURL != "redis://127.0.0.1:6379" || !c.RedisSharded || c.RedisAdapter != "sharded" {
 					t.Errorf("%+v", c)
 				}
 			}},
@@ -74,6 +78,19 @@ func TestParse(t *testing.T) {
 			func(t *testing.T, c Config) {
 				if c.LogLevel != slog.LevelDebug || c.LogFormat != "json" {
 					t.Errorf("%+v", c)
+				}
+			}},
+		{"recovery on streams", []string{"-redis-url=redis://x:6379", "-redis-adapter=streams", "-recovery=2m", "-recovery-persist=eager", "-recovery-skip-middlewares=false"},
+			env("SOCKGATE_REDIS_STREAM_MAXLEN", "500"),
+			func(t *testing.T, c Config) {
+				if c.RedisAdapter != "streams" || c.Recovery != 2*time.Minute || c.RecoveryPersist != "eager" || c.RecoverySkipMW || c.RedisStreamMax != 500 {
+					t.Errorf("%+v", c)
+				}
+			}},
+		{"recovery on one node", nil, env("SOCKGATE_RECOVERY", "30s"),
+			func(t *testing.T, c Config) {
+				if c.Recovery != 30*time.Second {
+					t.Errorf("Recovery = %v", c.Recovery)
 				}
 			}},
 		{"redis key", []string{"-redis-url=redis://x:6379", "-redis-key=app1"}, env(),
@@ -109,6 +126,13 @@ func TestParseErrors(t *testing.T) {
 		{"negative timeout", []string{"-ping-timeout=-1s"}, env(), "ping-timeout"},
 		{"sharded without url", []string{"-redis-sharded"}, env(), "redis-sharded"},
 		{"unknown flag", []string{"-nope"}, env(), "nope"},
+		{"recovery on classic", []string{"-redis-url=redis://x:6379", "-recovery=1m"}, env(), "-recovery needs -redis-adapter streams"},
+		{"recovery on sharded", []string{"-redis-url=redis://x:6379", "-redis-sharded", "-recovery=1m"}, env(), "the sharded adapter keeps no history"},
+		{"sharded alias conflict", []string{"-redis-url=redis://x:6379", "-redis-sharded", "-redis-adapter=streams"}, env(), "conflicts"},
+		{"bad adapter", []string{"-redis-url=redis://x:6379", "-redis-adapter=kafka"}, env(), "redis-adapter"},
+		{"bad persist", []string{"-recovery=1m", "-recovery-persist=never"}, env(), "recovery-persist"},
+		{"negative recovery", []string{"-recovery=-1s"}, env(), "-recovery"},
+		{"zero maxlen", []string{"-redis-stream-maxlen=0"}, env(), "redis-stream-maxlen"},
 		{"stray argument", []string{"serve"}, env(), "serve"},
 	}
 	for _, tt := range tests {
@@ -129,7 +153,8 @@ func TestUsage(t *testing.T) {
 	}
 	for _, want := range []string{"-addr", "SOCKGATE_ADDR", "-redis-url", "SOCKGATE_REDIS_URL", "-redis-key", "-redis-sharded",
 		"-cors-origins", "-ping-interval", "-ping-timeout", "-max-payload", "-log-level", "-log-format", "-shutdown-timeout",
-		"SOCKGATE_SHUTDOWN_TIMEOUT", "-debug-addr", "SOCKGATE_DEBUG_ADDR", "(default :3000)", "(default socket.io)"} {
+		"SOCKGATE_SHUTDOWN_TIMEOUT", "-debug-addr", "SOCKGATE_DEBUG_ADDR", "-redis-adapter", "-redis-stream-maxlen", "-recovery", "SOCKGATE_RECOVERY",
+		"-recovery-skip-middlewares", "-recovery-persist", "(default :3000)", "(default socket.io)"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("usage lacks %q", want)
 		}

@@ -45,7 +45,7 @@ type RecoveryConfig struct {
 	// Persist is PersistOnClose (default) or PersistEager.
 	Persist PersistMode
 	// EagerFlush is how long the eager store coalesces changes before
-	// writing them. Default 1s.
+	// writing them. Default 1s, at most MaxDisconnection/4.
 	EagerFlush time.Duration
 	// HistoryPackets and HistoryBytes bound the memory adapter's history
 	// per namespace (see adapter.RecoveryConfig). Defaults 10,000 and 16 MiB.

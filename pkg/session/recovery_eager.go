@@ -35,7 +35,7 @@ type eagerWrite struct {
 func newEagerStore(srv *Server) *eagerStore {
 	e := &eagerStore{
 		srv:     srv,
-		flush:   srv.cfg.Recovery.EagerFlush,
+		flush:   min(srv.cfg.Recovery.EagerFlush, srv.cfg.Recovery.MaxDisconnection/4),
 		refresh: srv.cfg.Recovery.MaxDisconnection / 2,
 		dirty:   make(map[*Socket]struct{}),
 		written: make(map[*Socket]time.Time),
@@ -80,8 +80,9 @@ func (e *eagerStore) run() {
 	}
 }
 
-// due takes the dirty sockets and those whose last write is older than the
-// refresh interval.
+// due takes the dirty sockets and those whose refresh falls before the
+// next tick: each stored copy is rewritten between refresh−flush and
+// refresh after the last write, well before it expires.
 func (e *eagerStore) due(now time.Time) []*Socket {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -93,7 +94,7 @@ func (e *eagerStore) due(now time.Time) []*Socket {
 	i := 0
 	for ; i < len(e.fifo); i++ {
 		w := e.fifo[i]
-		if now.Sub(w.at) < e.refresh {
+		if now.Sub(w.at) <= e.refresh-e.flush {
 			break
 		}
 		if at, ok := e.written[w.s]; ok && at.Equal(w.at) {

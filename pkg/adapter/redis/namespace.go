@@ -462,43 +462,53 @@ func mergeRooms(rooms, more []string) []string {
 }
 
 // ServerCount asks Redis how many nodes subscribe to the namespace:
-// NUMSUB of the request channel, or SHARDNUMSUB of the main channel.
+// NUMSUB of the request channel (classic), SHARDNUMSUB of the main channel
+// (sharded), or NUMSUB/SHARDNUMSUB of the main channel (streams, as Node's
+// streams adapter counts).
 func (n *namespace) ServerCount(ctx context.Context) (int, error) {
 	if err := n.check(); err != nil {
 		return 0, err
 	}
+	switch {
+	case n.streams:
+		return n.countSubscribers(ctx, n.bcChannel, n.spub)
+	case n.sharded:
+		return n.countSubscribers(ctx, n.bcChannel, true)
+	}
+	return n.countSubscribers(ctx, n.reqChannel, false)
+}
+
+// countSubscribers counts the subscribers of ch: of shard channels on the
+// master of ch's slot, of plain channels summed over every master of a
+// Redis Cluster, as Node does.
+func (n *namespace) countSubscribers(ctx context.Context, ch string, shard bool) (int, error) {
 	var (
 		c   int64
 		err error
 	)
 	cc, cluster := n.a.client.(*goredis.ClusterClient)
-	if n.streams {
-		// Node's streams adapter counts the subscribers of the main channel.
-		return n.countSubscribers(ctx, cc, cluster)
-	}
 	switch {
-	case n.sharded && cluster:
+	case shard && cluster:
 		// go-redis sends PUBSUB to any node; a shard channel's subscribers
 		// are known to its slot's master only.
 		var master *goredis.Client
-		if master, err = cc.MasterForKey(ctx, n.bcChannel); err == nil {
-			c, err = sumCounts(master.PubSubShardNumSub(ctx, n.bcChannel).Result())
+		if master, err = cc.MasterForKey(ctx, ch); err == nil {
+			c, err = sumCounts(master.PubSubShardNumSub(ctx, ch).Result())
 		}
-	case n.sharded:
-		c, err = sumCounts(n.a.client.PubSubShardNumSub(ctx, n.bcChannel).Result())
+	case shard:
+		c, err = sumCounts(n.a.client.PubSubShardNumSub(ctx, ch).Result())
 	case cluster:
-		// Each node knows its own SUBSCRIBE connections: sum over every
-		// master, as Node does.
+		// Each node knows its own SUBSCRIBE connections.
 		var mu sync.Mutex
 		err = cc.ForEachMaster(ctx, func(ctx context.Context, master *goredis.Client) error {
-			v, err := sumCounts(master.PubSubNumSub(ctx, n.reqChannel).Result())
+			v, err := sumCounts(master.PubSubNumSub(ctx, ch).Result())
 			mu.Lock()
 			c += v
 			mu.Unlock()
 			return err
 		})
 	default:
-		c, err = sumCounts(n.a.client.PubSubNumSub(ctx, n.reqChannel).Result())
+		c, err = sumCounts(n.a.client.PubSubNumSub(ctx, ch).Result())
 	}
 	if err != nil {
 		return 0, fmt.Errorf("redis: server count: %w", err)

@@ -133,7 +133,9 @@ func (n *namespace) encodeCluster(typ int, data clusterData) ([]byte, error) {
 	return jsonToMsgpack(make([]byte, 0, len(b)), b, nil)
 }
 
-func (n *namespace) encodeShardedOp(op clusterOp, opts adapter.Options, rooms []string, close bool) (string, []byte, error) {
+// clusterOpData is the type and data of a ClusterAdapter join (4), leave
+// (5) or disconnect (6).
+func clusterOpData(op clusterOp, opts adapter.Options, rooms []string, close bool) (int, clusterData) {
 	d := clusterData{Opts: toWireOpts(opts)}
 	typ := clusterDisconnectSockets
 	switch op {
@@ -144,7 +146,11 @@ func (n *namespace) encodeShardedOp(op clusterOp, opts adapter.Options, rooms []
 	default:
 		d.Close = &close
 	}
-	b, err := n.encodeCluster(typ, d)
+	return typ, d
+}
+
+func (n *namespace) encodeShardedOp(op clusterOp, opts adapter.Options, rooms []string, close bool) (string, []byte, error) {
+	b, err := n.encodeCluster(clusterOpData(op, opts, rooms, close))
 	return n.bcChannel, b, err
 }
 

@@ -80,40 +80,6 @@ func (n *namespace) subKind() string {
 	return "subscribe"
 }
 
-// countSubscribers is the server count of the streams format: PUBSUB
-// NUMSUB (SHARDNUMSUB with sharded pub/sub) of the main channel, summed
-// over the masters of a Redis Cluster as Node does.
-func (n *namespace) countSubscribers(ctx context.Context, cc *goredis.ClusterClient, cluster bool) (int, error) {
-	var (
-		c   int64
-		err error
-	)
-	switch {
-	case n.spub && cluster:
-		var master *goredis.Client
-		if master, err = cc.MasterForKey(ctx, n.bcChannel); err == nil {
-			c, err = sumCounts(master.PubSubShardNumSub(ctx, n.bcChannel).Result())
-		}
-	case n.spub:
-		c, err = sumCounts(n.a.client.PubSubShardNumSub(ctx, n.bcChannel).Result())
-	case cluster:
-		var mu sync.Mutex
-		err = cc.ForEachMaster(ctx, func(ctx context.Context, master *goredis.Client) error {
-			v, err := sumCounts(master.PubSubNumSub(ctx, n.bcChannel).Result())
-			mu.Lock()
-			c += v
-			mu.Unlock()
-			return err
-		})
-	default:
-		c, err = sumCounts(n.a.client.PubSubNumSub(ctx, n.bcChannel).Result())
-	}
-	if err != nil {
-		return 0, fmt.Errorf("redis: server count: %w", err)
-	}
-	return int(c), nil
-}
-
 // --- Writing to the stream ---
 
 // streamValues are the XADD fields of a message, in Node's order.
@@ -181,16 +147,7 @@ func (n *namespace) streamsBroadcast(pkt *socketio.Packet, opts adapter.Options)
 
 // publishStreamOp XADDs a remote join, leave or disconnect.
 func (n *namespace) publishStreamOp(op clusterOp, opts adapter.Options, rooms []string, close bool) {
-	d := clusterData{Opts: toWireOpts(opts)}
-	typ := clusterDisconnectSockets
-	switch op {
-	case opSocketsJoin:
-		typ, d.Rooms = clusterSocketsJoin, (*roomList)(&rooms)
-	case opSocketsLeave:
-		typ, d.Rooms = clusterSocketsLeave, (*roomList)(&rooms)
-	default:
-		d.Close = &close
-	}
+	typ, d := clusterOpData(op, opts, rooms, close)
 	b, err := marshalJSON(d)
 	if err != nil {
 		n.a.log.Error("redis adapter: encoding request", "err", err)

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	goredis "github.com/redis/go-redis/v9"
+
 	"github.com/sockgate/sockgate/pkg/adapter"
 	"github.com/sockgate/sockgate/pkg/protocol/socketio"
 )
@@ -157,4 +159,35 @@ func TestStreamsRecovery(t *testing.T) {
 	if _, err := r.RestoreSession(ctx, "p2", off); !errors.Is(err, adapter.ErrOffsetTrimmed) {
 		t.Fatalf("trimmed offset: %v", err)
 	}
+}
+
+// FuzzDecodeStreamEntry feeds arbitrary fields to the stream entry decoder
+// and to the recovery replay path: errors, never panics.
+func FuzzDecodeStreamEntry(f *testing.F) {
+	f.Add("3", `{"packet":{"type":2,"data":["e",1]},"opts":{"rooms":["r"],"except":[],"flags":{}}}`)
+	f.Add("4", `{"opts":{"rooms":[],"except":[]},"rooms":["x"]}`)
+	b64, _ := broadcastData(&socketio.Packet{Type: socketio.BinaryEvent, Data: []byte(`["e",{"_placeholder":true,"num":0}]`),
+		Attachments: [][]byte{{1, 2}}}, adapter.Options{Rooms: []string{"r"}})
+	f.Add("3", b64)
+	f.Add("x", "")
+	f.Add("3", "{not json")
+	f.Add("3", "////")
+	as := []*Adapter{{cfg: Config{MaxMessageSize: 1 << 20}}}
+	n := &namespace{a: as[0], name: "/"}
+	f.Fuzz(func(t *testing.T, typ, data string) {
+		m := goredis.XMessage{ID: "1-0", Values: map[string]any{"uid": "u", "nsp": "/", "type": typ, "data": data}}
+		decodeStreamEntry(m, 1<<20)
+		n.replayable(m, []string{"r"})
+	})
+}
+
+// FuzzDecodeSession feeds arbitrary values to the session decoder.
+func FuzzDecodeSession(f *testing.F) {
+	enc, _ := encodeSession(adapter.Session{SID: "s", PID: "p", Rooms: []string{"s", "r"}, Data: map[string]int{"a": 1}})
+	f.Add(enc)
+	f.Add("")
+	f.Add("gqNzaWShcw==")
+	f.Fuzz(func(t *testing.T, raw string) {
+		decodeSession(raw)
+	})
 }
