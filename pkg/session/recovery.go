@@ -58,6 +58,9 @@ const (
 	restoreTimeout      = 5 * time.Second
 	maxRecoveryIDLength = 256
 	handoverWorkers     = 64
+	// maxHeldBytes bounds the live deliveries held while a recovered
+	// socket gets its missed packets.
+	maxHeldBytes = 4 << 20
 )
 
 func (c *RecoveryConfig) validate() error {
@@ -176,6 +179,8 @@ type socketRecovery struct {
 	restoring atomic.Bool
 	mu        sync.Mutex
 	held      []heldFrames
+	heldBytes int
+	overflow  bool // held more than maxHeldBytes: the rest was dropped
 
 	stored atomic.Bool // handed over: the transport's close stores nothing more
 }
@@ -205,7 +210,16 @@ func (s *Socket) deliver(frames []engineio.Frame, volatile bool, pkt *socketio.P
 	if r := s.rec; r != nil && r.restoring.Load() {
 		r.mu.Lock()
 		if r.restoring.Load() {
-			r.held = append(r.held, heldFrames{frames, volatile, pkt})
+			n := 0
+			for _, f := range frames {
+				n += len(f.Data)
+			}
+			if r.heldBytes+n > maxHeldBytes {
+				r.overflow = true
+			} else {
+				r.held = append(r.held, heldFrames{frames, volatile, pkt})
+				r.heldBytes += n
+			}
 			r.mu.Unlock()
 			return
 		}
@@ -315,10 +329,18 @@ func (n *Namespace) replay(s *Socket) {
 		s.client.conn.Enqueue(h.frames, h.volatile)
 		out++
 	}
-	r.held = nil
+	r.held, r.heldBytes = nil, 0
 	r.restoring.Store(false)
+	overflow := r.overflow
 	r.mu.Unlock()
 	n.srv.stats.packetsOut.Add(out)
+	if overflow {
+		// Live delivery outran the replay: close the connection rather
+		// than leave a gap. The session is stored again on close, so the
+		// client recovers what was dropped from the history.
+		n.srv.log.Warn("session: closing a recovering socket whose held packets overflowed", "nsp", n.name, "socket", s.id)
+		s.client.conn.Close(ReasonForcedServerClose)
+	}
 }
 
 // session returns the recovery session of a connected socket; the caller

@@ -1,6 +1,7 @@
 package session
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"github.com/sockgate/sockgate/pkg/adapter"
+	"github.com/sockgate/sockgate/pkg/protocol/socketio"
 )
 
 // connectRecover connects to "/" with auth and returns the CONNECT payload.
@@ -160,4 +162,65 @@ type noRecoveryAdapter struct{ adapter.Adapter }
 func (a noRecoveryAdapter) Namespace(l adapter.Local) (adapter.Namespace, error) {
 	n, err := a.Adapter.Namespace(l)
 	return struct{ adapter.Namespace }{n}, err
+}
+
+// gatedNamespace holds MissedPackets until the test lets it go.
+type gatedNamespace struct {
+	countingNamespace
+	entered, proceed chan struct{}
+}
+
+type gatedAdapter struct {
+	*countingAdapter
+	gates chan *gatedNamespace
+}
+
+func (a gatedAdapter) Namespace(l adapter.Local) (adapter.Namespace, error) {
+	n, err := a.countingAdapter.Namespace(l)
+	g := &gatedNamespace{countingNamespace: n.(countingNamespace), entered: make(chan struct{}, 1), proceed: make(chan struct{})}
+	a.gates <- g
+	return g, err
+}
+
+func (g *gatedNamespace) MissedPackets(ctx context.Context, offset string, rooms []string) ([]*socketio.Packet, error) {
+	g.entered <- struct{}{}
+	<-g.proceed
+	return g.countingNamespace.MissedPackets(ctx, offset, rooms)
+}
+
+// Broadcasts that reach a recovering socket while its missed packets are
+// read are held, and those the history also has are sent once, in order.
+func TestRecoveryHoldsLiveDeliveries(t *testing.T) {
+	ga := gatedAdapter{&countingAdapter{Adapter: adapter.NewMemory()}, make(chan *gatedNamespace, 1)}
+	s, url := newE2E(t, Config{Adapter: ga, Recovery: RecoveryConfig{MaxDisconnection: time.Minute}})
+	t.Cleanup(func() { ga.Close() })
+	gate := <-ga.gates
+	connected := make(chan *Socket, 2)
+	s.OnConnection(func(so *Socket) {
+		if !so.Recovered() {
+			so.Join("r")
+		}
+		connected <- so
+	})
+	c, _, pid := connectRecover(t, url, "")
+	so := <-connected
+	s.To("r").Emit("e", 1)
+	off := lastArg(t, c.expectPrefix(`2["e",1,"`))
+	c.ws.CloseNow()
+	waitFor(t, "the session to be stored", func() bool { return !so.Connected() && ga.writes.Load() == 1 })
+	s.To("r").Emit("e", 2) // missed
+
+	c2 := dialWS(t, url)
+	c2.send(fmt.Sprintf(`0{"pid":%q,"offset":%q}`, pid, off))
+	<-gate.entered // in its rooms, its missed packets not read yet
+	s.To("r").Emit("e", 3)
+	s.Sockets().Volatile().Emit("v", 0)
+	close(gate.proceed)
+	c2.expectPrefix(`0{"sid":"`)
+	<-connected
+	c2.expectPrefix(`2["e",2,"`)
+	c2.expectPrefix(`2["e",3,"`) // from the history; the held copy is dropped
+	c2.expect(`2["v",0]`)        // held, not in the history
+	s.To("r").Emit("e", 4)
+	c2.expectPrefix(`2["e",4,"`)
 }
