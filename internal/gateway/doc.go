@@ -11,7 +11,10 @@
 // Run serves until its context ends, then drains: readiness turns false, the
 // listener closes, sockets are disconnected in paced steps (so that clients
 // reconnect elsewhere without a storm), and what is left is closed when the
-// shutdown timeout ends.
+// shutdown timeout ends. With connection state recovery on, the session
+// layer stores the sessions of the sockets it closes before their
+// transports close, so the drained clients recover on another node.
+// Recovery with the classic or sharded Redis adapter is refused by New.
 //
 // The built-in events of the main namespace (see events.go) are the ones the
 // README documents: join, leave, message and echo.
