@@ -58,6 +58,7 @@ const (
 	restoreTimeout      = 5 * time.Second
 	maxRecoveryIDLength = 256
 	handoverWorkers     = 64
+	recoveryWarnEvery   = time.Minute
 	// maxHeldBytes bounds the live deliveries held while a recovered
 	// socket gets its missed packets.
 	maxHeldBytes = 4 << 20
@@ -113,6 +114,18 @@ type RecoveryStats struct {
 type recoveryCounters struct {
 	attempts, stored, replayed atomic.Uint64
 	outcomes                   [len(recoveryReasons)]atomic.Uint64
+	lastWarn                   atomic.Int64 // unix ns of the last store failure logged
+}
+
+// warnStore logs a failure of the session store at most once per
+// recoveryWarnEvery (a Redis outage fails every attempt).
+func (s *Server) warnStore(msg string, args ...any) {
+	now := time.Now().UnixNano()
+	last := s.recStats.lastWarn.Load()
+	if now-last < int64(recoveryWarnEvery) || !s.recStats.lastWarn.CompareAndSwap(last, now) {
+		return
+	}
+	s.log.Warn(msg, args...)
 }
 
 func (c *recoveryCounters) outcome(reason string) {
@@ -276,7 +289,7 @@ func (n *Namespace) restore(s *Socket) (rooms []string, ok bool) {
 		case errors.Is(err, adapter.ErrInvalidSession):
 			reason = RecoveryInvalid
 		default:
-			srv.log.Warn("session: restoring a session failed", "nsp", n.name, "err", err)
+			srv.warnStore("session: restoring a session failed (logged once a minute)", "nsp", n.name, "err", err)
 		}
 		c.outcome(reason)
 		return nil, false
@@ -307,7 +320,7 @@ func (n *Namespace) replay(s *Socket) {
 	missed, err := n.adapter.(adapter.Recoverer).MissedPackets(ctx, r.offset, rooms)
 	cancel()
 	if err != nil {
-		n.srv.log.Warn("session: reading missed packets failed", "nsp", n.name, "socket", s.id, "err", err)
+		n.srv.warnStore("session: reading missed packets failed (logged once a minute)", "nsp", n.name, "socket", s.id, "err", err)
 	}
 	seen := make(map[string]struct{}, len(missed))
 	var out uint64
@@ -352,7 +365,7 @@ func (s *Socket) sessionLocked() adapter.Session {
 // persist stores a session through the namespace's adapter.
 func (n *Namespace) persist(ctx context.Context, sess adapter.Session) {
 	if err := n.adapter.(adapter.Recoverer).PersistSession(ctx, sess); err != nil {
-		n.srv.log.Warn("session: storing a recovery session failed", "nsp", n.name, "socket", sess.SID, "err", err)
+		n.srv.warnStore("session: storing a recovery session failed (logged once a minute)", "nsp", n.name, "socket", sess.SID, "err", err)
 		return
 	}
 	n.srv.recStats.stored.Add(1)

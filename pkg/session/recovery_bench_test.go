@@ -61,7 +61,7 @@ func BenchmarkBroadcastRecovery(b *testing.B) {
 // countingAdapter counts the sessions its namespaces store.
 type countingAdapter struct {
 	adapter.Adapter
-	writes atomic.Int64
+	writes, deletes atomic.Int64
 }
 
 type countingNamespace struct {
@@ -82,6 +82,7 @@ func (n countingNamespace) PersistSession(ctx context.Context, s adapter.Session
 	return n.Namespace.(adapter.Recoverer).PersistSession(ctx, s)
 }
 func (n countingNamespace) DeleteSession(ctx context.Context, pid string) error {
+	n.a.deletes.Add(1)
 	return n.Namespace.(adapter.Recoverer).DeleteSession(ctx, pid)
 }
 func (n countingNamespace) RestoreSession(ctx context.Context, pid, offset string) (*adapter.Session, error) {

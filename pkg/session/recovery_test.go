@@ -224,3 +224,26 @@ func TestRecoveryHoldsLiveDeliveries(t *testing.T) {
 	s.To("r").Emit("e", 4)
 	c2.expectPrefix(`2["e",4,"`)
 }
+
+// PersistEager stores a session at connect and after a room change, and
+// forgets it after a clean disconnect.
+func TestRecoveryEager(t *testing.T) {
+	ca := &countingAdapter{Adapter: adapter.NewMemory()}
+	t.Cleanup(func() { ca.Close() })
+	s, url := newE2E(t, Config{Adapter: ca, Recovery: RecoveryConfig{
+		MaxDisconnection: time.Minute, Persist: PersistEager, EagerFlush: 20 * time.Millisecond}})
+	connected := make(chan *Socket, 1)
+	s.OnConnection(func(so *Socket) { connected <- so })
+	c, _, _ := connectRecover(t, url, "")
+	so := <-connected
+	waitFor(t, "the connect-time write", func() bool { return ca.writes.Load() == 1 })
+	so.Join("r1")
+	waitFor(t, "the write after a join", func() bool { return ca.writes.Load() == 2 })
+	so.SetData("x")
+	waitFor(t, "the write after SetData", func() bool { return ca.writes.Load() == 3 })
+	c.send("1") // clean disconnect
+	waitFor(t, "the session to be deleted", func() bool { return ca.deletes.Load() == 1 })
+	if st := s.RecoveryStats(); st.Stored != 3 {
+		t.Fatalf("stored %d, want 3", st.Stored)
+	}
+}
