@@ -92,6 +92,9 @@ func (h *history) add(pkt *socketio.Packet, opts Options) *socketio.Packet {
 	defer h.mu.Unlock()
 	seq := h.first + uint64(len(h.ring))
 	p := WithOffset(pkt, h.offset(seq))
+	if len(p.Attachments) > 0 { // kept in the history: not the caller's buffers
+		p.Attachments = ClonePacket(&socketio.Packet{Attachments: p.Attachments}).Attachments
+	}
 	size := len(p.Data) + len(p.Namespace) + 64
 	for _, a := range p.Attachments {
 		size += len(a)

@@ -91,10 +91,24 @@ func Stored(pkt *socketio.Packet, opts Options) bool {
 }
 
 // WithOffset returns a copy of pkt whose data has offset appended as a last
-// argument. pkt.Data must be a JSON array.
+// argument. pkt.Data must be a JSON array. The attachments are shared.
 func WithOffset(pkt *socketio.Packet, offset string) *socketio.Packet {
 	p := *pkt
-	p.Data = AppendOffset(nil, pkt.Data, offset)
+	p.Data = AppendOffset(make([]byte, 0, len(pkt.Data)+len(offset)+3), pkt.Data, offset)
+	return &p
+}
+
+// ClonePacket returns a deep copy of pkt (data and attachments), for an
+// adapter that keeps a broadcast past the call that handed it over.
+func ClonePacket(pkt *socketio.Packet) *socketio.Packet {
+	p := *pkt
+	p.Data = append([]byte(nil), pkt.Data...)
+	if len(pkt.Attachments) > 0 {
+		p.Attachments = make([][]byte, len(pkt.Attachments))
+		for i, a := range pkt.Attachments {
+			p.Attachments[i] = append([]byte(nil), a...)
+		}
+	}
 	return &p
 }
 

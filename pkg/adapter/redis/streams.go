@@ -134,6 +134,7 @@ func (n *namespace) streamsBroadcast(pkt *socketio.Packet, opts adapter.Options)
 		n.local.Deliver(pkt, opts.Flags, n.sockets(opts))
 		return nil
 	}
+	pkt = adapter.ClonePacket(pkt) // delivered after this call returns
 	it.after = func(id string, err error) {
 		p := pkt
 		if err == nil && id != "" {
