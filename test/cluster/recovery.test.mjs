@@ -94,6 +94,17 @@ describe("recovery across a mixed cluster (streams adapter)", { skip, timeout: 1
     ["node", "go1", "go0"],
   ]) {
     it(`recovers ${fromName} → ${toName}: id, rooms, missed messages in order`, async () => {
+      try {
+        await recoverPair(fromName, toName, senderName);
+      } catch (err) {
+        err.message += `\nnode logs:\n${cluster.logs(1500)}`;
+        throw err;
+      }
+    });
+  }
+
+  async function recoverPair(fromName, toName, senderName) {
+    {
       const nodes = { go0, go1, node };
       const room = `room-${fromName}-${toName}`;
       const a = await cluster.clients.connect(nodes[fromName].url, recOpts);
@@ -113,7 +124,7 @@ describe("recovery across a mixed cluster (streams adapter)", { skip, timeout: 1
       assert.deepEqual(tags(rec, "m"), ["m1", "m2", "m3", "m4"]);
       a.disconnect();
       sender.disconnect();
-    });
+    }
   }
 
   it("an offset trimmed from the stream gives a new socket", async () => {
