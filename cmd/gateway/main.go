@@ -45,6 +45,7 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		return 0
 	}
 	log := cfg.NewLogger(stderr)
+	gateway.SetRedisLogger(log)
 
 	gw, err := gateway.New(gateway.Config{
 		Addr:              cfg.Addr,
@@ -58,12 +59,16 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 			RunMiddlewares:   !cfg.RecoverySkipMW,
 			Persist:          session.PersistMode(cfg.RecoveryPersist),
 		},
-		CORSOrigins:     cfg.CORSOrigins,
-		PingInterval:    cfg.PingInterval,
-		PingTimeout:     cfg.PingTimeout,
-		MaxPayload:      cfg.MaxPayload,
-		ShutdownTimeout: cfg.ShutdownTimeout,
-		Logger:          log,
+		CORSOrigins:        cfg.CORSOrigins,
+		CORSCredentials:    cfg.CORSCredentials,
+		Cookie:             cfg.Cookie,
+		PingInterval:       cfg.PingInterval,
+		PingTimeout:        cfg.PingTimeout,
+		MaxPayload:         cfg.MaxPayload,
+		ShutdownTimeout:    cfg.ShutdownTimeout,
+		DrainDelay:         cfg.DrainDelay,
+		ReadyRequiresRedis: cfg.ReadyRequiresRedis,
+		Logger:             log,
 	})
 	if err != nil {
 		log.Error("cannot start", "err", err)

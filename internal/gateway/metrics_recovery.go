@@ -6,10 +6,11 @@ import (
 	"github.com/sockgate/sockgate/pkg/session"
 )
 
-// registerRecoveryMetrics exports connection state recovery (when on) and
-// the stream of the streams adapter (when in use).
+// registerRecoveryMetrics exports connection state recovery (zeros while it
+// is off) and, with a Redis adapter, the stream of the streams format (zeros
+// with the others).
 func (g *Gateway) registerRecoveryMetrics() {
-	if g.cfg.Recovery.MaxDisconnection > 0 {
+	{
 		type S = session.RecoveryStats
 		g.reg.MustRegister(metrics.NewCollector(g.io.RecoveryStats,
 			metrics.Counter("sockgate_recovery_attempts_total", "Namespace connections that asked to recover a session (pid and offset).",
@@ -28,12 +29,12 @@ func (g *Gateway) registerRecoveryMetrics() {
 		))
 	}
 	ra, ok := g.adapter.(*redisadapter.Adapter)
-	if !ok || g.cfg.RedisAdapter != "streams" {
+	if !ok {
 		return
 	}
 	type R = redisadapter.Stats
 	g.reg.MustRegister(metrics.NewCollector(ra.Stats,
-		metrics.Gauge("sockgate_redis_stream_lag_seconds", "Age of the last stream entry when this node read it.",
+		metrics.Gauge("sockgate_redis_stream_lag_seconds", "Age of the last stream entry when this node read it (streams adapter; 0 with the others).",
 			func(s R) float64 { return s.StreamLag.Seconds() }),
 		metrics.Counter("sockgate_redis_stream_entries_total", "Stream entries read, own ones included.",
 			func(s R) float64 { return float64(s.StreamEntries) }),

@@ -22,8 +22,12 @@ type Config struct {
 	DisableUpgrades bool           // default false: polling may upgrade to websocket
 	WriteQueueBytes int            // per connection, default 4 MiB; overflow closes the connection
 	CORS            transport.CORS // default: no CORS headers
-	// AllowRequest, if set, may refuse an Engine.IO handshake. Default: allow all.
+	// AllowRequest, if set, may refuse an Engine.IO handshake (HTTP 403, or
+	// the status of a *transport.StatusError). Default: allow all.
 	AllowRequest func(r *http.Request) error
+	// Cookie names a cookie set on the handshake with the session ID (the
+	// cookie option of socket.io). Default none.
+	Cookie string
 
 	// Socket.IO settings.
 
@@ -98,6 +102,7 @@ func (c *Config) transport(h transport.Handler) transport.Config {
 		WriteQueueBytes: c.WriteQueueBytes,
 		CORS:            c.CORS,
 		AllowRequest:    c.AllowRequest,
+		Cookie:          c.Cookie,
 		Logger:          c.Logger,
 		Handler:         h,
 	}
