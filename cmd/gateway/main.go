@@ -69,6 +69,21 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		DrainDelay:         cfg.DrainDelay,
 		ReadyRequiresRedis: cfg.ReadyRequiresRedis,
 		Logger:             log,
+
+		AllowedOrigins:    cfg.AllowedOrigins,
+		MaxConnections:    cfg.MaxConnections,
+		HandshakeRate:     cfg.HandshakeRate,
+		EventRate:         cfg.EventRate,
+		EventBurst:        cfg.EventBurst,
+		MaxRooms:          cfg.MaxRooms,
+		MaxAcks:           cfg.MaxAcks,
+		MaxNamespaces:     cfg.MaxNamespaces,
+		ConnectTimeout:    cfg.ConnectTimeout,
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+		IdleTimeout:       cfg.IdleTimeout,
+		MaxHeaderBytes:    cfg.MaxHeaderBytes,
+		WriteQueueBytes:   cfg.WriteQueueBytes,
+		TCPSendBuffer:     cfg.TCPSendBuffer,
 	})
 	if err != nil {
 		log.Error("cannot start", "err", err)

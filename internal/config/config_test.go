@@ -37,6 +37,14 @@ func TestParseDefaults(t *testing.T) {
 		RedisStreamMax:  10000,
 		RecoverySkipMW:  true,
 		RecoveryPersist: "close",
+
+		MaxRooms:          100,
+		MaxAcks:           1000,
+		ConnectTimeout:    45 * time.Second,
+		ReadHeaderTimeout: 5 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    16384,
+		WriteQueueBytes:   4 << 20,
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("defaults:\n got %+v\nwant %+v", c, want)
@@ -91,6 +99,18 @@ func TestParse(t *testing.T) {
 			func(t *testing.T, c Config) {
 				if c.Recovery != 30*time.Second {
 					t.Errorf("Recovery = %v", c.Recovery)
+				}
+			}},
+		{"limits", []string{"-max-connections=100", "-handshake-rate=2.5", "-event-rate=50", "-max-rooms=7", "-read-header-timeout=1s",
+			"-allowed-origins", "https://a.example, https://b.example"},
+			env("SOCKGATE_EVENT_BURST", "80", "SOCKGATE_MAX_ACKS", "3", "SOCKGATE_MAX_NAMESPACES", "2", "SOCKGATE_CONNECT_TIMEOUT", "10s",
+				"SOCKGATE_IDLE_TIMEOUT", "30s", "SOCKGATE_MAX_HEADER_BYTES", "8192"),
+			func(t *testing.T, c Config) {
+				if c.MaxConnections != 100 || c.HandshakeRate != 2.5 || c.EventRate != 50 || c.EventBurst != 80 || c.MaxRooms != 7 ||
+					c.MaxAcks != 3 || c.MaxNamespaces != 2 || c.ConnectTimeout != 10*time.Second || c.ReadHeaderTimeout != time.Second ||
+					c.IdleTimeout != 30*time.Second || c.MaxHeaderBytes != 8192 ||
+					!reflect.DeepEqual(c.AllowedOrigins, []string{"https://a.example", "https://b.example"}) {
+					t.Errorf("%+v", c)
 				}
 			}},
 		{"redis key", []string{"-redis-url=redis://x:6379", "-redis-key=app1"}, env(),
@@ -156,6 +176,10 @@ func TestParseErrors(t *testing.T) {
 		{"zero payload", []string{"-max-payload=0"}, env(), "max-payload"},
 		{"negative timeout", []string{"-ping-timeout=-1s"}, env(), "ping-timeout"},
 		{"sharded without url", []string{"-redis-sharded"}, env(), "redis-sharded"},
+		{"negative connection limit", []string{"-max-connections=-1"}, env(), "max-connections"},
+		{"negative event rate", nil, env("SOCKGATE_EVENT_RATE", "-3"), "event-rate"},
+		{"zero rooms", []string{"-max-rooms=0"}, env(), "max-rooms"},
+		{"zero header timeout", []string{"-read-header-timeout=0s"}, env(), "read-header-timeout"},
 		{"unknown flag", []string{"-nope"}, env(), "nope"},
 		{"recovery on classic", []string{"-redis-url=redis://x:6379", "-recovery=1m"}, env(), "-recovery needs -redis-adapter streams"},
 		{"recovery on sharded", []string{"-redis-url=redis://x:6379", "-redis-sharded", "-recovery=1m"}, env(), "the sharded adapter keeps no history"},
@@ -189,9 +213,11 @@ func TestUsage(t *testing.T) {
 	for _, want := range []string{"-addr", "SOCKGATE_ADDR", "-redis-url", "SOCKGATE_REDIS_URL", "-redis-key", "-redis-sharded",
 		"-cors-origins", "-ping-interval", "-ping-timeout", "-max-payload", "-log-level", "-log-format", "-shutdown-timeout",
 		"SOCKGATE_SHUTDOWN_TIMEOUT", "-drain-delay", "SOCKGATE_DRAIN_DELAY", "-ready-requires-redis", "SOCKGATE_READY_REQUIRES_REDIS",
-		"-cookie", "SOCKGATE_COOKIE", "-cors-credentials", "SOCKGATE_CORS_CREDENTIALS", "-debug-addr", "SOCKGATE_DEBUG_ADDR",
-		"-redis-adapter", "-redis-stream-maxlen", "-recovery", "SOCKGATE_RECOVERY", "-recovery-skip-middlewares", "-recovery-persist",
-		"(default :3000)", "(default socket.io)"} {
+		"-cookie", "SOCKGATE_COOKIE", "-cors-credentials", "SOCKGATE_CORS_CREDENTIALS", "-debug-addr", "SOCKGATE_DEBUG_ADDR", "(default :3000)", "(default socket.io)",
+		"-allowed-origins", "-max-connections", "SOCKGATE_MAX_CONNECTIONS", "-handshake-rate", "-event-rate", "-event-burst",
+		"-max-rooms", "-max-acks", "-max-namespaces", "-connect-timeout", "-read-header-timeout", "(default 5s)",
+		"-idle-timeout", "-max-header-bytes", "-write-queue-bytes", "-tcp-send-buffer",
+		"-redis-adapter", "-redis-stream-maxlen", "-recovery", "SOCKGATE_RECOVERY", "-recovery-skip-middlewares", "-recovery-persist"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("usage lacks %q", want)
 		}

@@ -6,8 +6,9 @@
 //	/             the chat room demo
 //	/metrics      Prometheus metrics (the gateway's own registry)
 //	/healthz      liveness: 200 while the process serves HTTP
-//	/readyz       readiness (readiness.go): 200 unless draining (or, with
-//	              ReadyRequiresRedis, the adapter is degraded); ?verbose
+//	/readyz       readiness (readiness.go): 200 unless draining, at
+//	              MaxConnections (until below 95 % of it) or, with
+//	              ReadyRequiresRedis, the adapter is degraded; ?verbose
 //	              answers every condition as JSON
 //
 // Run serves until its context ends, then drains: readiness turns false and

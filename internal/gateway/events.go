@@ -52,6 +52,7 @@ func (g *Gateway) join(s *session.Socket, ev *session.Event) {
 	}
 	rooms := s.Rooms() // its own ID room included
 	if len(rooms) > g.cfg.MaxRooms && !contains(rooms, room) {
+		g.roomsRefused.Add(1)
 		g.refuse(s, ev, fmt.Sprintf("too many rooms (at most %d)", g.cfg.MaxRooms))
 		return
 	}

@@ -22,7 +22,12 @@
 // a handler may block in Socket.EmitWithAck (unless handlers run inline). A
 // client that queues more than Config.MaxPendingEvents events, or
 // Config.MaxPendingBytes bytes of them, while its handlers are busy is
-// disconnected. A panic in a handler is
+// disconnected. Config.EventRate drops a socket's packets over the rate and
+// disconnects a socket that stays over it (ReasonRateLimited);
+// Config.MaxAcks makes EmitWithAck fail fast (ErrTooManyAcks);
+// Config.MaxNamespaces refuses a connection's extra namespaces. Bad input
+// is logged once per connection at debug level and sampled at warn, so no
+// client can flood the log. A panic in a handler is
 // recovered, logged and counted; it disconnects that socket only.
 // Server-side event handlers (OnServerSideEmit) run on goroutines of their
 // own. Shutdown waits for every goroutine the package started.

@@ -270,7 +270,7 @@ func (l local) DeliverWithAck(ctx context.Context, pkt *socketio.Packet, flags a
 	}
 	var socks []*Socket
 	for s := range to {
-		if sock, ok := s.(*Socket); ok && sock.addAck(p.ID, f) {
+		if sock, ok := s.(*Socket); ok && sock.addAck(p.ID, f) == nil {
 			sock.deliver(frames, flags.Volatile, nil)
 			socks = append(socks, sock)
 		}

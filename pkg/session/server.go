@@ -12,6 +12,7 @@ import (
 
 	"github.com/sockgate/sockgate/pkg/adapter"
 	"github.com/sockgate/sockgate/pkg/histogram"
+	"github.com/sockgate/sockgate/pkg/internal/logsample"
 	"github.com/sockgate/sockgate/pkg/transport"
 )
 
@@ -39,15 +40,17 @@ type Server struct {
 	workStopped bool
 	stats       counters
 	recStats    recoveryCounters
-	eager       *eagerStore // nil unless Recovery.Persist is PersistEager
+	eager       *eagerStore        // nil unless Recovery.Persist is PersistEager
+	badLog      *logsample.Sampler // client-caused lines, sampled
 }
 
 type counters struct {
 	connections, sockets, acksPending                                            atomic.Int64
 	packetsIn, packetsOut, broadcasts, handlerPanics, connectErrors, parseErrors atomic.Uint64
 
-	ackRoundTrip *histogram.Histogram // seconds from an EmitWithAck write to the client's ack
-	fanOut       *histogram.Histogram // local recipients of each delivered broadcast
+	eventsDropped, rateLimited, acksRefused, namespacesRefused, outrun atomic.Uint64
+	ackRoundTrip                                                       *histogram.Histogram // seconds from an EmitWithAck write to the client's ack
+	fanOut                                                             *histogram.Histogram // local recipients of each delivered broadcast
 }
 
 // Stats is a snapshot of a Server's counters.
@@ -63,6 +66,11 @@ type Stats struct {
 	ConnectErrors uint64 // connections refused (unknown namespace, middleware)
 	ParseErrors   uint64 // connections closed for a malformed packet
 
+	EventsDropped     uint64 // packets dropped over Config.EventRate
+	RateLimited       uint64 // sockets disconnected for staying over Config.EventRate
+	AcksRefused       uint64 // EmitWithAck refused at Config.MaxAcks (broadcast recipients skipped included)
+	NamespacesRefused uint64 // CONNECTs refused at Config.MaxNamespaces (also in ConnectErrors)
+	Outrun            uint64 // sockets disconnected for outrunning their handlers (MaxPendingEvents/Bytes)
 	// AckRoundTrip is the time from a server-to-client EmitWithAck (one
 	// socket, or each recipient of a broadcast) to the client's ack, in
 	// seconds; acks that never come are not observed.
@@ -100,6 +108,7 @@ func newServer(cfg Config) (*Server, error) {
 		adapter: cfg.Adapter,
 		nsps:    make(map[string]*Namespace),
 		clients: make(map[*client]struct{}),
+		badLog:  logsample.New(cfg.Logger, slog.LevelWarn, 0),
 	}
 	s.stats.ackRoundTrip = histogram.NewLatency()
 	s.stats.fanOut = histogram.NewSize()
@@ -195,9 +204,21 @@ func (s *Server) Stats() Stats {
 		HandlerPanics: c.handlerPanics.Load(),
 		ConnectErrors: c.connectErrors.Load(),
 		ParseErrors:   c.parseErrors.Load(),
-		AckRoundTrip:  c.ackRoundTrip.Snapshot(),
-		FanOut:        c.fanOut.Snapshot(),
+
+		EventsDropped:     c.eventsDropped.Load(),
+		RateLimited:       c.rateLimited.Load(),
+		AcksRefused:       c.acksRefused.Load(),
+		NamespacesRefused: c.namespacesRefused.Load(),
+		Outrun:            c.outrun.Load(),
+		AckRoundTrip:      c.ackRoundTrip.Snapshot(),
+		FanOut:            c.fanOut.Snapshot(),
 	}
+}
+
+// AtConnectionLimit reports whether the transport has reached
+// Config.MaxConnections and not yet dropped below 95 % of it since.
+func (s *Server) AtConnectionLimit() bool {
+	return s.engine != nil && s.engine.AtConnectionLimit()
 }
 
 // EngineStats returns a snapshot of the Engine.IO transport's counters.

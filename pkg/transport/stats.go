@@ -54,6 +54,10 @@ type ErrorStats struct {
 	AbortedPoll     uint64 // a polling GET closed by the client
 	WebSocketAccept uint64 // failed websocket handshakes
 	Panics          uint64 // recovered panics in Handler methods
+
+	Origin          uint64 // handshakes and upgrades refused for their Origin (also in Forbidden)
+	ConnectionLimit uint64 // handshakes refused at MaxConnections
+	HandshakeRate   uint64 // handshakes refused over HandshakeRate
 }
 
 type counters struct {
@@ -71,6 +75,8 @@ type counters struct {
 	codes [6]atomic.Uint64
 
 	parse, utf8, tooLarge, dupPoll, abortedPoll, wsAccept, panics atomic.Uint64
+
+	origin, connLimit, handshakeRate atomic.Uint64
 }
 
 func (c *counters) countClose(reason string) {
@@ -128,6 +134,9 @@ func (s *Server) Stats() Stats {
 			AbortedPoll:         c.abortedPoll.Load(),
 			WebSocketAccept:     c.wsAccept.Load(),
 			Panics:              c.panics.Load(),
+			Origin:              c.origin.Load(),
+			ConnectionLimit:     c.connLimit.Load(),
+			HandshakeRate:       c.handshakeRate.Load(),
 		},
 	}
 }
