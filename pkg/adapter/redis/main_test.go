@@ -126,7 +126,8 @@ func newTestAdapters(t testing.TB, n int, tweak func(*Config)) []*Adapter {
 	key := uniqueKey(t)
 	out := make([]*Adapter, n)
 	for i := range out {
-		cfg := Config{URL: "redis://" + s.addr(), Key: key, Logger: testLogger(t)}
+		cfg := Config{URL: "redis://" + s.addr(), Key: key, Logger: testLogger(t),
+			StreamName: key + "-stream", SessionKeyPrefix: key + ":session:"}
 		if tweak != nil {
 			tweak(&cfg)
 		}
