@@ -74,6 +74,7 @@ func (g *Gateway) registerMetrics() {
 	g.registerAdapterMetrics()
 	g.registerForwardMetrics()
 	g.registerBackendMetrics()
+	g.registerRecoveryMetrics()
 }
 
 func engineCollector(snapshot func() transport.Stats) *metrics.Collector[transport.Stats] {

@@ -10,18 +10,17 @@ import (
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
-
-	"github.com/sockgate/sockgate/internal/leakcheck"
+	"go.uber.org/goleak"
 )
 
 // redisAddr is the address of this test binary's redis-server ("" without one).
 var redisAddr string
 
+// TestMain fails the run when goroutines outlive the tests (every node is
+// closed by its test), then stops the test redis-server.
 func TestMain(m *testing.M) {
 	stop := startRedis()
-	code := m.Run()
-	stop()
-	leakcheck.Exit(code, leakcheck.Options{Match: []string{"github.com/sockgate/sockgate/"}})
+	goleak.VerifyTestMain(m, goleak.Cleanup(func(int) { stop() }))
 }
 
 // startRedis runs a throwaway redis-server on a free loopback port, when

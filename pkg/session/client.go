@@ -123,6 +123,9 @@ func (c *client) connect(p *socketio.Packet) {
 		return
 	}
 	s := &Socket{id: newID(), nsp: nsp, client: c, auth: json.RawMessage(p.Data)}
+	if c.srv.recoveryOn() {
+		s.rec = &socketRecovery{pid: newID()}
+	}
 	if cfg := &c.srv.cfg; cfg.EventRate > 0 {
 		s.rate = &eventRate{limiter: rate.NewLimiter(rate.Limit(cfg.EventRate), cfg.EventBurst)}
 	}

@@ -40,7 +40,7 @@ describe("no sticky sessions: 3 forwarding nodes behind a round-robin proxy", { 
     // One at a time: a node that fails to start then leaves no other one
     // starting behind the after hook's back.
     nodes = [];
-    for (let i = 0; i < 3; i++) nodes.push(await cluster.go({ extra }));
+    for (let i = 0; i < 3; i++) nodes.push(await cluster.go({ args: extra }));
     proxy = await new RoundRobin(nodes.map((n) => new URL(n.url).port)).start();
     lb = { kind: "round-robin proxy", url: proxy.url };
     rdb = new IORedis(cluster.redis.url, { maxRetriesPerRequest: 1 });

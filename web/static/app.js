@@ -11,13 +11,26 @@
   const form = $("form");
   const input = $("input");
   const notice = $("notice");
+  let socket = null; // null while the client bundle is missing
+
+  // First of all, so that the form never submits natively (a page load that
+  // would lose the messages), whether or not the client bundle loaded.
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    const text = input.value;
+    if (socket === null || text === "") return;
+    socket.send(text);
+    input.value = "";
+    input.focus();
+  });
 
   if (typeof io !== "function") {
-    setStatus("disconnected", "socket.io client bundle missing (see README: make run)");
+    setStatus("disconnected", "socket.io client bundle did not load from /socket.io/socket.io.js");
     return;
   }
 
-  const socket = io.connect("/");
+  socket = io.connect("/");
+  $("send").disabled = false;
   let room = ""; // the room this page is in ("" = none: messages reach everyone)
 
   function setStatus(state, text) {
@@ -97,13 +110,4 @@
     b.addEventListener("click", () => enter(b.dataset.join));
   });
   $("leave").addEventListener("click", leave);
-
-  form.addEventListener("submit", (e) => {
-    e.preventDefault();
-    const text = input.value;
-    if (text === "") return;
-    socket.send(text);
-    input.value = "";
-    input.focus();
-  });
 })();
