@@ -2,14 +2,11 @@
 
 package client
 
-import (
-	"net/http"
-	"time"
-)
+import "net/http"
 
 // SmallReceiveBuffer returns an HTTP client for stalled members. Outside
 // Unix the receive buffer is left at the system's size, so a stalled
 // client takes longer to fill up.
 func SmallReceiveBuffer(bytes int) *http.Client {
-	return &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	return &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
 }
