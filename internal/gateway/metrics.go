@@ -98,6 +98,7 @@ func engineCollector(snapshot func() transport.Stats) *metrics.Collector[transpo
 				emit(float64(e.DuplicatePoll), "duplicate_poll")
 				emit(float64(e.AbortedPoll), "aborted_poll")
 				emit(float64(e.WebSocketAccept), "websocket_accept")
+				emit(float64(e.DuplicateWS), "duplicate_websocket")
 				emit(float64(e.Panics), "panic")
 			}),
 	)

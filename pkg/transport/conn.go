@@ -34,6 +34,12 @@ const busyGap = time.Second
 // take its last packets and the close packet (the reference server's value).
 const closeTimeout = 30 * time.Second
 
+// clientCloseLinger is how long a polling session the client closed (a
+// close packet in a POST) stays known when no GET was pending: a GET the
+// client sent alongside the POST, which lost the race to the server, still
+// gets the noop a pending GET would have got, instead of "unknown sid".
+const clientCloseLinger = 5 * time.Second
+
 // Conn is one Engine.IO session. All methods may be called concurrently.
 type Conn struct {
 	srv *Server
@@ -68,7 +74,7 @@ type Conn struct {
 	// Polling.
 	pollActive bool          // a GET is waiting
 	pollWake   chan struct{} // wakes the waiting GET
-	draining   bool          // closed, kept to hand the close packet to the next GET
+	draining   bool          // closed, kept to hand the close packet (or a noop) to the next GET
 	clientGone bool          // the client closed: a pending GET ends with a noop
 
 	// WebSocket.
@@ -261,6 +267,13 @@ func (c *Conn) close(reason string, mode closeMode) {
 			s.drains.add()
 			c.due = time.Now().Add(closeTimeout)
 			c.timer.Reset(closeTimeout)
+		case c.clientGone:
+			// Keep it briefly for a GET racing the client's close; nobody
+			// waits for that one (Shutdown does not).
+			keep = true
+			c.draining = true
+			c.due = time.Now().Add(clientCloseLinger)
+			c.timer.Reset(clientCloseLinger)
 		}
 	} else {
 		s.stats.openWebSocket.Add(-1)
@@ -358,6 +371,19 @@ func (c *Conn) onPacket(p engineio.Packet) error {
 	return nil
 }
 
+// stopDrainingLocked ends the wait of a closed polling session for its last
+// GET; it reports whether the session was waiting. c.mu is held.
+func (c *Conn) stopDrainingLocked() bool {
+	if !c.draining {
+		return false
+	}
+	c.draining = false
+	if !c.clientGone {
+		c.srv.drains.done() // only the server's closes are waited for
+	}
+	return true
+}
+
 // armLocked (re)starts the session timer to fire after d.
 func (c *Conn) armLocked(d time.Duration) {
 	c.due = time.Now().Add(d)
@@ -375,12 +401,10 @@ func (c *Conn) onTimer() {
 		return
 	}
 	if c.state != stateOpen {
-		drop := c.draining
-		c.draining = false
+		drop := c.stopDrainingLocked()
 		c.mu.Unlock()
 		if drop {
 			s.unregister(c)
-			s.drains.done()
 		}
 		return
 	}

@@ -53,10 +53,7 @@ func (s *Server) servePoll(c *Conn, w http.ResponseWriter, r *http.Request) {
 			}
 			frames = append(c.queue, last)
 			c.queue = nil
-			if c.draining {
-				c.draining = false
-				s.drains.done()
-			}
+			c.stopDrainingLocked()
 			break
 		}
 		if c.transport != TransportPolling {

@@ -309,10 +309,8 @@ func (s *Server) dropDraining() {
 		sh.mu.Unlock()
 		for _, c := range conns {
 			c.mu.Lock()
-			if c.draining {
-				c.draining = false
+			if c.stopDrainingLocked() {
 				c.timer.Stop()
-				s.drains.done()
 			}
 			c.mu.Unlock()
 		}

@@ -48,6 +48,7 @@ type ErrorStats struct {
 	DuplicatePoll   uint64 // a second concurrent polling GET
 	AbortedPoll     uint64 // a polling GET closed by the client
 	WebSocketAccept uint64 // failed websocket handshakes
+	DuplicateWS     uint64 // a websocket for a session that has one: accepted, then closed
 	Panics          uint64 // recovered panics in Handler methods
 }
 
@@ -64,7 +65,7 @@ type counters struct {
 
 	codes [6]atomic.Uint64
 
-	parse, utf8, tooLarge, dupPoll, abortedPoll, wsAccept, panics atomic.Uint64
+	parse, utf8, tooLarge, dupPoll, abortedPoll, wsAccept, wsIgnored, panics atomic.Uint64
 }
 
 func (c *counters) countClose(reason string) {
@@ -119,6 +120,7 @@ func (s *Server) Stats() Stats {
 			DuplicatePoll:       c.dupPoll.Load(),
 			AbortedPoll:         c.abortedPoll.Load(),
 			WebSocketAccept:     c.wsAccept.Load(),
+			DuplicateWS:         c.wsIgnored.Load(),
 			Panics:              c.panics.Load(),
 		},
 	}

@@ -165,7 +165,12 @@ func (s *Server) serveWebSocketHandshake(w http.ResponseWriter, r *http.Request,
 func (s *Server) serveUpgrade(c *Conn, w http.ResponseWriter, r *http.Request) {
 	c.mu.Lock()
 	ok := c.state == stateOpen && c.transport == TransportPolling && c.probe == nil && !s.cfg.DisableUpgrades
+	taken := c.state == stateOpen && (c.transport == TransportWebSocket || c.probe != nil)
 	c.mu.Unlock()
+	if taken {
+		s.ignoreWebSocket(w, r)
+		return
+	}
 	if !ok {
 		s.refuse(w, codeBadRequest, "")
 		return
@@ -186,6 +191,21 @@ func (s *Server) serveUpgrade(c *Conn, w http.ResponseWriter, r *http.Request) {
 	c.upgradeTimer = time.AfterFunc(s.cfg.UpgradeTimeout, func() { c.cancelUpgrade(t) })
 	c.mu.Unlock()
 	s.group.goFunc(func() { c.readLoop(t) })
+}
+
+// ignoreWebSocket answers a websocket for a session that has one already
+// (upgraded, or upgrading): as the reference server does, it completes the
+// handshake and closes the new websocket at once, leaving the session alone.
+func (s *Server) ignoreWebSocket(w http.ResponseWriter, r *http.Request) {
+	s.stats.wsIgnored.Add(1)
+	t, err := s.accept(w, r)
+	if err != nil {
+		return
+	}
+	s.group.goFunc(func() {
+		t.closeGracefully(websocket.StatusNormalClosure, "")
+		s.untrack(t)
+	})
 }
 
 // cancelUpgrade abandons the upgrade on t; the session stays on polling.
