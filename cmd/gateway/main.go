@@ -55,6 +55,8 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		PingInterval:    cfg.PingInterval,
 		PingTimeout:     cfg.PingTimeout,
 		MaxPayload:      cfg.MaxPayload,
+		AllowEIO3:       cfg.AllowEIO3,
+		Path:            cfg.Path,
 		ShutdownTimeout: cfg.ShutdownTimeout,
 		Logger:          log,
 	})

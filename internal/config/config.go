@@ -28,6 +28,8 @@ type Config struct {
 	ShutdownTimeout time.Duration // default 20s
 	ShowVersion     bool          // -version: print the version and exit
 	DebugAddr       string        // empty (default): no debug listener; else /debug/pprof/ there
+	AllowEIO3       bool          // accept socket.io-client 2.x (Engine.IO v3) clients
+	Path            string        // where Socket.IO is served, with a trailing slash; default "/socket.io/"
 }
 
 // EnvPrefix prefixes the environment variable of every flag: -redis-url is
@@ -62,6 +64,8 @@ func Parse(name string, args []string, getenv func(string) string, output io.Wri
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 20*time.Second, "on SIGINT/SIGTERM, how long to drain connections before closing what is left")
 	fs.BoolVar(&c.ShowVersion, "version", false, "print the version and exit")
 	fs.StringVar(&c.DebugAddr, "debug-addr", "", "`address` (host:port) of a separate listener serving Go's /debug/pprof/ profiles; empty (default) serves none. Keep it on loopback: profiles reveal internals")
+	fs.BoolVar(&c.AllowEIO3, "allow-eio3", false, "also accept socket.io-client 2.x clients (Engine.IO v3 / Socket.IO protocol v4), as Node's allowEIO3")
+	fs.StringVar(&c.Path, "path", "/socket.io/", "URL `path` of Socket.IO and of the client bundle below it, as Node's path option (a trailing slash is implied)")
 	fs.Usage = func() { usage(fs) }
 
 	if err := fs.Parse(args); err != nil {
@@ -99,6 +103,9 @@ func Parse(name string, args []string, getenv func(string) string, output io.Wri
 			c.CORSOrigins = append(c.CORSOrigins, o)
 		}
 	}
+	if c.Path != "" && !strings.HasSuffix(c.Path, "/") {
+		c.Path += "/"
+	}
 	return c, c.validate()
 }
 
@@ -124,6 +131,9 @@ func (c Config) validate() error {
 	}
 	if c.ShutdownTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("-shutdown-timeout: %v is not positive", c.ShutdownTimeout))
+	}
+	if !strings.HasPrefix(c.Path, "/") || c.Path == "/" || strings.ContainsAny(c.Path, "?# \t") {
+		errs = append(errs, fmt.Errorf("-path: %q must start with / and name a path below / (the demo is served at /)", c.Path))
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		errs = append(errs, fmt.Errorf("-log-format: %q is neither text nor json", c.LogFormat))

@@ -33,6 +33,7 @@ func TestParseDefaults(t *testing.T) {
 		LogLevel:        slog.LevelInfo,
 		LogFormat:       "text",
 		ShutdownTimeout: 20 * time.Second,
+		Path:            "/socket.io/",
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("defaults:\n got %+v\nwant %+v", c, want)
@@ -50,6 +51,18 @@ func TestParse(t *testing.T) {
 			func(t *testing.T, c Config) {
 				if c.Addr != ":4000" || c.RedisURL != "redis://127.0.0.1:6379" || !c.RedisSharded {
 					t.Errorf("%+v", c)
+				}
+			}},
+		{"legacy clients and path", []string{"-path", "/rt"}, env("SOCKGATE_ALLOW_EIO3", "true"),
+			func(t *testing.T, c Config) {
+				if !c.AllowEIO3 || c.Path != "/rt/" {
+					t.Errorf("AllowEIO3 %v, Path %q", c.AllowEIO3, c.Path)
+				}
+			}},
+		{"path from env", nil, env("SOCKGATE_PATH", "/a/b/"),
+			func(t *testing.T, c Config) {
+				if c.Path != "/a/b/" {
+					t.Errorf("Path = %q", c.Path)
 				}
 			}},
 		{"flag wins over env", []string{"-addr", ":5000"}, env("SOCKGATE_ADDR", ":4000"),
@@ -106,6 +119,9 @@ func TestParseErrors(t *testing.T) {
 		{"bad level", []string{"-log-level=loud"}, env(), "log-level"},
 		{"bad format", []string{"-log-format=xml"}, env(), "log-format"},
 		{"zero payload", []string{"-max-payload=0"}, env(), "max-payload"},
+		{"relative path", []string{"-path=socket.io"}, env(), "-path"},
+		{"root path", []string{"-path=/"}, env(), "-path"},
+		{"path with a query", []string{"-path=/x?y"}, env(), "-path"},
 		{"negative timeout", []string{"-ping-timeout=-1s"}, env(), "ping-timeout"},
 		{"sharded without url", []string{"-redis-sharded"}, env(), "redis-sharded"},
 		{"unknown flag", []string{"-nope"}, env(), "nope"},
@@ -129,7 +145,8 @@ func TestUsage(t *testing.T) {
 	}
 	for _, want := range []string{"-addr", "SOCKGATE_ADDR", "-redis-url", "SOCKGATE_REDIS_URL", "-redis-key", "-redis-sharded",
 		"-cors-origins", "-ping-interval", "-ping-timeout", "-max-payload", "-log-level", "-log-format", "-shutdown-timeout",
-		"SOCKGATE_SHUTDOWN_TIMEOUT", "-debug-addr", "SOCKGATE_DEBUG_ADDR", "(default :3000)", "(default socket.io)"} {
+		"SOCKGATE_SHUTDOWN_TIMEOUT", "-debug-addr", "SOCKGATE_DEBUG_ADDR", "(default :3000)", "(default socket.io)",
+		"-allow-eio3", "SOCKGATE_ALLOW_EIO3", "-path", "SOCKGATE_PATH", "(default /socket.io/)"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("usage lacks %q", want)
 		}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -48,6 +49,11 @@ type Config struct {
 	PingInterval time.Duration
 	PingTimeout  time.Duration
 	MaxPayload   int
+	// AllowEIO3 accepts socket.io-client 2.x clients (Engine.IO v3).
+	AllowEIO3 bool
+	// Path is where Socket.IO and the client bundle are served; it starts
+	// and ends with a slash. Default "/socket.io/".
+	Path string
 
 	// MaxRooms bounds the rooms one socket may join with the join event.
 	// Default 100.
@@ -61,6 +67,7 @@ type Config struct {
 // Defaults.
 const (
 	DefaultAddr            = ":3000"
+	DefaultPath            = "/socket.io/"
 	DefaultMaxRooms        = 100
 	DefaultShutdownTimeout = 20 * time.Second
 )
@@ -101,7 +108,13 @@ func New(cfg Config) (*Gateway, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	g := &Gateway{cfg: cfg, log: cfg.Logger, bundle: web.NewBundle("/socket.io/")}
+	if cfg.Path == "" {
+		cfg.Path = DefaultPath
+	}
+	if !strings.HasPrefix(cfg.Path, "/") || !strings.HasSuffix(cfg.Path, "/") || cfg.Path == "/" {
+		return nil, fmt.Errorf("gateway: Path %q must start and end with a slash and not be /", cfg.Path)
+	}
+	g := &Gateway{cfg: cfg, log: cfg.Logger, bundle: web.NewBundle(cfg.Path)}
 
 	switch {
 	case cfg.Adapter != nil:
@@ -124,6 +137,7 @@ func New(cfg Config) (*Gateway, error) {
 		PingInterval: cfg.PingInterval,
 		PingTimeout:  cfg.PingTimeout,
 		MaxPayload:   cfg.MaxPayload,
+		AllowEIO3:    cfg.AllowEIO3,
 		CORS:         cors,
 		AllowRequest: g.allowRequest,
 		Adapter:      g.adapter,

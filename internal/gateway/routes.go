@@ -10,12 +10,12 @@ import (
 func (g *Gateway) routes() http.Handler {
 	mux := http.NewServeMux()
 	// Only the bundle's exact file paths are served from the embedded
-	// bundle; everything else below /socket.io/ is Engine.IO traffic.
-	mux.Handle("/socket.io/", g.bundle.Wrap(g.io))
+	// bundle; everything else below the path is Engine.IO traffic.
+	mux.Handle(g.cfg.Path, g.bundle.Wrap(g.io))
 	mux.Handle("/metrics", metrics.Handler(g.reg))
 	mux.HandleFunc("/healthz", g.healthz)
 	mux.HandleFunc("/readyz", g.readyz)
-	mux.Handle("/", web.Demo())
+	mux.Handle("/", web.DemoFor(g.cfg.Path))
 	return mux
 }
 

@@ -16,6 +16,9 @@ import (
 type conn interface {
 	ID() string
 	Transport() string
+	// Protocol is the Engine.IO revision: 4, or 3 for a socket.io-client
+	// 2.x (Socket.IO protocol v4) client.
+	Protocol() int
 	Send(frames []engineio.Frame, volatile bool) error
 	// Enqueue is Send for broadcasts: it never writes on the caller's
 	// goroutine.
@@ -98,13 +101,21 @@ func (c *client) onMessage(data []byte, binary bool) {
 }
 
 func (c *client) connect(p *socketio.Packet) {
-	nsp := c.srv.namespace(p.Namespace)
+	name, auth, id := p.Namespace, json.RawMessage(p.Data), ""
+	if c.legacy() {
+		name, auth, id = c.legacyConnect(p.Namespace)
+	}
+	nsp := c.srv.namespace(name)
 	if nsp == nil {
 		c.srv.stats.connectErrors.Add(1)
-		c.sendConnectError(p.Namespace, "Invalid namespace", nil)
+		// Node's socket.io sends every client, legacy ones too, this object.
+		c.sendConnectErrorObject(name, "Invalid namespace", nil)
 		return
 	}
-	s := &Socket{id: newID(), nsp: nsp, client: c, auth: json.RawMessage(p.Data)}
+	if id == "" {
+		id = newID()
+	}
+	s := &Socket{id: id, nsp: nsp, client: c, auth: auth}
 	c.mu.Lock()
 	if c.closed || slices.ContainsFunc(c.sockets, func(x *Socket) bool { return x.nsp == nsp }) {
 		c.mu.Unlock()
@@ -115,7 +126,17 @@ func (c *client) connect(p *socketio.Packet) {
 	s.enqueue(job{kind: jobConnect})
 }
 
+// sendConnectError refuses a CONNECT to nsp with a middleware's error.
 func (c *client) sendConnectError(nsp, message string, data any) {
+	if c.legacy() {
+		c.sendLegacyConnectError(nsp, message, data)
+		return
+	}
+	c.sendConnectErrorObject(nsp, message, data)
+}
+
+// sendConnectErrorObject sends CONNECT_ERROR with {"message","data"}.
+func (c *client) sendConnectErrorObject(nsp, message string, data any) {
 	payload := struct {
 		Message string `json:"message"`
 		Data    any    `json:"data,omitempty"`

@@ -31,6 +31,8 @@ type fakeConn struct {
 func (f *fakeConn) ID() string        { return f.id }
 func (f *fakeConn) Transport() string { return "websocket" }
 
+func (f *fakeConn) Protocol() int { return 4 }
+
 func (f *fakeConn) Send(frames []engineio.Frame, volatile bool) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()

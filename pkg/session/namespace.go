@@ -194,9 +194,12 @@ func (n *Namespace) connect(s *Socket) {
 	c.connected()
 	// CONNECT goes out before the socket joins its rooms, so no broadcast
 	// can reach the client ahead of it.
-	sid, _ := json.Marshal(struct {
-		SID string `json:"sid"`
-	}{s.id})
+	var sid []byte // none for a legacy client
+	if !c.legacy() {
+		sid, _ = json.Marshal(struct {
+			SID string `json:"sid"`
+		}{s.id})
+	}
 	n.srv.stats.packetsOut.Add(1)
 	c.conn.Send(encodeFrames(&socketio.Packet{Type: socketio.Connect, Namespace: n.name, Data: sid}), false)
 	s.mu.Lock()

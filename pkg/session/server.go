@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/sockgate/sockgate/pkg/adapter"
+	"github.com/sockgate/sockgate/pkg/protocol/socketio"
 	"github.com/sockgate/sockgate/pkg/transport"
 )
 
@@ -292,6 +293,10 @@ func (s *Server) open(cn conn, req *transport.Request) *client {
 	c.mu.Lock()
 	c.timer = t
 	c.mu.Unlock()
+	if c.legacy() {
+		// A legacy client is in the main namespace from the start.
+		c.connect(&socketio.Packet{Type: socketio.Connect, Namespace: "/"})
+	}
 	return c
 }
 

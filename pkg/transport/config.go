@@ -52,6 +52,10 @@ type Config struct {
 	DisableUpgrades bool
 	WriteQueueBytes int // per connection, default 4 MiB; overflow closes the connection
 	CORS            CORS
+	// AllowEIO3 accepts Engine.IO v3 clients (socket.io-client 2.x) too, as
+	// Node's allowEIO3 does. Default false: EIO=3 is refused with
+	// "Unsupported protocol version".
+	AllowEIO3 bool
 	// AllowRequest, if set, may refuse a handshake (e.g. while draining); the
 	// client gets HTTP 403 with error code 4 and the error's text.
 	AllowRequest func(r *http.Request) error

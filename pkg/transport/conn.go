@@ -49,6 +49,9 @@ type Conn struct {
 	// readMu serializes packet handling: polling POSTs and websocket readers.
 	readMu sync.Mutex
 
+	eio3 bool // Engine.IO v3 (see eio3.go); b64: binary goes as base64 text
+	b64  bool
+
 	lastRecv  atomic.Int64 // unix nanoseconds of the last packet received
 	lastMsg   atomic.Int64 // unix nanoseconds of the last message received
 	busyUntil atomic.Int64 // a websocket reader waits in a goroutine until then
@@ -353,6 +356,11 @@ func (c *Conn) onPacket(p engineio.Packet) error {
 		c.callOnMessage(p.Data, p.Binary)
 		c.endDelivery()
 	case engineio.PacketPong:
+		if c.eio3 {
+			c.badInput("pong from client", nil) // "invalid heartbeat direction"
+			c.close(ReasonTransportError, closeDrop)
+			return ErrClosed
+		}
 		c.mu.Lock()
 		if c.awaitPong && c.state == stateOpen {
 			c.awaitPong = false
@@ -363,6 +371,10 @@ func (c *Conn) onPacket(p engineio.Packet) error {
 		c.close(ReasonTransportClose, closeDrop)
 		return ErrClosed
 	case engineio.PacketPing:
+		if c.eio3 {
+			c.onPingV3(p.Data)
+			return nil
+		}
 		// In v4 only the server pings ("invalid heartbeat direction").
 		c.badInput("ping from client", nil)
 		c.close(ReasonTransportError, closeDrop)
@@ -398,6 +410,12 @@ func (c *Conn) onTimer() {
 	c.mu.Lock()
 	if time.Now().Before(c.due) {
 		c.mu.Unlock() // stale: the timer was reset after this firing began
+		return
+	}
+	if c.eio3 && c.state == stateOpen {
+		// v3: the client pings; none came within the interval and timeout.
+		c.mu.Unlock()
+		c.close(ReasonPingTimeout, closeDrop)
 		return
 	}
 	if c.state != stateOpen {

@@ -94,9 +94,9 @@ func (s *Server) servePoll(c *Conn, w http.ResponseWriter, r *http.Request) {
 		n += len(f.Data)
 	}
 	bp := s.getBuf()
-	body := engineio.AppendPayload((*bp)[:0], frames)
+	body, ctype := c.appendPayload((*bp)[:0], frames)
 	h := w.Header()
-	h.Set("Content-Type", "text/plain; charset=UTF-8")
+	h.Set("Content-Type", ctype)
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	h.Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
@@ -124,7 +124,8 @@ func (s *Server) servePoll(c *Conn, w http.ResponseWriter, r *http.Request) {
 // servePost handles the packets a client sends in a POST body. POSTs of one
 // session are handled one at a time, in order.
 func (s *Server) servePost(c *Conn, w http.ResponseWriter, r *http.Request) {
-	if r.Header.Get("Content-Type") == "application/octet-stream" {
+	binary := r.Header.Get("Content-Type") == "application/octet-stream"
+	if binary && !c.eio3 {
 		// Binary bodies are Engine.IO v3 only.
 		c.badInput("binary polling body", nil)
 		s.refuse(w, codeBadRequest, "")
@@ -147,7 +148,7 @@ func (s *Server) servePost(c *Conn, w http.ResponseWriter, r *http.Request) {
 	}
 
 	c.readMu.Lock()
-	err = engineio.DecodePayload(body, c.onPacket)
+	err = c.decodePayload(body, binary)
 	c.readMu.Unlock()
 	if err != nil && !errors.Is(err, ErrClosed) {
 		s.stats.parse.Add(1)

@@ -144,7 +144,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if q.Get("EIO") != "4" {
+	eio := q.Get("EIO")
+	if eio != "4" && (eio != "3" || !s.cfg.AllowEIO3) {
 		s.refuse(w, codeUnsupportedProtocol, "")
 		return
 	}
@@ -217,6 +218,7 @@ func (s *Server) unregister(c *Conn) {
 // newConn builds a session whose first queued frame is its open packet.
 func (s *Server) newConn(req *Request, transport string, ws *wsConn) *Conn {
 	c := &Conn{srv: s, id: newID(), req: req, transport: transport, ws: ws}
+	c.setProtocol(req)
 	upgrades := s.upgrades
 	if transport == TransportWebSocket {
 		upgrades = []string{}
@@ -239,8 +241,9 @@ func (s *Server) open(c *Conn) {
 	}
 	c.mu.Lock()
 	c.delivering = true // OnOpen runs first: OnClose waits for it
-	c.due = time.Now().Add(s.cfg.PingInterval)
-	c.timer = time.AfterFunc(s.cfg.PingInterval, c.onTimer)
+	first := c.firstTimer()
+	c.due = time.Now().Add(first)
+	c.timer = time.AfterFunc(first, c.onTimer)
 	c.mu.Unlock()
 	s.register(c)
 	if s.closing.Load() {

@@ -277,7 +277,7 @@ func (c *Conn) readBurst(t *wsConn) (wait bool) {
 			t.closeGracefully(websocket.StatusInvalidFramePayloadData, "invalid UTF-8")
 			return false
 		}
-		p, err := engineio.DecodePacket(data, typ == websocket.MessageBinary)
+		p, err := c.decodeWSPacket(data, typ == websocket.MessageBinary)
 		if err != nil {
 			s.stats.parse.Add(1)
 			c.badInput("undecodable packet", err)
@@ -527,7 +527,7 @@ func (c *Conn) writeLoop() {
 		c.queue = nil
 		c.mu.Unlock()
 
-		n, err := t.writeBatch(batch)
+		n, err := t.writeBatch(c.wsFrames(batch))
 		s.stats.packetsOut.Add(uint64(len(batch)))
 		s.stats.bytesOut.Add(uint64(n))
 		clear(batch)
@@ -565,7 +565,7 @@ const maxInlineBytes = 16 << 10
 // pool; else the writer is idle again.
 func (c *Conn) finishWrite(t *wsConn, frames []engineio.Frame, n int) {
 	s := c.srv
-	pending, err := t.out.tryWriteFrames(t.raw, frames)
+	pending, err := t.out.tryWriteFrames(t.raw, c.wsFrames(frames))
 	s.stats.packetsOut.Add(uint64(len(frames)))
 	s.stats.bytesOut.Add(uint64(n))
 	c.mu.Lock()

@@ -108,7 +108,7 @@ const httpServer = http.createServer((req, res) => {
   if (!req.url.startsWith("/socket.io/")) reply(404, "not found\n");
 });
 
-const io = new Server(httpServer, { serveClient: false });
+const io = new Server(httpServer, { serveClient: false, allowEIO3: process.argv.includes("-allow-eio3") });
 
 if (redisURL) {
   pub = new Redis(redisURL, { lazyConnect: false });

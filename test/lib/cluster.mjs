@@ -138,11 +138,11 @@ function jsonBinary(key, value) {
 }
 
 // clusterArgs are the gateway flags (and node-peer.mjs flags) of a node.
-function clusterArgs({ redis, key, sharded }) {
+function clusterArgs({ redis, key, sharded, args: extra = [] }) {
   const args = ["-redis-url", redis.url];
   if (key) args.push("-redis-key", key);
   if (sharded) args.push("-redis-sharded");
-  return args;
+  return [...args, ...extra];
 }
 
 // startNodePeer starts test/cluster/node-peer.mjs: socket.io 4 with

@@ -259,7 +259,7 @@ export async function startGateway({ port, args = [] } = {}) {
   port ??= await freePort();
   if (REFERENCE) {
     const ref = join(ROOT, "test", "lib", "reference.mjs");
-    return new Server(process.execPath, [ref, "gateway", String(port)], port, "/healthz").start();
+    return new Server(process.execPath, [ref, "gateway", String(port), ...args], port, "/healthz").start();
   }
   const bin = await buildBinary("gateway");
   return new Server(bin, ["-addr", `127.0.0.1:${port}`, ...args], port, "/healthz").start();

@@ -17,7 +17,11 @@
     return;
   }
 
-  const socket = io.connect("/");
+  // Socket.IO lives where the page loaded the client bundle from (the
+  // gateway's -path): ".../socket.io.js" without the file name.
+  const bundle = document.querySelector('script[src$="socket.io.js"]');
+  const path = bundle ? new URL(bundle.src).pathname.replace(/socket\.io\.js$/, "") : "/socket.io/";
+  const socket = io.connect("/", { path });
   let room = ""; // the room this page is in ("" = none: messages reach everyone)
 
   function setStatus(state, text) {
