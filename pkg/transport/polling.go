@@ -94,9 +94,17 @@ func (s *Server) servePoll(c *Conn, w http.ResponseWriter, r *http.Request) {
 		n += len(f.Data)
 	}
 	bp := s.getBuf()
-	body, ctype := c.appendPayload((*bp)[:0], frames)
+	payload, ctype := c.appendPayload((*bp)[:0], frames)
+	zp := s.getBuf()
+	body, coding := s.compressBody(*zp, payload, r)
 	h := w.Header()
 	h.Set("Content-Type", ctype)
+	if coding != "" {
+		h.Set("Content-Encoding", coding)
+	}
+	if len(payload) >= compressThreshold {
+		h.Add("Vary", "Accept-Encoding")
+	}
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	h.Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
@@ -106,7 +114,12 @@ func (s *Server) servePoll(c *Conn, w http.ResponseWriter, r *http.Request) {
 	// before the next request on the connection.
 	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(s.cfg.PingTimeout))
 	_, err := w.Write(body)
-	s.putBuf(bp, body)
+	if coding != "" {
+		s.putBuf(zp, body)
+	} else {
+		s.putBuf(zp, *zp)
+	}
+	s.putBuf(bp, payload)
 	s.stats.packetsOut.Add(uint64(len(frames)))
 	s.stats.bytesOut.Add(uint64(len(body)))
 

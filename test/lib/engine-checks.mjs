@@ -118,6 +118,32 @@ export function defineEngineChecks(server, path, { echo }) {
         });
       }
 
+      // As Node's httpCompression: a response of 1 KiB or more is
+      // compressed for a client that accepts it; smaller ones are not.
+      for (const [coding, size] of [["gzip", 2000], ["deflate", 2000], [null, 900]]) {
+        it(`polling: a ${size}-byte response to a client accepting ${coding ?? "gzip"} is ${coding ? "compressed" : "not compressed"}`, async () => {
+          const sid = await openPolling(url(), path);
+          const body = "4" + "z".repeat(size - 1);
+          assert.equal((await poll(url(), path, { sid, method: "POST", body })).status, 200);
+          // fetch decompresses transparently; the header tells what came.
+          // A slow machine may get a ping first: answer it and poll again.
+          for (let i = 0; ; i++) {
+            assert.ok(i < 5, "the echo never came");
+            const res = await fetch(`${url()}${path}?EIO=4&transport=polling&sid=${sid}`, {
+              headers: { "accept-encoding": coding ?? "gzip" },
+              signal: AbortSignal.timeout(3000),
+            });
+            assert.equal(res.status, 200);
+            const records = (await res.text()).split("\x1e");
+            if (records.includes(body)) {
+              assert.equal(res.headers.get("content-encoding"), coding);
+              break;
+            }
+            if (records.includes("2")) await poll(url(), path, { sid, method: "POST", body: "3" });
+          }
+        });
+      }
+
       it("websocket: sends and receives a plain text packet", async () => {
         const s = new RawSocket(`${wsURL()}${path}?EIO=4&transport=websocket`);
         try {
