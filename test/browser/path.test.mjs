@@ -5,42 +5,21 @@
 
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { startGateway, REFERENCE } from "../lib/harness.mjs";
+import { startGateway } from "../lib/harness.mjs";
+import { skipBrowser, launchChromium } from "../lib/browser.mjs";
 
-const CHROMIUM = "/usr/bin/chromium";
-
-let skip = false;
-if (REFERENCE) {
-  skip = "the Node reference server does not serve the demo";
-} else if (!existsSync(CHROMIUM)) {
-  if (process.env.CI) throw new Error(`${CHROMIUM} is missing and CI is set: install Debian's chromium`);
-  skip = `${CHROMIUM} is missing (apt-get install chromium); set CI=1 to make this a failure`;
-}
-
-describe("chat demo in chromium with -path /rt", { skip, timeout: 60_000 }, () => {
-  let server, context, userDataDir;
+describe("chat demo in chromium with -path /rt", { skip: skipBrowser, timeout: 60_000 }, () => {
+  let server, browser, context;
 
   before(async () => {
-    const { chromium } = await import("playwright-core");
     server = await startGateway({ args: ["-path", "/rt"] });
-    userDataDir = await mkdtemp(join(tmpdir(), "sockgate-chromium-"));
-    context = await chromium.launchPersistentContext(userDataDir, {
-      executablePath: CHROMIUM,
-      headless: true,
-      timeout: 30_000,
-      args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-    });
-    context.setDefaultTimeout(10_000);
+    browser = await launchChromium();
+    context = browser.context;
   });
 
   after(async () => {
-    await context?.close().catch(() => {});
+    await browser?.close();
     await server?.stop();
-    if (userDataDir) await rm(userDataDir, { recursive: true, force: true });
   });
 
   it("connects and a message reaches the page", async () => {

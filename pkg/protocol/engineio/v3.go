@@ -225,13 +225,7 @@ func DecodePacketV3(msg []byte, binary bool) (Packet, error) {
 		if len(msg) < 2 || PacketType(msg[1]-'0') != PacketMessage {
 			return Packet{}, ErrBinaryType
 		}
-		enc := msg[2:]
-		data := make([]byte, base64.StdEncoding.DecodedLen(len(enc)))
-		n, err := base64.StdEncoding.Decode(data, enc)
-		if err != nil {
-			return Packet{}, ErrBadBase64
-		}
-		return Packet{Type: PacketMessage, Data: data[:n], Binary: true}, nil
+		return decodeBase64Message(msg[2:])
 	}
 	return DecodePacket(msg, false)
 }
