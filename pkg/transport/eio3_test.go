@@ -66,6 +66,14 @@ func TestEIO3RefusedByDefault(t *testing.T) {
 	}
 }
 
+func TestEIO3NoJSONP(t *testing.T) {
+	ts := newTestServer(t, Config{AllowEIO3: true})
+	status, body := httpDo(t, http.MethodGet, ts.url+"?EIO=3&transport=polling&j=0", "")
+	if status != http.StatusBadRequest || body != `{"code":3,"message":"JSONP polling is not supported"}` {
+		t.Fatalf("%d %q", status, body)
+	}
+}
+
 func TestEIO3Polling(t *testing.T) {
 	ts := newTestServer(t, Config{AllowEIO3: true})
 	p, c := ts.pollHandshakeV3(t, "")

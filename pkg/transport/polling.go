@@ -102,7 +102,7 @@ func (s *Server) servePoll(c *Conn, w http.ResponseWriter, r *http.Request) {
 	if coding != "" {
 		h.Set("Content-Encoding", coding)
 	}
-	if len(payload) >= compressThreshold {
+	if len(payload) >= compressThreshold && !s.cfg.DisableCompression {
 		h.Add("Vary", "Accept-Encoding")
 	}
 	h.Set("Content-Length", strconv.Itoa(len(body)))

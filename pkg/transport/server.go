@@ -149,6 +149,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.refuse(w, codeUnsupportedProtocol, "")
 		return
 	}
+	if eio == "3" && q.Has("j") {
+		// JSONP polling (browsers without XHR) is not served.
+		s.refuse(w, codeBadRequest, "JSONP polling is not supported")
+		return
+	}
 	req := NewRequest(r, time.Now())
 	if transport == TransportWebSocket {
 		s.serveWebSocketHandshake(w, r, req)

@@ -101,6 +101,37 @@ func TestDecodePacketV3(t *testing.T) {
 	}
 }
 
+func FuzzDecodePacketV3(f *testing.F) {
+	for _, s := range []string{"2probe", "4hello", "b4AQI=", "b", "b2AA", "5", ""} {
+		f.Add([]byte(s), false)
+	}
+	f.Add([]byte{4, 1, 2}, true)
+	f.Add([]byte{2}, true)
+	f.Fuzz(func(t *testing.T, msg []byte, binary bool) {
+		p, err := DecodePacketV3(msg, binary)
+		if err != nil {
+			return
+		}
+		if !p.Type.Valid() || (p.Binary && p.Type != PacketMessage) {
+			t.Fatalf("decoded %+v", p)
+		}
+		// What the server would send back for it decodes to the same packet.
+		var again []byte
+		switch {
+		case p.Binary && binary:
+			again = AppendBinaryMessageV3(nil, p.Data)
+		case p.Binary:
+			again = AppendBase64MessageV3(nil, p.Data)
+		default:
+			again = AppendPacket(nil, p)
+		}
+		q, err := DecodePacketV3(again, binary)
+		if err != nil || q.Type != p.Type || q.Binary != p.Binary || !bytes.Equal(q.Data, p.Data) {
+			t.Fatalf("%q -> %+v -> %q -> %+v %v", msg, p, again, q, err)
+		}
+	})
+}
+
 func FuzzDecodePayloadV3(f *testing.F) {
 	for _, s := range []string{"6:4hello2:4€", "2:4€10:b4AQIDBA==", "0:", "4:4😀x1:21:6", "1:", "99999999999:4"} {
 		f.Add([]byte(s), false)
