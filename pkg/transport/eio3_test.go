@@ -104,6 +104,9 @@ func TestEIO3Polling(t *testing.T) {
 		t.Fatalf("got %+v", m)
 	}
 	p.get()
+	if st := ts.Stats(); st.Handshakes != 1 || st.HandshakesEIO3 != 1 {
+		t.Fatalf("stats %+v", st)
+	}
 	// A pong from the client is the wrong heartbeat direction.
 	p.post("text/plain;charset=UTF-8", "1:3")
 	if e := ts.rec.waitClose(t); e.conn != c || e.reason != ReasonTransportError {

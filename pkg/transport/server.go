@@ -239,6 +239,9 @@ func (s *Server) newConn(req *Request, transport string, ws *wsConn) *Conn {
 // open registers c, starts its heartbeat and calls OnOpen.
 func (s *Server) open(c *Conn) {
 	s.stats.handshakes.Add(1)
+	if c.eio3 {
+		s.stats.handshakesEIO3.Add(1)
+	}
 	if c.transport == TransportPolling {
 		s.stats.openPolling.Add(1)
 	} else {

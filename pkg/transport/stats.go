@@ -8,8 +8,9 @@ type Stats struct {
 	OpenPolling   int64 // sessions whose current transport is polling
 	OpenWebSocket int64 // sessions whose current transport is websocket
 
-	Handshakes uint64 // sessions opened
-	Upgrades   uint64 // polling sessions upgraded to websocket
+	Handshakes     uint64 // sessions opened
+	HandshakesEIO3 uint64 // of which Engine.IO v3 (Config.AllowEIO3)
+	Upgrades       uint64 // polling sessions upgraded to websocket
 
 	PacketsIn  uint64 // Engine.IO packets received
 	PacketsOut uint64 // Engine.IO packets written
@@ -55,7 +56,8 @@ type ErrorStats struct {
 type counters struct {
 	openPolling, openWebSocket atomic.Int64
 
-	handshakes, upgrades               atomic.Uint64
+	handshakes, handshakesEIO3         atomic.Uint64
+	upgrades                           atomic.Uint64
 	packetsIn, packetsOut              atomic.Uint64
 	bytesIn, bytesOut                  atomic.Uint64
 	slowConsumer, volatileDropped      atomic.Uint64
@@ -92,6 +94,7 @@ func (s *Server) Stats() Stats {
 		OpenPolling:        c.openPolling.Load(),
 		OpenWebSocket:      c.openWebSocket.Load(),
 		Handshakes:         c.handshakes.Load(),
+		HandshakesEIO3:     c.handshakesEIO3.Load(),
 		Upgrades:           c.upgrades.Load(),
 		PacketsIn:          c.packetsIn.Load(),
 		PacketsOut:         c.packetsOut.Load(),

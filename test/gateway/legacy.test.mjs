@@ -4,7 +4,7 @@
 
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startGateway, withTimeout } from "../lib/harness.mjs";
+import { startGateway, withTimeout, REFERENCE } from "../lib/harness.mjs";
 import { Clients, LegacyClients, Recorder, ack } from "../lib/client.mjs";
 import { poll } from "../lib/raw.mjs";
 
@@ -85,6 +85,13 @@ describe("socket.io-client 2 with -allow-eio3", () => {
     assert.deepEqual(await ack(outsider, "message", "sentinel 2"), [true]);
     await rec.old.waitFor((m) => m[0] === "sentinel 2");
     assert.equal(rec.old.items.filter((m) => m[0] === "after leave").length, 0);
+  });
+
+  it("counts legacy sessions in /metrics", { skip: REFERENCE && "the Node reference server has no /metrics" }, async () => {
+    await legacy.connect(server.url, { transports: ["websocket"] });
+    const text = await (await fetch(`${server.url}/metrics`, { signal: AbortSignal.timeout(3000) })).text();
+    const m = /^sockgate_engineio_eio3_handshakes_total (\S+)$/m.exec(text);
+    assert.ok(m && Number(m[1]) >= 1, `no legacy handshakes counted:\n${text.slice(0, 2000)}`);
   });
 });
 
