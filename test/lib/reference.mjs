@@ -65,6 +65,7 @@ if (mode === "gateway") {
     maxHttpBufferSize: 1e6,
     connectTimeout: 1000,
     cors: { origin: "*" },
+    allowEIO3,
   });
   servers.push(io);
   const onConnection = (socket) => {
@@ -94,7 +95,7 @@ if (mode === "gateway") {
   });
   custom.on("connection", onConnection);
 
-  const eio = new EngineServer({ pingInterval: 300, pingTimeout: 200, maxHttpBufferSize: 1e6, cors: { origin: "*" } });
+  const eio = new EngineServer({ pingInterval: 300, pingTimeout: 200, maxHttpBufferSize: 1e6, cors: { origin: "*" }, allowEIO3 });
   eio.attach(http, { path: "/engine.io/" });
   eio.on("connection", (socket) => socket.on("message", (data) => socket.send(data)));
 } else {
