@@ -91,3 +91,28 @@ func TestPollingCompression(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkCompressBody is the cost of compressing one 4 KiB polling
+// response of chat-like JSON (pooled compressors).
+func BenchmarkCompressBody(b *testing.B) {
+	s := &Server{}
+	body := []byte(strings.Repeat(`42["message",{"user":"alice","text":"hello there, how is it going?"}]`+"\x1e", 56))
+	r, _ := http.NewRequest(http.MethodGet, "/", nil)
+	for _, coding := range []string{"gzip", "deflate"} {
+		b.Run(coding, func(b *testing.B) {
+			r.Header.Set("Accept-Encoding", coding)
+			dst := make([]byte, 0, 4096)
+			b.SetBytes(int64(len(body)))
+			b.ReportAllocs()
+			var out []byte
+			for b.Loop() {
+				var got string
+				out, got = s.compressBody(dst, body, r)
+				if got != coding || len(out) >= len(body) {
+					b.Fatalf("%q: %d bytes", got, len(out))
+				}
+			}
+			b.ReportMetric(float64(len(out))/float64(len(body)), "ratio")
+		})
+	}
+}
