@@ -126,20 +126,24 @@ func TestEIO3PollingBase64(t *testing.T) {
 }
 
 func TestEIO3PingTimeout(t *testing.T) {
-	ts := newTestServer(t, Config{AllowEIO3: true, PingInterval: 100 * time.Millisecond, PingTimeout: 100 * time.Millisecond})
+	const deadline = 600 * time.Millisecond // PingInterval + PingTimeout
+	ts := newTestServer(t, Config{AllowEIO3: true, PingInterval: 300 * time.Millisecond, PingTimeout: 300 * time.Millisecond})
 	p, c := ts.pollHandshakeV3(t, "")
 	start := time.Now()
 	// Pings keep the session: the server never pings itself.
-	for i := 0; i < 3; i++ {
-		time.Sleep(60 * time.Millisecond) // the client's ping interval, not a wait for the server
+	const pings, every = 3, 100 * time.Millisecond
+	for i := 0; i < pings; i++ {
+		time.Sleep(every) // the client's ping interval, not a wait for the server
 		p.post("text/plain", "1:2")
 		if status, _, body := p.get(); status != 200 || body != "1:3" {
 			t.Fatalf("GET %d %q", status, body)
 		}
 	}
+	// Closed no sooner than the deadline after the last ping: later than
+	// it would have been without pings.
 	e := ts.rec.waitClose(t)
-	if e.conn != c || e.reason != ReasonPingTimeout || time.Since(start) < 380*time.Millisecond {
-		t.Fatalf("close %+v after %v", e, time.Since(start))
+	if took := time.Since(start); e.conn != c || e.reason != ReasonPingTimeout || took < pings*every+deadline-50*time.Millisecond {
+		t.Fatalf("close %+v after %v", e, took)
 	}
 }
 
