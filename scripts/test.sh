@@ -11,9 +11,12 @@
 #   6. node --test on test/ (Node integration and browser tests), with
 #      SOCKGATE_GATEWAY_BIN / SOCKGATE_CONFORMANCE_BIN pointing at freshly
 #      built binaries
+#   7. scripts/deploy-check.sh: the deploy files checked offline by their
+#      own tools (docker-compose, haproxy, promtool, kubectl kustomize, and
+#      the deploy/check module's strict decode into the k8s Go types)
 #
 # Environment: GOTESTFLAGS adds flags to go test (e.g. GOTESTFLAGS=-short);
-# SKIP_NODE=1 skips step 6.
+# SKIP_NODE=1 skips step 6, SKIP_DEPLOY=1 step 7.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -37,7 +40,8 @@ go build -o bin/testreport ./scripts/testreport || { echo "cannot build scripts/
 step "go test -race -count=1 ./..."
 go_out=$(mktemp)
 node_out=$(mktemp)
-trap 'rm -f "$go_out" "$node_out"' EXIT
+deploy_out=$(mktemp)
+trap 'rm -f "$go_out" "$node_out" "$deploy_out"' EXIT
 # shellcheck disable=SC2086 # GOTESTFLAGS is a list of flags
 go test -race -count=1 ${GOTESTFLAGS:-} -json ./... 2>&1 | bin/testreport | tee "$go_out"
 ((PIPESTATUS[0] == 0 && PIPESTATUS[1] == 0)) || failed+=(go-test)
@@ -70,6 +74,12 @@ if ((${#node_files[@]} > 0)); then
 	((PIPESTATUS[0] == 0)) || failed+=(node-test)
 fi
 
+if [[ -z ${SKIP_DEPLOY:-} ]]; then
+	step "deploy files (offline checks)"
+	scripts/deploy-check.sh 2>&1 | tee "$deploy_out"
+	((PIPESTATUS[0] == 0)) || failed+=(deploy)
+fi
+
 # One closing summary: go's counts, node's counts, and the total.
 count() { sed -n "s/^$2 \([0-9][0-9]*\)\$/\1/p" "$1" | tail -1; }
 go_line=$(grep -E '^go: [0-9]+ passed, [0-9]+ failed' "$go_out" | tail -1)
@@ -79,16 +89,19 @@ gs=$(sed -E 's/^go: ([0-9]+) passed, ([0-9]+) failed, ([0-9]+) skipped.*/\3/' <<
 np=$(count "$node_out" '# pass')
 nf=$(count "$node_out" '# fail')
 ns=$(count "$node_out" '# skipped')
-np=${np:-0} nf=${nf:-0} ns=${ns:-0} gp=${gp:-0} gf=${gf:-0} gs=${gs:-0}
+dp=$(sed -n 's/^deploy: \([0-9]*\) passed, .*/\1/p' "$deploy_out" | tail -1)
+df=$(sed -n 's/^deploy: [0-9]* passed, \([0-9]*\) failed.*/\1/p' "$deploy_out" | tail -1)
+np=${np:-0} nf=${nf:-0} ns=${ns:-0} gp=${gp:-0} gf=${gf:-0} gs=${gs:-0} dp=${dp:-0} df=${df:-0}
 
 step "summary"
 grep -E $'^(ok|FAIL)[ \t]' "$go_out" || true
 echo "go:   $gp passed, $gf failed, $gs skipped"
 ((${#node_files[@]} > 0)) && echo "node: $np passed, $nf failed, $ns skipped"
+[[ -z ${SKIP_DEPLOY:-} ]] && echo "deploy: $dp passed, $df failed"
 if ((${#failed[@]} > 0)); then
 	echo "failed steps: ${failed[*]}"
 	# A failed step with no failed test (vet, a build) still counts as one failure.
-	((gf + nf == 0)) && gf=1
+	((gf + nf + df == 0)) && gf=1
 fi
-echo "total: $((gp + np)) passed, $((gf + nf)) failed, $((gs + ns)) skipped"
+echo "total: $((gp + np + dp)) passed, $((gf + nf + df)) failed, $((gs + ns)) skipped"
 ((${#failed[@]} == 0))

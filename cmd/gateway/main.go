@@ -44,21 +44,26 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		return 0
 	}
 	log := cfg.NewLogger(stderr)
+	gateway.SetRedisLogger(log)
 
 	gw, err := gateway.New(gateway.Config{
-		Addr:            cfg.Addr,
-		Version:         buildVersion(),
-		RedisURL:        cfg.RedisURL,
-		RedisKey:        cfg.RedisKey,
-		RedisSharded:    cfg.RedisSharded,
-		CORSOrigins:     cfg.CORSOrigins,
-		PingInterval:    cfg.PingInterval,
-		PingTimeout:     cfg.PingTimeout,
-		MaxPayload:      cfg.MaxPayload,
-		AllowEIO3:       cfg.AllowEIO3,
-		Path:            cfg.Path,
-		ShutdownTimeout: cfg.ShutdownTimeout,
-		Logger:          log,
+		Addr:               cfg.Addr,
+		Version:            buildVersion(),
+		RedisURL:           cfg.RedisURL,
+		RedisKey:           cfg.RedisKey,
+		RedisSharded:       cfg.RedisSharded,
+		CORSOrigins:        cfg.CORSOrigins,
+		CORSCredentials:    cfg.CORSCredentials,
+		Cookie:             cfg.Cookie,
+		PingInterval:       cfg.PingInterval,
+		PingTimeout:        cfg.PingTimeout,
+		MaxPayload:         cfg.MaxPayload,
+		ShutdownTimeout:    cfg.ShutdownTimeout,
+		DrainDelay:         cfg.DrainDelay,
+		AllowEIO3:          cfg.AllowEIO3,
+		Path:               cfg.Path,
+		ReadyRequiresRedis: cfg.ReadyRequiresRedis,
+		Logger:             log,
 	})
 	if err != nil {
 		log.Error("cannot start", "err", err)

@@ -95,6 +95,37 @@ func TestParse(t *testing.T) {
 					t.Errorf("RedisKey = %q", c.RedisKey)
 				}
 			}},
+		{"bare cookie is io", []string{"-cookie"}, env(),
+			func(t *testing.T, c Config) {
+				if c.Cookie != "io" {
+					t.Errorf("Cookie = %q", c.Cookie)
+				}
+			}},
+		{"named cookie", []string{"-cookie=sticky"}, env(),
+			func(t *testing.T, c Config) {
+				if c.Cookie != "sticky" {
+					t.Errorf("Cookie = %q", c.Cookie)
+				}
+			}},
+		{"cookie env", nil, env("SOCKGATE_COOKIE", "true"),
+			func(t *testing.T, c Config) {
+				if c.Cookie != "io" {
+					t.Errorf("Cookie = %q", c.Cookie)
+				}
+			}},
+		{"cookie off", []string{"-cookie=false"}, env("SOCKGATE_COOKIE", "io"),
+			func(t *testing.T, c Config) {
+				if c.Cookie != "" {
+					t.Errorf("Cookie = %q", c.Cookie)
+				}
+			}},
+		{"drain and readiness", []string{"-drain-delay=5s", "-redis-url=redis://x:6379"},
+			env("SOCKGATE_READY_REQUIRES_REDIS", "true", "SOCKGATE_CORS_ORIGINS", "*", "SOCKGATE_CORS_CREDENTIALS", "1"),
+			func(t *testing.T, c Config) {
+				if c.DrainDelay != 5*time.Second || !c.ReadyRequiresRedis || !c.CORSCredentials {
+					t.Errorf("%+v", c)
+				}
+			}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -125,6 +156,10 @@ func TestParseErrors(t *testing.T) {
 		{"negative timeout", []string{"-ping-timeout=-1s"}, env(), "ping-timeout"},
 		{"sharded without url", []string{"-redis-sharded"}, env(), "redis-sharded"},
 		{"unknown flag", []string{"-nope"}, env(), "nope"},
+		{"bad cookie name", []string{"-cookie=a b"}, env(), "cookie"},
+		{"negative drain delay", []string{"-drain-delay=-1s"}, env(), "drain-delay"},
+		{"credentials without origins", []string{"-cors-credentials"}, env(), "cors-credentials"},
+		{"readiness without redis", []string{"-ready-requires-redis"}, env(), "ready-requires-redis"},
 		{"stray argument", []string{"serve"}, env(), "serve"},
 	}
 	for _, tt := range tests {
@@ -145,7 +180,8 @@ func TestUsage(t *testing.T) {
 	}
 	for _, want := range []string{"-addr", "SOCKGATE_ADDR", "-redis-url", "SOCKGATE_REDIS_URL", "-redis-key", "-redis-sharded",
 		"-cors-origins", "-ping-interval", "-ping-timeout", "-max-payload", "-log-level", "-log-format", "-shutdown-timeout",
-		"SOCKGATE_SHUTDOWN_TIMEOUT", "-debug-addr", "SOCKGATE_DEBUG_ADDR", "(default :3000)", "(default socket.io)",
+		"SOCKGATE_SHUTDOWN_TIMEOUT", "-drain-delay", "SOCKGATE_DRAIN_DELAY", "-ready-requires-redis", "SOCKGATE_READY_REQUIRES_REDIS",
+		"-cookie", "SOCKGATE_COOKIE", "-cors-credentials", "SOCKGATE_CORS_CREDENTIALS", "-debug-addr", "SOCKGATE_DEBUG_ADDR", "(default :3000)", "(default socket.io)",
 		"-allow-eio3", "SOCKGATE_ALLOW_EIO3", "-path", "SOCKGATE_PATH", "(default /socket.io/)"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("usage lacks %q", want)

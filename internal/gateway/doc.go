@@ -6,12 +6,16 @@
 //	/             the chat room demo
 //	/metrics      Prometheus metrics (the gateway's own registry)
 //	/healthz      liveness: 200 while the process serves HTTP
-//	/readyz       readiness: 200 unless draining or the adapter is degraded
+//	/readyz       readiness (readiness.go): 200 unless draining (or, with
+//	              ReadyRequiresRedis, the adapter is degraded); ?verbose
+//	              answers every condition as JSON
 //
-// Run serves until its context ends, then drains: readiness turns false, the
-// listener closes, sockets are disconnected in paced steps (so that clients
+// Run serves until its context ends, then drains: readiness turns false and
+// new Engine.IO handshakes get 503 at once while the listener and the
+// existing sessions go on; after DrainDelay the connections are closed in
+// paced steps, each flushing what is queued for it (so that clients
 // reconnect elsewhere without a storm), and what is left is closed when the
-// shutdown timeout ends.
+// shutdown timeout ends. Then the listener closes.
 //
 // The built-in events of the main namespace (see events.go) are the ones the
 // README documents: join, leave, message and echo.

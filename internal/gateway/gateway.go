@@ -44,6 +44,13 @@ type Config struct {
 	// CORSOrigins may use the polling transport cross-origin ("*": any).
 	// Default none.
 	CORSOrigins []string
+	// CORSCredentials allows credentialed cross-origin requests (cookies):
+	// Access-Control-Allow-Credentials, and the request's origin echoed
+	// instead of "*".
+	CORSCredentials bool
+	// Cookie names the cookie set on the Engine.IO handshake with the
+	// session ID, for cookie-sticky load balancers. Default none.
+	Cookie string
 	// PingInterval, PingTimeout and MaxPayload are the Engine.IO settings.
 	// Defaults 25s, 20s, 1,000,000 bytes.
 	PingInterval time.Duration
@@ -58,8 +65,16 @@ type Config struct {
 	// MaxRooms bounds the rooms one socket may join with the join event.
 	// Default 100.
 	MaxRooms int
-	// ShutdownTimeout bounds the drain of Run. Default 20s.
+	// ShutdownTimeout bounds the drain of Run, after DrainDelay. Default 20s.
 	ShutdownTimeout time.Duration
+	// DrainDelay is how long a draining node keeps serving every connection
+	// with readiness already false before it closes the first ones, so that
+	// load balancers notice first. Default 0.
+	DrainDelay time.Duration
+	// ReadyRequiresRedis makes an unhealthy adapter (Redis unreachable) a
+	// readiness condition. Default false: the outage shows in metrics, logs
+	// and /readyz?verbose only.
+	ReadyRequiresRedis bool
 	// Logger receives the gateway's logs. Default slog.Default().
 	Logger *slog.Logger
 }
@@ -86,6 +101,7 @@ type Gateway struct {
 	onEvent session.EventHandler // the built-in events; one func value for every socket
 
 	draining     atomic.Bool
+	drainBatch   int // connections closed per drain step
 	shutdownOnce sync.Once
 	shutdownErr  error
 }
@@ -114,7 +130,7 @@ func New(cfg Config) (*Gateway, error) {
 	if !strings.HasPrefix(cfg.Path, "/") || !strings.HasSuffix(cfg.Path, "/") || cfg.Path == "/" {
 		return nil, fmt.Errorf("gateway: Path %q must start and end with a slash and not be /", cfg.Path)
 	}
-	g := &Gateway{cfg: cfg, log: cfg.Logger, bundle: web.NewBundle(cfg.Path)}
+	g := &Gateway{cfg: cfg, log: cfg.Logger, bundle: web.NewBundle(cfg.Path), drainBatch: defaultDrainBatch}
 
 	switch {
 	case cfg.Adapter != nil:
@@ -132,6 +148,7 @@ func New(cfg Config) (*Gateway, error) {
 	var cors transport.CORS
 	if len(cfg.CORSOrigins) > 0 {
 		cors.Origins = cfg.CORSOrigins
+		cors.Credentials = cfg.CORSCredentials
 	}
 	io, err := session.NewServer(session.Config{
 		PingInterval: cfg.PingInterval,
@@ -140,6 +157,7 @@ func New(cfg Config) (*Gateway, error) {
 		AllowEIO3:    cfg.AllowEIO3,
 		CORS:         cors,
 		AllowRequest: g.allowRequest,
+		Cookie:       cfg.Cookie,
 		Adapter:      g.adapter,
 		Logger:       cfg.Logger,
 		// The built-in events never wait: broadcasts queue their writes
@@ -186,33 +204,20 @@ func (g *Gateway) AdapterName() string {
 	}
 }
 
-// Ready reports whether the node should receive new clients: nil unless it
-// is draining or its adapter reports itself degraded.
-func (g *Gateway) Ready() error {
-	if g.draining.Load() {
-		return errDraining
-	}
-	if h, ok := g.adapter.(adapter.Health); ok {
-		if err := h.Health(); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 var errDraining = errors.New("gateway: draining")
 
-// allowRequest refuses new Engine.IO sessions while draining.
+// allowRequest refuses new Engine.IO sessions while draining, with 503 so
+// that the client (or the load balancer) retries on another node.
 func (g *Gateway) allowRequest(*http.Request) error {
 	if g.draining.Load() {
-		return errDraining
+		return &transport.StatusError{Status: http.StatusServiceUnavailable, Err: errDraining}
 	}
 	return nil
 }
 
 // Run listens on Config.Addr and serves until ctx ends, then drains and
-// shuts down within Config.ShutdownTimeout. It returns nil after a clean
-// shutdown.
+// shuts down within Config.DrainDelay + Config.ShutdownTimeout. It returns
+// nil after a clean shutdown.
 func (g *Gateway) Run(ctx context.Context) error {
 	ln, err := net.Listen("tcp", g.cfg.Addr)
 	if err != nil {
@@ -241,8 +246,8 @@ func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
 	case <-ctx.Done():
 	}
 
-	g.log.Info("draining", "timeout", g.cfg.ShutdownTimeout)
-	sctx, cancel := context.WithTimeout(context.Background(), g.cfg.ShutdownTimeout)
+	g.log.Info("draining", "delay", g.cfg.DrainDelay, "timeout", g.cfg.ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), g.cfg.DrainDelay+g.cfg.ShutdownTimeout)
 	defer cancel()
 	// Shutdown stops accepting Engine.IO sessions (and turns /readyz to 503)
 	// at once, then closes the sessions, hijacked websockets included. The
@@ -277,8 +282,9 @@ func (g *Gateway) logStartup(addr net.Addr) {
 		"client_bundle", bundle)
 }
 
-// Shutdown drains the node (readiness false, new sessions refused, sockets
-// disconnected in paced steps), closes the Socket.IO server and its
+// Shutdown drains the node (readiness false and new sessions refused at
+// once; after Config.DrainDelay, connections closed in paced steps, each
+// flushing what is queued for it), closes the Socket.IO server and its
 // connections, and closes the adapter it built. Connections left when ctx
 // ends are closed at once. It is idempotent; later calls return the first
 // result.

@@ -24,20 +24,19 @@ func (g *Gateway) healthz(w http.ResponseWriter, r *http.Request) {
 	probe(w, r, http.StatusOK, "ok")
 }
 
-// readyz is the readiness probe: 503 while draining or while the adapter
-// is degraded (Redis unreachable: the node serves its local sockets only).
-func (g *Gateway) readyz(w http.ResponseWriter, r *http.Request) {
-	if err := g.Ready(); err != nil {
-		probe(w, r, http.StatusServiceUnavailable, "not ready: "+err.Error())
-		return
-	}
-	probe(w, r, http.StatusOK, "ready")
-}
-
-func probe(w http.ResponseWriter, r *http.Request, code int, text string) {
+// methodOK answers 405 to anything but GET and HEAD and reports whether
+// the method is one of them.
+func methodOK(w http.ResponseWriter, r *http.Request) bool {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return false
+	}
+	return true
+}
+
+func probe(w http.ResponseWriter, r *http.Request, code int, text string) {
+	if !methodOK(w, r) {
 		return
 	}
 	h := w.Header()

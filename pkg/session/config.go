@@ -25,8 +25,12 @@ type Config struct {
 	// AllowEIO3 accepts socket.io-client 2.x clients (Engine.IO v3,
 	// Socket.IO protocol v4), as Node's allowEIO3 does. Default false.
 	AllowEIO3 bool
-	// AllowRequest, if set, may refuse an Engine.IO handshake. Default: allow all.
+	// AllowRequest, if set, may refuse an Engine.IO handshake (HTTP 403, or
+	// the status of a *transport.StatusError). Default: allow all.
 	AllowRequest func(r *http.Request) error
+	// Cookie names a cookie set on the handshake with the session ID (the
+	// cookie option of socket.io). Default none.
+	Cookie string
 
 	// Socket.IO settings.
 
@@ -100,6 +104,7 @@ func (c *Config) transport(h transport.Handler) transport.Config {
 		CORS:            c.CORS,
 		AllowEIO3:       c.AllowEIO3,
 		AllowRequest:    c.AllowRequest,
+		Cookie:          c.Cookie,
 		Logger:          c.Logger,
 		Handler:         h,
 	}

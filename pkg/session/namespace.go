@@ -234,6 +234,7 @@ func (l local) Deliver(pkt *socketio.Packet, flags adapter.Flags, to iter.Seq[ad
 		}
 	}
 	l.n.srv.stats.packetsOut.Add(sent)
+	l.n.srv.stats.fanOut.Observe(float64(sent))
 }
 
 func (l local) DeliverWithAck(ctx context.Context, pkt *socketio.Packet, flags adapter.Flags, to iter.Seq[adapter.Socket], ack func(*socketio.Packet)) int {
@@ -244,10 +245,12 @@ func (l local) DeliverWithAck(ctx context.Context, pkt *socketio.Packet, flags a
 	// A recipient that disconnects replies nil: the EmitWithAck of this
 	// node, if it is the requester, stops waiting for it.
 	collector, _ := ctx.Value(ackCollectorKey{}).(*ackCollector)
+	start := time.Now()
 	f := func(reply *socketio.Packet) {
 		switch {
 		case ctx.Err() != nil:
 		case reply != nil:
+			l.n.srv.stats.ackRoundTrip.ObserveSince(start)
 			ack(reply)
 		case collector != nil:
 			collector.gone()
@@ -261,6 +264,7 @@ func (l local) DeliverWithAck(ctx context.Context, pkt *socketio.Packet, flags a
 		}
 	}
 	l.n.srv.stats.packetsOut.Add(uint64(len(socks)))
+	l.n.srv.stats.fanOut.Observe(float64(len(socks)))
 	if len(socks) > 0 {
 		context.AfterFunc(ctx, func() {
 			for _, s := range socks {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/sockgate/sockgate/pkg/adapter"
+	"github.com/sockgate/sockgate/pkg/histogram"
 	"github.com/sockgate/sockgate/pkg/protocol/socketio"
 	"github.com/sockgate/sockgate/pkg/transport"
 )
@@ -43,6 +44,9 @@ type Server struct {
 type counters struct {
 	connections, sockets, acksPending                                            atomic.Int64
 	packetsIn, packetsOut, broadcasts, handlerPanics, connectErrors, parseErrors atomic.Uint64
+
+	ackRoundTrip *histogram.Histogram // seconds from an EmitWithAck write to the client's ack
+	fanOut       *histogram.Histogram // local recipients of each delivered broadcast
 }
 
 // Stats is a snapshot of a Server's counters.
@@ -57,6 +61,14 @@ type Stats struct {
 	HandlerPanics uint64 // panics recovered in user handlers
 	ConnectErrors uint64 // connections refused (unknown namespace, middleware)
 	ParseErrors   uint64 // connections closed for a malformed packet
+
+	// AckRoundTrip is the time from a server-to-client EmitWithAck (one
+	// socket, or each recipient of a broadcast) to the client's ack, in
+	// seconds; acks that never come are not observed.
+	AckRoundTrip histogram.Snapshot
+	// FanOut is the number of local recipients of each broadcast delivered
+	// on this node, local or from the cluster.
+	FanOut histogram.Snapshot
 }
 
 // NewServer returns a server with the main namespace "/" created.
@@ -85,6 +97,8 @@ func newServer(cfg Config) (*Server, error) {
 		nsps:    make(map[string]*Namespace),
 		clients: make(map[*client]struct{}),
 	}
+	s.stats.ackRoundTrip = histogram.NewLatency()
+	s.stats.fanOut = histogram.NewSize()
 	if s.adapter == nil {
 		s.adapter, s.ownAdapter = adapter.NewMemory(), true
 	}
@@ -170,6 +184,8 @@ func (s *Server) Stats() Stats {
 		HandlerPanics: c.handlerPanics.Load(),
 		ConnectErrors: c.connectErrors.Load(),
 		ParseErrors:   c.parseErrors.Load(),
+		AckRoundTrip:  c.ackRoundTrip.Snapshot(),
+		FanOut:        c.fanOut.Snapshot(),
 	}
 }
 

@@ -223,6 +223,7 @@ func (s *Socket) EmitWithAck(ctx context.Context, event string, args ...any) (*A
 	if !s.addAck(p.ID, func(p *socketio.Packet) { ch <- p }) {
 		return nil, ErrDisconnected
 	}
+	start := time.Now()
 	if err := s.send(p, false); err != nil {
 		s.removeAck(p.ID)
 		return nil, err
@@ -232,6 +233,7 @@ func (s *Socket) EmitWithAck(ctx context.Context, event string, args ...any) (*A
 		if reply == nil {
 			return nil, ErrDisconnected
 		}
+		s.nsp.srv.stats.ackRoundTrip.ObserveSince(start)
 		return newArgs(reply), nil
 	case <-ctx.Done():
 		s.removeAck(p.ID)

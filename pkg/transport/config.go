@@ -61,10 +61,15 @@ type Config struct {
 	// "Unsupported protocol version".
 	AllowEIO3 bool
 	// AllowRequest, if set, may refuse a handshake (e.g. while draining); the
-	// client gets HTTP 403 with error code 4 and the error's text.
+	// client gets HTTP 403 with error code 4 and the error's text, or the
+	// status of a *StatusError.
 	AllowRequest func(r *http.Request) error
-	Logger       *slog.Logger // default slog.Default()
-	Handler      Handler      // required
+	// Cookie, if set, names a cookie holding the session ID that the
+	// handshake response sets (Path=/, HttpOnly, SameSite=Lax), for
+	// cookie-sticky load balancers. Default none.
+	Cookie  string
+	Logger  *slog.Logger // default slog.Default()
+	Handler Handler      // required
 }
 
 func (cfg Config) withDefaults() (Config, error) {

@@ -56,6 +56,7 @@ type Conn struct {
 	lastMsg   atomic.Int64 // unix nanoseconds of the last message received
 	busyUntil atomic.Int64 // a websocket reader waits in a goroutine until then
 	logged    atomic.Bool  // bad input was logged once already
+	tooLarge  atomic.Bool  // closed for a message over MaxPayload (counted apart)
 
 	mu         sync.Mutex // protects everything below
 	state      connState
@@ -294,7 +295,11 @@ func (c *Conn) close(reason string, mode closeMode) {
 	}
 	c.mu.Unlock()
 
-	s.stats.countClose(reason)
+	if reason == ReasonTransportError && c.tooLarge.Load() {
+		s.stats.closeTooLarge.Add(1)
+	} else {
+		s.stats.countClose(reason)
+	}
 	if !keep {
 		s.unregister(c)
 	}

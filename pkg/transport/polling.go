@@ -180,6 +180,7 @@ func (s *Server) servePost(c *Conn, w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) payloadTooLarge(c *Conn, w http.ResponseWriter) {
 	s.stats.tooLarge.Add(1)
+	c.tooLarge.Store(true)
 	c.badInput("polling body over MaxPayload", nil)
 	w.Header().Set("Connection", "close")
 	w.WriteHeader(http.StatusRequestEntityTooLarge)

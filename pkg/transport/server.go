@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -135,11 +136,22 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if s.closing.Load() {
-		http.Error(w, ErrServerClosed.Error(), http.StatusServiceUnavailable)
+		s.stats.unavailable.Add(1)
+		writeError(w, codeForbidden, http.StatusServiceUnavailable, ErrServerClosed.Error())
 		return
 	}
 	if s.cfg.AllowRequest != nil {
 		if err := s.cfg.AllowRequest(r); err != nil {
+			var se *StatusError
+			if errors.As(err, &se) && se.Status != http.StatusForbidden {
+				if se.Status == http.StatusServiceUnavailable {
+					s.stats.unavailable.Add(1)
+				} else {
+					s.stats.codes[codeForbidden].Add(1)
+				}
+				writeError(w, codeForbidden, se.Status, err.Error())
+				return
+			}
 			s.refuse(w, codeForbidden, err.Error())
 			return
 		}
@@ -159,14 +171,25 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveWebSocketHandshake(w, r, req)
 		return
 	}
-	c := s.newConn(req, TransportPolling, nil)
+	c := s.newConn(newID(), req, TransportPolling, nil)
+	s.setCookie(w, c.id)
 	s.open(c)
 	s.servePoll(c, w, r)
 }
 
 func (s *Server) refuse(w http.ResponseWriter, code int, message string) {
 	s.stats.codes[code].Add(1)
-	writeError(w, code, message)
+	writeError(w, code, 0, message)
+}
+
+// setCookie sets Config.Cookie on a handshake response: the session ID, for
+// load balancers that stick on a cookie (the reference server's cookie
+// option, with its defaults: path /, HttpOnly, SameSite=Lax).
+func (s *Server) setCookie(w http.ResponseWriter, sid string) {
+	if s.cfg.Cookie == "" {
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: s.cfg.Cookie, Value: sid, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode})
 }
 
 func isWebSocketUpgrade(r *http.Request) bool {
@@ -221,8 +244,8 @@ func (s *Server) unregister(c *Conn) {
 }
 
 // newConn builds a session whose first queued frame is its open packet.
-func (s *Server) newConn(req *Request, transport string, ws *wsConn) *Conn {
-	c := &Conn{srv: s, id: newID(), req: req, transport: transport, ws: ws}
+func (s *Server) newConn(id string, req *Request, transport string, ws *wsConn) *Conn {
+	c := &Conn{srv: s, id: id, req: req, transport: transport, ws: ws}
 	c.setProtocol(req)
 	upgrades := s.upgrades
 	if transport == TransportWebSocket {

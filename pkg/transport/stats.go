@@ -24,14 +24,18 @@ type Stats struct {
 	Errors ErrorStats
 }
 
-// ReasonStats counts closed sessions by reason.
+// ReasonStats counts closed sessions by reason. PayloadTooLarge counts the
+// sessions closed for a polling body or websocket message over MaxPayload:
+// their Handler reason is "transport error" (as in the reference server),
+// but they are not in TransportError.
 type ReasonStats struct {
-	TransportClose uint64
-	TransportError uint64
-	PingTimeout    uint64
-	ParseError     uint64
-	ForcedClose    uint64
-	ServerShutdown uint64
+	TransportClose  uint64
+	TransportError  uint64
+	PingTimeout     uint64
+	ParseError      uint64
+	ForcedClose     uint64
+	ServerShutdown  uint64
+	PayloadTooLarge uint64
 }
 
 // ErrorStats counts bad requests and bad input by kind.
@@ -42,6 +46,7 @@ type ErrorStats struct {
 	BadRequest          uint64
 	Forbidden           uint64
 	UnsupportedProtocol uint64
+	Unavailable         uint64 // handshakes refused with 503 (shutting down, AllowRequest's StatusError)
 
 	ParseErrors     uint64 // undecodable packets or polling bodies
 	InvalidUTF8     uint64 // text frames that are not UTF-8
@@ -63,7 +68,8 @@ type counters struct {
 	slowConsumer, volatileDropped      atomic.Uint64
 	closeTransport, closeError         atomic.Uint64
 	closePing, closeParse, closeForced atomic.Uint64
-	closeShutdown                      atomic.Uint64
+	closeShutdown, closeTooLarge       atomic.Uint64
+	unavailable                        atomic.Uint64
 
 	codes [6]atomic.Uint64
 
@@ -103,12 +109,13 @@ func (s *Server) Stats() Stats {
 		SlowConsumerCloses: c.slowConsumer.Load(),
 		VolatileDropped:    c.volatileDropped.Load(),
 		Closes: ReasonStats{
-			TransportClose: c.closeTransport.Load(),
-			TransportError: c.closeError.Load(),
-			PingTimeout:    c.closePing.Load(),
-			ParseError:     c.closeParse.Load(),
-			ForcedClose:    c.closeForced.Load(),
-			ServerShutdown: c.closeShutdown.Load(),
+			TransportClose:  c.closeTransport.Load(),
+			TransportError:  c.closeError.Load(),
+			PingTimeout:     c.closePing.Load(),
+			ParseError:      c.closeParse.Load(),
+			ForcedClose:     c.closeForced.Load(),
+			ServerShutdown:  c.closeShutdown.Load(),
+			PayloadTooLarge: c.closeTooLarge.Load(),
 		},
 		Errors: ErrorStats{
 			UnknownTransport:    c.codes[codeUnknownTransport].Load(),
@@ -117,6 +124,7 @@ func (s *Server) Stats() Stats {
 			BadRequest:          c.codes[codeBadRequest].Load(),
 			Forbidden:           c.codes[codeForbidden].Load(),
 			UnsupportedProtocol: c.codes[codeUnsupportedProtocol].Load(),
+			Unavailable:         c.unavailable.Load(),
 			ParseErrors:         c.parse.Load(),
 			InvalidUTF8:         c.utf8.Load(),
 			PayloadTooLarge:     c.tooLarge.Load(),

@@ -149,11 +149,13 @@ func (s *Server) accept(w http.ResponseWriter, r *http.Request) (*wsConn, error)
 // serveWebSocketHandshake opens a session whose first transport is a
 // websocket: the open packet is its first text frame.
 func (s *Server) serveWebSocketHandshake(w http.ResponseWriter, r *http.Request, req *Request) {
+	id := newID()
+	s.setCookie(w, id) // on the 101 response
 	t, err := s.accept(w, r)
 	if err != nil {
 		return
 	}
-	c := s.newConn(req, TransportWebSocket, t)
+	c := s.newConn(id, req, TransportWebSocket, t)
 	s.open(c)
 	c.mu.Lock()
 	c.kickLocked() // write the open packet (and what OnOpen sent)
@@ -266,6 +268,12 @@ func (c *Conn) readBurst(t *wsConn) (wait bool) {
 	for {
 		typ, data, err := t.conn.Read(context.Background())
 		if err != nil {
+			if errors.Is(err, websocket.ErrMessageTooBig) {
+				// The library has answered with close code 1009.
+				s.stats.tooLarge.Add(1)
+				c.tooLarge.Store(true)
+				c.badInput("websocket message over MaxPayload", nil)
+			}
 			c.transportFailed(t, readErrorReason(err))
 			return false
 		}

@@ -171,6 +171,27 @@ func TestWebSocketOversizeMessage(t *testing.T) {
 	if err := readClosed(t, ws); websocket.CloseStatus(err) != websocket.StatusMessageTooBig {
 		t.Fatalf("client saw %v", err)
 	}
+	st := ts.Stats()
+	if st.Errors.PayloadTooLarge != 1 || st.Closes.PayloadTooLarge != 1 || st.Closes.TransportError != 0 {
+		t.Fatalf("payload too large: errors %d, closes %+v", st.Errors.PayloadTooLarge, st.Closes)
+	}
+}
+
+func TestWebSocketHandshakeCookie(t *testing.T) {
+	ts := newTestServer(t, Config{Cookie: "io"})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	ws, resp, err := websocket.Dial(ctx, ts.wsURL("?EIO=4&transport=websocket"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.CloseNow()
+	_, open := read(t, ws)
+	c := ts.rec.waitOpen(t)
+	want := "io=" + c.ID() + "; Path=/; HttpOnly; SameSite=Lax"
+	if got := resp.Header.Get("Set-Cookie"); got != want || !strings.Contains(open, c.ID()) {
+		t.Fatalf("Set-Cookie %q, want %q (open packet %s)", got, want, open)
+	}
 }
 
 func TestWebSocketBadPacket(t *testing.T) {

@@ -154,12 +154,23 @@ export async function startNodePeer(opts) {
 }
 
 // startGoNode starts a gateway joined to opts.redis (a node peer with
-// SOCKGATE_TEST_SERVER=node). It waits for /readyz when the gateway has it.
+// SOCKGATE_TEST_SERVER=node). It waits until /readyz is 200 and
+// /readyz?verbose reports the cluster connection ok.
 export async function startGoNode(opts) {
   if (REFERENCE) return startNodePeer(opts);
   const server = await startGateway({ args: clusterArgs(opts) });
   const node = new Node("go", server);
-  await waitUntil(async () => [200, 404].includes(await node.status("/readyz")), 10_000, "gateway /readyz").catch(async (err) => {
+  // Ready, and joined to Redis (which readiness does not require).
+  const joined = async () => {
+    if ((await node.status("/readyz")) !== 200) return false;
+    try {
+      const res = await fetch(node.url + "/readyz?verbose", { signal: AbortSignal.timeout(2000) });
+      return (await res.json()).cluster === "ok";
+    } catch {
+      return false;
+    }
+  };
+  await waitUntil(joined, 10_000, "gateway /readyz and its Redis connection").catch(async (err) => {
     await node.stop();
     throw err;
   });

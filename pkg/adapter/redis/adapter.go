@@ -74,6 +74,7 @@ func New(cfg Config) (*Adapter, error) {
 		a.uid = randomUID(6) // uid2(6)
 	}
 	a.log = a.log.With("uid", a.uid)
+	a.stats.init()
 	a.ctx, a.cancel = context.WithCancel(context.Background())
 	a.pub.init(a)
 	a.subs.init(a)

@@ -376,8 +376,10 @@ func TestNodeInterop(t *testing.T) {
 					local.waitEmit(t, `["from-emitter-sse",1]`)
 				})
 			}
-			if st := a.Stats(); len(st.Malformed) > 0 {
-				t.Errorf("malformed messages: %v", st.Malformed)
+			for reason, n := range a.Stats().Malformed {
+				if n > 0 {
+					t.Errorf("%d malformed messages (%s)", n, reason)
+				}
 			}
 			peer.call(map[string]any{"cmd": "quit"})
 		})

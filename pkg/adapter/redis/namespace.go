@@ -497,6 +497,7 @@ const (
 	reqAllRooms reqKind = iota + 1
 	reqFetch
 	reqServerSideEmit
+	numReqKinds = iota // the kinds above, in the order of RequestTypes
 )
 
 type pending struct {
@@ -531,6 +532,7 @@ func (n *namespace) request(ctx context.Context, op string, kind reqKind, expect
 	n.requests[id] = p
 	n.mu.Unlock()
 	n.a.stats.requestsSent.Add(1)
+	defer n.a.stats.requestDuration[kind-1].ObserveSince(time.Now())
 
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()

@@ -34,6 +34,10 @@ type publisher struct {
 
 const maxBatch = 256
 
+// probeInterval is how often a failing publisher pings Redis, so that its
+// health comes back soon after Redis does even when nothing is published.
+const probeInterval = 100 * time.Millisecond
+
 func (p *publisher) init(a *Adapter) {
 	p.a = a
 	p.queue = make(chan pubItem, a.cfg.PublishQueueSize)
@@ -76,10 +80,20 @@ func (p *publisher) health() error {
 func (p *publisher) run() {
 	defer p.a.wg.Done()
 	batch := make([]pubItem, 0, maxBatch)
+	probe := time.NewTimer(probeInterval)
+	defer probe.Stop()
 	for {
+		if p.health() != nil {
+			probe.Reset(probeInterval)
+		} else {
+			probe.Stop()
+		}
 		select {
 		case it := <-p.queue:
 			batch = append(batch[:0], it)
+		case <-probe.C:
+			p.probe()
+			continue
 		case <-p.quit:
 			p.flush(batch[:0])
 			return
@@ -140,7 +154,9 @@ func (p *publisher) send(ctx context.Context, batch []pubItem, timeout time.Dura
 			pipe.Publish(ctx, it.channel, it.payload)
 		}
 	}
+	start := time.Now()
 	cmds, err := pipe.Exec(ctx)
+	p.a.stats.publishLatency.ObserveSince(start)
 	failed := 0
 	for i, it := range batch {
 		var e error
@@ -160,21 +176,35 @@ func (p *publisher) send(ctx context.Context, batch []pubItem, timeout time.Dura
 	c.published.Add(uint64(len(batch) - failed))
 	c.publishErrors.Add(uint64(failed))
 
+	if failed > 0 && err == nil {
+		err = errors.New("publish failed")
+	}
+	p.setHealth(err)
+}
+
+// probe pings Redis while publishing fails.
+func (p *publisher) probe() {
+	ctx, cancel := context.WithTimeout(p.a.ctx, time.Second)
+	defer cancel()
+	err := p.a.client.Ping(ctx).Err()
+	if p.a.ctx.Err() != nil {
+		return // closing
+	}
+	p.setHealth(err)
+}
+
+// setHealth records the outcome of a pipeline or probe (nil: success) and
+// logs the transitions.
+func (p *publisher) setHealth(err error) {
 	p.mu.Lock()
 	wasFailing := p.lastErr != nil
-	if failed > 0 {
-		if err == nil {
-			err = errors.New("publish failed")
-		}
-		p.lastErr = err
-	} else {
-		p.lastErr = nil
-	}
+	p.lastErr = err
 	p.mu.Unlock()
+	failed := err != nil
 	switch {
-	case failed > 0 && !wasFailing:
+	case failed && !wasFailing:
 		p.a.log.Warn("redis adapter: publishing fails; messages are dropped until Redis answers", "err", err)
-	case failed == 0 && wasFailing:
+	case !failed && wasFailing:
 		p.a.log.Info("redis adapter: publishing works again")
 		p.dropLogged.Store(false)
 	}

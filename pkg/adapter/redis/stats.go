@@ -1,6 +1,10 @@
 package redis
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+
+	"github.com/sockgate/sockgate/pkg/histogram"
+)
 
 // badReason classifies rejected messages.
 type badReason uint8
@@ -30,7 +34,21 @@ type counters struct {
 	requestsServed  atomic.Uint64
 	requestTimeouts atomic.Uint64
 	malformed       [numReasons]atomic.Uint64
+
+	publishLatency  *histogram.Histogram              // seconds per publish pipeline
+	requestDuration [numReqKinds]*histogram.Histogram // seconds per cluster request, by kind
 }
+
+func (c *counters) init() {
+	c.publishLatency = histogram.NewLatency()
+	for i := range c.requestDuration {
+		c.requestDuration[i] = histogram.NewLatency()
+	}
+}
+
+// requestTypes name the request kinds (reqAllRooms...) in
+// Stats.RequestDuration.
+var requestTypes = [numReqKinds]string{"allRooms", "fetchSockets", "serverSideEmit"}
 
 // Stats is a snapshot of an adapter's counters.
 type Stats struct {
@@ -42,8 +60,15 @@ type Stats struct {
 	RequestsServed  uint64 // cluster requests from other nodes handled here
 	RequestTimeouts uint64 // requests of this node that timed out
 	// Malformed counts rejected messages by reason: oversized, channel,
-	// namespace, msgpack, json, type, packet, panic.
+	// namespace, msgpack, json, type, packet, panic (always all of them).
 	Malformed map[string]uint64
+	// PublishLatency is the time of each publish pipeline (one or more
+	// messages sent together) until Redis answered or failed, in seconds.
+	PublishLatency histogram.Snapshot
+	// RequestDuration is the time of each cluster request of this node
+	// until every reply arrived or it timed out, in seconds, by request
+	// type: allRooms, fetchSockets and serverSideEmit (always all three).
+	RequestDuration map[string]histogram.Snapshot
 }
 
 // Stats returns a snapshot of the adapter's counters.
@@ -58,11 +83,14 @@ func (a *Adapter) Stats() Stats {
 		RequestsServed:  c.requestsServed.Load(),
 		RequestTimeouts: c.requestTimeouts.Load(),
 		Malformed:       make(map[string]uint64, numReasons),
+		PublishLatency:  c.publishLatency.Snapshot(),
+		RequestDuration: make(map[string]histogram.Snapshot, numReqKinds),
+	}
+	for i, h := range c.requestDuration {
+		s.RequestDuration[requestTypes[i]] = h.Snapshot()
 	}
 	for i := range c.malformed {
-		if v := c.malformed[i].Load(); v > 0 {
-			s.Malformed[badReason(i).String()] = v
-		}
+		s.Malformed[badReason(i).String()] = c.malformed[i].Load()
 	}
 	return s
 }

@@ -70,6 +70,7 @@ func offlineNamespace(t testing.TB, uid string, sharded bool) (*namespace, *recL
 	}
 	a.ctx, a.cancel = context.WithCancel(context.Background())
 	t.Cleanup(a.cancel)
+	a.stats.init()
 	a.pub.a = a
 	a.pub.queue = make(chan pubItem, 1024)
 	l := &recLocal{name: "/"}
