@@ -7,7 +7,8 @@
 #   3. go generate ./web: the socket.io-client bundle embedded by the gateway
 #   4. go vet ./...
 #   5. go test -race -count=1 ./...   (through scripts/testreport: plain
-#      go test output, failures only, and a "go: N passed, N failed" line)
+#      go test output, failures only, and a "go: N passed, N failed" line);
+#      with CI (or FUZZ) set, then every fuzz target for CI_FUZZTIME (3s)
 #   6. node --test on test/ (Node integration and browser tests), with
 #      SOCKGATE_GATEWAY_BIN / SOCKGATE_CONFORMANCE_BIN pointing at freshly
 #      built binaries
@@ -45,6 +46,13 @@ trap 'rm -f "$go_out" "$node_out" "$deploy_out"' EXIT
 # shellcheck disable=SC2086 # GOTESTFLAGS is a list of flags
 go test -race -count=1 ${GOTESTFLAGS:-} -json ./... 2>&1 | bin/testreport | tee "$go_out"
 ((PIPESTATUS[0] == 0 && PIPESTATUS[1] == 0)) || failed+=(go-test)
+
+# CI mode: every fuzz target for a few seconds (scripts/fuzz.sh); a crasher
+# fails the run and stays in testdata/fuzz/ to be committed with the fix.
+if [[ -n ${CI:-} || -n ${FUZZ:-} ]]; then
+	step "fuzz: every target for ${CI_FUZZTIME:-3s}"
+	FUZZTIME=${CI_FUZZTIME:-3s} scripts/fuzz.sh 2>&1 | grep -v '^fuzz: elapsed:' || failed+=(fuzz)
+fi
 
 # Node's test runner: files named like its default patterns under test/.
 node_files=()

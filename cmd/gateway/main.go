@@ -44,6 +44,14 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		return 0
 	}
 	log := cfg.NewLogger(stderr)
+	var jwtKey []byte
+	if cfg.JWTPublicKey != "" {
+		if jwtKey, err = os.ReadFile(cfg.JWTPublicKey); err != nil {
+			log.Error("cannot read the JWT public key", "err", err)
+			return 1
+		}
+	}
+
 	gateway.SetRedisLogger(log)
 
 	gw, err := gateway.New(gateway.Config{
@@ -64,6 +72,33 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		Path:               cfg.Path,
 		ReadyRequiresRedis: cfg.ReadyRequiresRedis,
 		Logger:             log,
+
+		AllowedOrigins:    cfg.AllowedOrigins,
+		MaxConnections:    cfg.MaxConnections,
+		HandshakeRate:     cfg.HandshakeRate,
+		EventRate:         cfg.EventRate,
+		EventBurst:        cfg.EventBurst,
+		MaxRooms:          cfg.MaxRooms,
+		MaxAcks:           cfg.MaxAcks,
+		MaxNamespaces:     cfg.MaxNamespaces,
+		ConnectTimeout:    cfg.ConnectTimeout,
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+		IdleTimeout:       cfg.IdleTimeout,
+		MaxHeaderBytes:    cfg.MaxHeaderBytes,
+		WriteQueueBytes:   cfg.WriteQueueBytes,
+		TCPSendBuffer:     cfg.TCPSendBuffer,
+		Backend: gateway.BackendConfig{
+			APIToken:          cfg.APIToken,
+			ConnectURL:        cfg.ConnectURL,
+			EventURL:          cfg.EventURL,
+			DisconnectURL:     cfg.DisconnectURL,
+			ProxyTimeout:      cfg.ProxyTimeout,
+			ProxyConcurrency:  cfg.ProxyConcurrency,
+			JWTSecret:         cfg.JWTSecret,
+			JWTPublicKey:      jwtKey,
+			ClientJoin:        cfg.ClientJoin,
+			NoClientBroadcast: !cfg.ClientBroadcast,
+		},
 	})
 	if err != nil {
 		log.Error("cannot start", "err", err)

@@ -32,8 +32,36 @@ type Config struct {
 	ReadyRequiresRedis bool          // -ready-requires-redis: an unhealthy adapter fails /readyz
 	ShowVersion        bool          // -version: print the version and exit
 	DebugAddr          string        // empty (default): no debug listener; else /debug/pprof/ there
-	AllowEIO3          bool          // accept socket.io-client 2.x (Engine.IO v3) clients
-	Path               string        // where Socket.IO is served, with a trailing slash; default "/socket.io/"
+
+	// Limits against abusive clients; 0 means none unless a default is given.
+	AllowedOrigins    []string      // Origin values that may open sessions; empty: CORSOrigins
+	MaxConnections    int           // open Engine.IO connections per node
+	HandshakeRate     float64       // new Engine.IO sessions per second per node
+	EventRate         float64       // client packets per second per socket
+	EventBurst        int           // token bucket size of EventRate; 0: EventRate rounded up
+	MaxRooms          int           // rooms one socket may join, default 100
+	MaxAcks           int           // server-to-client acks in flight per socket, default 1000
+	MaxNamespaces     int           // namespaces per Engine.IO connection
+	ConnectTimeout    time.Duration // Socket.IO CONNECT after the Engine.IO open, default 45s
+	ReadHeaderTimeout time.Duration // default 5s
+	IdleTimeout       time.Duration // keep-alive idle timeout, default 2m
+	MaxHeaderBytes    int           // request header bytes, default 16384
+	WriteQueueBytes   int           // per connection, default 4 MiB; overflow closes it (slow consumer)
+	TCPSendBuffer     int           // SO_SNDBUF of accepted connections; 0: the kernel's autotuning
+	// An application backend (README "Use it with your backend").
+	APIToken         string        // empty (default): no server API
+	ConnectURL       string        // connect proxy; empty: none
+	EventURL         string        // event proxy; empty: none
+	DisconnectURL    string        // disconnect notifications; empty: none
+	ProxyTimeout     time.Duration // default 5s
+	ProxyConcurrency int           // default 256
+	JWTSecret        string        // HS256 secret; empty: none
+	JWTPublicKey     string        // path of a PEM public key; empty: none
+	ClientJoin       string        // "any" (default), "none" or room-name prefixes
+	ClientBroadcast  bool          // default true
+
+	AllowEIO3 bool   // accept socket.io-client 2.x (Engine.IO v3) clients
+	Path      string // where Socket.IO is served, with a trailing slash; default "/socket.io/"
 }
 
 // EnvPrefix prefixes the environment variable of every flag: -redis-url is
@@ -72,6 +100,31 @@ func Parse(name string, args []string, getenv func(string) string, output io.Wri
 	fs.BoolVar(&c.ReadyRequiresRedis, "ready-requires-redis", false, "make /readyz answer 503 while Redis is unreachable; by default a Redis outage shows in metrics, logs and /readyz?verbose only, so that it cannot take every node out of the load balancer at once")
 	fs.BoolVar(&c.ShowVersion, "version", false, "print the version and exit")
 	fs.StringVar(&c.DebugAddr, "debug-addr", "", "`address` (host:port) of a separate listener serving Go's /debug/pprof/ profiles; empty (default) serves none. Keep it on loopback: profiles reveal internals")
+	var origins string
+	fs.StringVar(&origins, "allowed-origins", "", "comma-separated `origins` (scheme://host[:port]) whose browsers may open Engine.IO sessions and websocket upgrades; other Origin headers get 403, requests without one pass; * allows any; empty: the -cors-origins list (no check when that is empty or *)")
+	fs.IntVar(&c.MaxConnections, "max-connections", 0, "open Engine.IO connections per node; beyond it handshakes get 503 and /readyz 503 until below 95 %; 0: no limit")
+	fs.Float64Var(&c.HandshakeRate, "handshake-rate", 0, "new Engine.IO sessions per second per node (token bucket, burst = rate); over it handshakes get 503; 0: no limit")
+	fs.Float64Var(&c.EventRate, "event-rate", 0, "packets per second a client may send to one socket; excess packets are dropped, and a socket over the rate for 3s is disconnected (reason \"rate limited\"); 0: no limit")
+	fs.IntVar(&c.EventBurst, "event-burst", 0, "token bucket size of -event-rate; 0: the rate rounded up")
+	fs.IntVar(&c.MaxRooms, "max-rooms", 100, "rooms one socket may join with the join event")
+	fs.IntVar(&c.MaxAcks, "max-acks", 1000, "server-to-client acks a socket may owe at once; beyond it EmitWithAck fails at once")
+	fs.IntVar(&c.MaxNamespaces, "max-namespaces", 0, "namespaces one Engine.IO connection may connect to; beyond it CONNECT gets a connect error; 0: no limit")
+	fs.DurationVar(&c.ConnectTimeout, "connect-timeout", 45*time.Second, "how long an Engine.IO connection may wait before its first Socket.IO CONNECT")
+	fs.DurationVar(&c.ReadHeaderTimeout, "read-header-timeout", 5*time.Second, "how long a client may take to send its request headers")
+	fs.DurationVar(&c.IdleTimeout, "idle-timeout", 2*time.Minute, "how long an idle keep-alive HTTP connection stays open")
+	fs.IntVar(&c.MaxHeaderBytes, "max-header-bytes", 16384, "largest request header block in `bytes`; beyond it the request gets 431")
+	fs.IntVar(&c.WriteQueueBytes, "write-queue-bytes", 4<<20, "`bytes` queued for one connection that does not read fast enough; beyond it the connection is closed (slow consumer)")
+	fs.IntVar(&c.TCPSendBuffer, "tcp-send-buffer", 0, "kernel send buffer (SO_SNDBUF) of each accepted connection in `bytes`; bounds what a stalled client holds in the kernel (Linux autotunes up to 4 MiB) so that -write-queue-bytes takes effect sooner; 0: the kernel's default")
+	fs.StringVar(&c.APIToken, "api-token", "", "bearer `token` of the server API at /api/v1/; empty (default) turns the API off (every /api/ path is 404)")
+	fs.StringVar(&c.ConnectURL, "connect-url", "", "backend `URL` that every Socket.IO CONNECT is POSTed to (accept, refuse, user, rooms, data); with it, clients may connect to any namespace the backend accepts")
+	fs.StringVar(&c.EventURL, "event-url", "", "backend `URL` that every client event other than the built-in ones is POSTed to (ack, emit, join, leave, disconnect)")
+	fs.StringVar(&c.DisconnectURL, "disconnect-url", "", "backend `URL` that disconnections are POSTed to (best effort)")
+	fs.DurationVar(&c.ProxyTimeout, "proxy-timeout", 5*time.Second, "how long a backend request may take; then the connection is refused or the event acked with an error")
+	fs.IntVar(&c.ProxyConcurrency, "proxy-concurrency", 256, "most backend `requests` in flight at once")
+	fs.StringVar(&c.JWTSecret, "jwt-secret", "", "HS256 `secret` of the JWTs clients must connect with (auth {token} or Authorization: Bearer); empty: no JWT check")
+	fs.StringVar(&c.JWTPublicKey, "jwt-public-key", "", "`file` of a PEM public key (RSA: RS256, ECDSA P-256: ES256, Ed25519: EdDSA) of the JWTs clients must connect with")
+	fs.StringVar(&c.ClientJoin, "client-join", "any", "which rooms clients may join and leave with the built-in events: any, none, or comma-separated room-name `prefixes`")
+	fs.BoolVar(&c.ClientBroadcast, "client-broadcast", true, "let clients in no room send the built-in message to everyone")
 	fs.BoolVar(&c.AllowEIO3, "allow-eio3", false, "also accept socket.io-client 2.x clients (Engine.IO v3 / Socket.IO protocol v4), as Node's allowEIO3")
 	fs.StringVar(&c.Path, "path", "/socket.io/", "URL `path` of Socket.IO and of the client bundle below it, as Node's path option (a trailing slash is implied)")
 	fs.Usage = func() { usage(fs) }
@@ -106,15 +159,22 @@ func Parse(name string, args []string, getenv func(string) string, output io.Wri
 		return Config{}, err
 	}
 
-	for o := range strings.SplitSeq(cors, ",") {
-		if o = strings.TrimSpace(o); o != "" {
-			c.CORSOrigins = append(c.CORSOrigins, o)
-		}
-	}
+	c.CORSOrigins = splitList(cors)
+	c.AllowedOrigins = splitList(origins)
 	if c.Path != "" && !strings.HasSuffix(c.Path, "/") {
 		c.Path += "/"
 	}
 	return c, c.validate()
+}
+
+func splitList(s string) []string {
+	var list []string
+	for v := range strings.SplitSeq(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			list = append(list, v)
+		}
+	}
+	return list
 }
 
 func (c Config) validate() error {
@@ -140,6 +200,15 @@ func (c Config) validate() error {
 	if c.ShutdownTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("-shutdown-timeout: %v is not positive", c.ShutdownTimeout))
 	}
+	if c.ProxyTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("-proxy-timeout: %v is not positive", c.ProxyTimeout))
+	}
+	if c.ProxyConcurrency <= 0 {
+		errs = append(errs, fmt.Errorf("-proxy-concurrency: %d is not positive", c.ProxyConcurrency))
+	}
+	if strings.TrimSpace(c.ClientJoin) == "" {
+		errs = append(errs, errors.New("-client-join: empty (any, none, or room-name prefixes)"))
+	}
 	if !strings.HasPrefix(c.Path, "/") || c.Path == "/" || strings.ContainsAny(c.Path, "?# \t") {
 		errs = append(errs, fmt.Errorf("-path: %q must start with / and name a path below / (the demo is served at /)", c.Path))
 	}
@@ -154,6 +223,34 @@ func (c Config) validate() error {
 	}
 	if !validCookieName(c.Cookie) {
 		errs = append(errs, fmt.Errorf("-cookie: %q is not a valid cookie name", c.Cookie))
+	}
+	// Limits: 0 turns some off; none may be negative, and those with a
+	// default must be positive.
+	for _, v := range []struct {
+		name        string
+		val         any
+		neg, nonPos bool
+	}{
+		{"-max-connections", c.MaxConnections, c.MaxConnections < 0, false},
+		{"-handshake-rate", c.HandshakeRate, c.HandshakeRate < 0, false},
+		{"-event-rate", c.EventRate, c.EventRate < 0, false},
+		{"-event-burst", c.EventBurst, c.EventBurst < 0, false},
+		{"-tcp-send-buffer", c.TCPSendBuffer, c.TCPSendBuffer < 0, false},
+		{"-max-namespaces", c.MaxNamespaces, c.MaxNamespaces < 0, false},
+		{"-max-rooms", c.MaxRooms, false, c.MaxRooms <= 0},
+		{"-max-acks", c.MaxAcks, false, c.MaxAcks <= 0},
+		{"-max-header-bytes", c.MaxHeaderBytes, false, c.MaxHeaderBytes <= 0},
+		{"-write-queue-bytes", c.WriteQueueBytes, false, c.WriteQueueBytes <= 0},
+		{"-connect-timeout", c.ConnectTimeout, false, c.ConnectTimeout <= 0},
+		{"-read-header-timeout", c.ReadHeaderTimeout, false, c.ReadHeaderTimeout <= 0},
+		{"-idle-timeout", c.IdleTimeout, false, c.IdleTimeout <= 0},
+	} {
+		switch {
+		case v.neg:
+			errs = append(errs, fmt.Errorf("%s: %v is negative", v.name, v.val))
+		case v.nonPos:
+			errs = append(errs, fmt.Errorf("%s: %v is not positive", v.name, v.val))
+		}
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		errs = append(errs, fmt.Errorf("-log-format: %q is neither text nor json", c.LogFormat))
@@ -211,6 +308,8 @@ sockgate is a Socket.IO (Engine.IO v4 / Socket.IO v5) gateway. It serves the
 chat demo at /, Socket.IO at /socket.io/, Prometheus metrics at /metrics and
 health checks at /healthz (live) and /readyz (ready). Without -redis-url it runs
 a single node; with it, every node on the same Redis and key forms one cluster.
+An application backend can decide who connects and what events do
+(-connect-url, -event-url), and act through the server API (-api-token).
 
 Every flag can also be set through its environment variable; a flag on the
 command line wins.

@@ -33,7 +33,19 @@ func TestParseDefaults(t *testing.T) {
 		LogLevel:        slog.LevelInfo,
 		LogFormat:       "text",
 		ShutdownTimeout: 20 * time.Second,
-		Path:            "/socket.io/",
+
+		MaxRooms:          100,
+		MaxAcks:           1000,
+		ConnectTimeout:    45 * time.Second,
+		ReadHeaderTimeout: 5 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    16384,
+		WriteQueueBytes:   4 << 20,
+		ProxyTimeout:      5 * time.Second,
+		ProxyConcurrency:  256,
+		ClientJoin:        "any",
+		ClientBroadcast:   true,
+		Path:              "/socket.io/",
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("defaults:\n got %+v\nwant %+v", c, want)
@@ -83,9 +95,29 @@ func TestParse(t *testing.T) {
 					t.Errorf("CORSOrigins = %q", c.CORSOrigins)
 				}
 			}},
+		{"backend", []string{"-client-broadcast=false", "-connect-url", "http://127.0.0.1:9/connect"},
+			env("SOCKGATE_API_TOKEN", "t0k", "SOCKGATE_CLIENT_JOIN", "user:,chat:", "SOCKGATE_PROXY_TIMEOUT", "2s", "SOCKGATE_JWT_SECRET", "s"),
+			func(t *testing.T, c Config) {
+				if c.ClientBroadcast || c.ConnectURL != "http://127.0.0.1:9/connect" || c.APIToken != "t0k" ||
+					c.ClientJoin != "user:,chat:" || c.ProxyTimeout != 2*time.Second || c.JWTSecret != "s" {
+					t.Errorf("%+v", c)
+				}
+			}},
 		{"logging", nil, env("SOCKGATE_LOG_LEVEL", "DEBUG", "SOCKGATE_LOG_FORMAT", "json"),
 			func(t *testing.T, c Config) {
 				if c.LogLevel != slog.LevelDebug || c.LogFormat != "json" {
+					t.Errorf("%+v", c)
+				}
+			}},
+		{"limits", []string{"-max-connections=100", "-handshake-rate=2.5", "-event-rate=50", "-max-rooms=7", "-read-header-timeout=1s",
+			"-allowed-origins", "https://a.example, https://b.example"},
+			env("SOCKGATE_EVENT_BURST", "80", "SOCKGATE_MAX_ACKS", "3", "SOCKGATE_MAX_NAMESPACES", "2", "SOCKGATE_CONNECT_TIMEOUT", "10s",
+				"SOCKGATE_IDLE_TIMEOUT", "30s", "SOCKGATE_MAX_HEADER_BYTES", "8192"),
+			func(t *testing.T, c Config) {
+				if c.MaxConnections != 100 || c.HandshakeRate != 2.5 || c.EventRate != 50 || c.EventBurst != 80 || c.MaxRooms != 7 ||
+					c.MaxAcks != 3 || c.MaxNamespaces != 2 || c.ConnectTimeout != 10*time.Second || c.ReadHeaderTimeout != time.Second ||
+					c.IdleTimeout != 30*time.Second || c.MaxHeaderBytes != 8192 ||
+					!reflect.DeepEqual(c.AllowedOrigins, []string{"https://a.example", "https://b.example"}) {
 					t.Errorf("%+v", c)
 				}
 			}},
@@ -149,12 +181,18 @@ func TestParseErrors(t *testing.T) {
 		{"bad env bool", nil, env("SOCKGATE_REDIS_SHARDED", "maybe"), "SOCKGATE_REDIS_SHARDED"},
 		{"bad level", []string{"-log-level=loud"}, env(), "log-level"},
 		{"bad format", []string{"-log-format=xml"}, env(), "log-format"},
+		{"bad proxy concurrency", []string{"-proxy-concurrency=0"}, env(), "proxy-concurrency"},
+		{"empty client join", []string{"-client-join="}, env(), "client-join"},
 		{"zero payload", []string{"-max-payload=0"}, env(), "max-payload"},
 		{"relative path", []string{"-path=socket.io"}, env(), "-path"},
 		{"root path", []string{"-path=/"}, env(), "-path"},
 		{"path with a query", []string{"-path=/x?y"}, env(), "-path"},
 		{"negative timeout", []string{"-ping-timeout=-1s"}, env(), "ping-timeout"},
 		{"sharded without url", []string{"-redis-sharded"}, env(), "redis-sharded"},
+		{"negative connection limit", []string{"-max-connections=-1"}, env(), "max-connections"},
+		{"negative event rate", nil, env("SOCKGATE_EVENT_RATE", "-3"), "event-rate"},
+		{"zero rooms", []string{"-max-rooms=0"}, env(), "max-rooms"},
+		{"zero header timeout", []string{"-read-header-timeout=0s"}, env(), "read-header-timeout"},
 		{"unknown flag", []string{"-nope"}, env(), "nope"},
 		{"bad cookie name", []string{"-cookie=a b"}, env(), "cookie"},
 		{"negative drain delay", []string{"-drain-delay=-1s"}, env(), "drain-delay"},
@@ -182,6 +220,9 @@ func TestUsage(t *testing.T) {
 		"-cors-origins", "-ping-interval", "-ping-timeout", "-max-payload", "-log-level", "-log-format", "-shutdown-timeout",
 		"SOCKGATE_SHUTDOWN_TIMEOUT", "-drain-delay", "SOCKGATE_DRAIN_DELAY", "-ready-requires-redis", "SOCKGATE_READY_REQUIRES_REDIS",
 		"-cookie", "SOCKGATE_COOKIE", "-cors-credentials", "SOCKGATE_CORS_CREDENTIALS", "-debug-addr", "SOCKGATE_DEBUG_ADDR", "(default :3000)", "(default socket.io)",
+		"-allowed-origins", "-max-connections", "SOCKGATE_MAX_CONNECTIONS", "-handshake-rate", "-event-rate", "-event-burst",
+		"-max-rooms", "-max-acks", "-max-namespaces", "-connect-timeout", "-read-header-timeout", "(default 5s)",
+		"-idle-timeout", "-max-header-bytes", "-write-queue-bytes", "-tcp-send-buffer",
 		"-allow-eio3", "SOCKGATE_ALLOW_EIO3", "-path", "SOCKGATE_PATH", "(default /socket.io/)"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("usage lacks %q", want)

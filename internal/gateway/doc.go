@@ -5,9 +5,11 @@
 //	/socket.io/   Engine.IO / Socket.IO, and the socket.io-client bundle files
 //	/             the chat room demo
 //	/metrics      Prometheus metrics (the gateway's own registry)
+//	/api/         the server API (package api) with an API token, else 404
 //	/healthz      liveness: 200 while the process serves HTTP
-//	/readyz       readiness (readiness.go): 200 unless draining (or, with
-//	              ReadyRequiresRedis, the adapter is degraded); ?verbose
+//	/readyz       readiness (readiness.go): 200 unless draining, at
+//	              MaxConnections (until below 95 % of it) or, with
+//	              ReadyRequiresRedis, the adapter is degraded; ?verbose
 //	              answers every condition as JSON
 //
 // Run serves until its context ends, then drains: readiness turns false and
@@ -18,5 +20,9 @@
 // shutdown timeout ends. Then the listener closes.
 //
 // The built-in events of the main namespace (see events.go) are the ones the
-// README documents: join, leave, message and echo.
+// README documents: join, leave, message and echo. backends.go connects an
+// application backend: the server API, the connect, event and disconnect
+// proxies (package proxy, with dynamic namespaces under a connect proxy),
+// JWT authentication (package jwtauth) and the room policy of the built-in
+// join, leave and message.
 package gateway

@@ -65,6 +65,40 @@ type Config struct {
 	// MaxRooms bounds the rooms one socket may join with the join event.
 	// Default 100.
 	MaxRooms int
+
+	// Limits against abusive clients (see session.Config and
+	// transport.Config). Zero: the defaults below, or no limit.
+
+	// AllowedOrigins may open Engine.IO sessions; default CORSOrigins.
+	AllowedOrigins []string
+	// MaxConnections bounds the node's Engine.IO connections; at the limit
+	// handshakes get 503 and the node is not ready until it drops below
+	// 95 % of it. Default: no limit.
+	MaxConnections int
+	// HandshakeRate bounds new Engine.IO sessions per second. Default: no limit.
+	HandshakeRate float64
+	// EventRate and EventBurst bound a socket's packets per second.
+	// Default: no limit.
+	EventRate  float64
+	EventBurst int
+	// MaxAcks bounds the acks a socket owes the server. Default 1000.
+	MaxAcks int
+	// MaxNamespaces bounds the namespaces per connection. Default: no limit.
+	MaxNamespaces int
+	// ConnectTimeout bounds the wait for the first Socket.IO CONNECT.
+	// Default 45s.
+	ConnectTimeout time.Duration
+	// ReadHeaderTimeout, IdleTimeout and MaxHeaderBytes configure the HTTP
+	// server of Serve. Defaults 5s, 2m, 16 KiB.
+	ReadHeaderTimeout time.Duration
+	IdleTimeout       time.Duration
+	MaxHeaderBytes    int
+	// WriteQueueBytes bounds what waits to be written to one connection;
+	// a connection whose queue overflows is closed. Default 4 MiB.
+	WriteQueueBytes int
+	// TCPSendBuffer sets SO_SNDBUF on the connections Serve accepts.
+	// Default 0: the kernel's autotuning.
+	TCPSendBuffer int
 	// ShutdownTimeout bounds the drain of Run, after DrainDelay. Default 20s.
 	ShutdownTimeout time.Duration
 	// DrainDelay is how long a draining node keeps serving every connection
@@ -77,29 +111,39 @@ type Config struct {
 	ReadyRequiresRedis bool
 	// Logger receives the gateway's logs. Default slog.Default().
 	Logger *slog.Logger
+
+	// Backend connects an application backend (backends.go).
+	Backend BackendConfig
 }
 
 // Defaults.
 const (
-	DefaultAddr            = ":3000"
-	DefaultPath            = "/socket.io/"
-	DefaultMaxRooms        = 100
-	DefaultShutdownTimeout = 20 * time.Second
+	DefaultAddr              = ":3000"
+	DefaultPath              = "/socket.io/"
+	DefaultMaxRooms          = 100
+	DefaultMaxAcks           = 1000
+	DefaultShutdownTimeout   = 20 * time.Second
+	DefaultReadHeaderTimeout = 5 * time.Second
+	DefaultIdleTimeout       = 2 * time.Minute
+	DefaultMaxHeaderBytes    = 16 << 10
 )
 
 // Gateway is one sockgate node. Its methods may be called concurrently.
 type Gateway struct {
-	cfg     Config
-	log     *slog.Logger
-	adapter adapter.Adapter
-	ownsAd  bool
-	io      *session.Server
-	main    *session.Namespace
-	bundle  *web.Bundle
-	reg     *prometheus.Registry
-	handler http.Handler
-	onEvent session.EventHandler // the built-in events; one func value for every socket
+	cfg      Config
+	log      *slog.Logger
+	adapter  adapter.Adapter
+	ownsAd   bool
+	io       *session.Server
+	main     *session.Namespace
+	bundle   *web.Bundle
+	reg      *prometheus.Registry
+	handler  http.Handler
+	onEvent  session.EventHandler // the built-in events; one func value for every socket
+	backends backends
 
+	roomsRefused atomic.Uint64 // joins refused at MaxRooms
+	unserved     unservedConns // HTTP connections of Serve closed before a request
 	draining     atomic.Bool
 	drainBatch   int // connections closed per drain step
 	shutdownOnce sync.Once
@@ -120,6 +164,18 @@ func New(cfg Config) (*Gateway, error) {
 	}
 	if cfg.ShutdownTimeout <= 0 {
 		cfg.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	if cfg.MaxAcks <= 0 {
+		cfg.MaxAcks = DefaultMaxAcks
+	}
+	if cfg.ReadHeaderTimeout <= 0 {
+		cfg.ReadHeaderTimeout = DefaultReadHeaderTimeout
+	}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = DefaultIdleTimeout
+	}
+	if cfg.MaxHeaderBytes <= 0 {
+		cfg.MaxHeaderBytes = DefaultMaxHeaderBytes
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -160,9 +216,21 @@ func New(cfg Config) (*Gateway, error) {
 		Cookie:       cfg.Cookie,
 		Adapter:      g.adapter,
 		Logger:       cfg.Logger,
+
+		AllowedOrigins: cfg.AllowedOrigins,
+		MaxConnections: cfg.MaxConnections,
+		HandshakeRate:  cfg.HandshakeRate,
+		EventRate:      cfg.EventRate,
+		EventBurst:     cfg.EventBurst,
+		MaxAcks:        cfg.MaxAcks,
+		MaxNamespaces:  cfg.MaxNamespaces,
+		ConnectTimeout: cfg.ConnectTimeout,
+
+		WriteQueueBytes: cfg.WriteQueueBytes,
 		// The built-in events never wait: broadcasts queue their writes
-		// and their Redis publish, acks are sent without blocking.
-		InlineHandlers: true,
+		// and their Redis publish, acks are sent without blocking. The
+		// event proxy waits for the backend, on the socket's goroutine.
+		InlineHandlers: cfg.Backend.EventURL == "",
 	})
 	if err != nil {
 		g.closeAdapter()
@@ -171,6 +239,11 @@ func New(cfg Config) (*Gateway, error) {
 	g.io = io
 	g.main = io.Sockets()
 	g.onEvent = g.handleEvent
+	if err := g.setupBackends(); err != nil {
+		io.Shutdown(context.Background())
+		g.closeAdapter()
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
 	g.main.OnConnection(func(s *session.Socket) { s.OnAny(g.onEvent) })
 
 	g.reg = metrics.NewRegistry()
@@ -230,10 +303,16 @@ func (g *Gateway) Run(ctx context.Context) error {
 // Serve is Run on a listener of the caller's.
 func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{
-		Handler:           g.handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+		Handler:           g.unserved.wrap(g.handler),
+		ConnContext:       g.unserved.connContext,
+		ConnState:         g.unserved.connState,
+		ReadHeaderTimeout: g.cfg.ReadHeaderTimeout,
+		IdleTimeout:       g.cfg.IdleTimeout,
+		MaxHeaderBytes:    g.cfg.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(g.log.Handler(), slog.LevelDebug),
+	}
+	if g.cfg.TCPSendBuffer > 0 {
+		ln = sendBufferListener{ln, g.cfg.TCPSendBuffer}
 	}
 	g.logStartup(ln.Addr())
 	serveErr := make(chan error, 1)
@@ -296,7 +375,7 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 		if errors.Is(err, session.ErrServerClosed) {
 			err = nil
 		}
-		g.shutdownErr = errors.Join(err, g.closeAdapter())
+		g.shutdownErr = errors.Join(err, g.closeBackends(ctx), g.closeAdapter())
 	})
 	return g.shutdownErr
 }

@@ -45,14 +45,34 @@ func (g *Gateway) registerMetrics() {
 			func(s session.Stats) float64 { return float64(s.ConnectErrors) }),
 		metrics.Counter("sockgate_parse_errors_total", "Connections closed for a malformed Socket.IO packet.",
 			func(s session.Stats) float64 { return float64(s.ParseErrors) }),
+		metrics.Counter("sockgate_events_dropped_total", "Client packets dropped over -event-rate.",
+			func(s session.Stats) float64 { return float64(s.EventsDropped) }),
+		metrics.CounterVec("sockgate_limit_disconnects_total", "Sockets disconnected by a limit, by reason.", []string{"reason"},
+			func(s session.Stats, emit func(float64, ...string)) {
+				emit(float64(s.RateLimited), "rate limited")
+				emit(float64(s.Outrun), "outrun handlers")
+			}),
+		metrics.Counter("sockgate_acks_refused_total", "EmitWithAck calls refused at -max-acks.",
+			func(s session.Stats) float64 { return float64(s.AcksRefused) }),
+		metrics.Counter("sockgate_namespaces_refused_total", "Namespace CONNECTs refused at -max-namespaces.",
+			func(s session.Stats) float64 { return float64(s.NamespacesRefused) }),
 		metrics.Histogram("sockgate_ack_round_trip_seconds", "Time from a server-to-client emit with ack (each recipient of a broadcast) to the client's ack.",
 			func(s session.Stats) histogram.Snapshot { return s.AckRoundTrip }),
 		metrics.Histogram("sockgate_broadcast_fanout", "Local recipients of each broadcast delivered on this node.",
 			func(s session.Stats) histogram.Snapshot { return s.FanOut }),
 	))
+	type refused struct{ rooms, unserved uint64 }
+	g.reg.MustRegister(metrics.NewCollector(func() refused { return refused{g.roomsRefused.Load(), g.unserved.count.Load()} },
+		metrics.Counter("sockgate_rooms_refused_total", "Joins refused at -max-rooms.",
+			func(r refused) float64 { return float64(r.rooms) }),
+		metrics.Counter("sockgate_http_unserved_connections_total",
+			"HTTP connections closed before a complete request: headers slower than -read-header-timeout or over -max-header-bytes, early hang-ups.",
+			func(r refused) float64 { return float64(r.unserved) }),
+	))
 
 	g.reg.MustRegister(engineCollector(g.io.EngineStats))
 	g.registerAdapterMetrics()
+	g.registerBackendMetrics()
 }
 
 func engineCollector(snapshot func() transport.Stats) *metrics.Collector[transport.Stats] {
@@ -111,6 +131,9 @@ func engineCollector(snapshot func() transport.Stats) *metrics.Collector[transpo
 				emit(float64(e.WebSocketAccept), "websocket_accept")
 				emit(float64(e.DuplicateWS), "duplicate_websocket")
 				emit(float64(e.Panics), "panic")
+				emit(float64(e.Origin), "origin")
+				emit(float64(e.ConnectionLimit), "connection_limit")
+				emit(float64(e.HandshakeRate), "handshake_rate")
 			}),
 	)
 }

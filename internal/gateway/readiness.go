@@ -46,6 +46,9 @@ func (g *Gateway) Readiness() Readiness {
 	if r.Draining {
 		notReady("draining")
 	}
+	if g.io.AtConnectionLimit() {
+		notReady("at connection limit")
+	}
 	if h, ok := g.adapter.(adapter.Health); ok {
 		r.Cluster = "ok"
 		if err := h.Health(); err != nil {

@@ -13,6 +13,7 @@ func (g *Gateway) routes() http.Handler {
 	// bundle; everything else below the path is Engine.IO traffic.
 	mux.Handle(g.cfg.Path, g.bundle.Wrap(g.io))
 	mux.Handle("/metrics", metrics.Handler(g.reg))
+	mux.Handle("/api/", g.apiHandler())
 	mux.HandleFunc("/healthz", g.healthz)
 	mux.HandleFunc("/readyz", g.readyz)
 	mux.Handle("/", web.DemoFor(g.cfg.Path))

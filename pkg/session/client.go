@@ -6,6 +6,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/sockgate/sockgate/pkg/protocol/engineio"
 	"github.com/sockgate/sockgate/pkg/protocol/socketio"
 	"github.com/sockgate/sockgate/pkg/transport"
@@ -53,10 +55,21 @@ func (c *client) socket(nsp string) *Socket {
 	return nil
 }
 
+func (c *client) hasSockets() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.sockets) > 0
+}
+
 func (c *client) remove(s *Socket) {
 	c.mu.Lock()
+	n := len(c.sockets)
 	c.sockets = slices.DeleteFunc(c.sockets, func(x *Socket) bool { return x == s })
+	removed := len(c.sockets) < n
 	c.mu.Unlock()
+	if removed {
+		c.srv.release(s.nsp, true)
+	}
 }
 
 // onMessage handles one Engine.IO message, serially per connection.
@@ -71,8 +84,11 @@ func (c *client) onMessage(data []byte, binary bool) {
 		p, err = c.dec.Decode(data)
 	}
 	if err != nil {
+		// The connection closes: this is its only log line at Debug; the
+		// sampler tells the operator without letting clients flood the log.
 		c.srv.stats.parseErrors.Add(1)
-		c.srv.log.Warn("session: closing connection: parse error", "sid", c.conn.ID(), "err", err)
+		c.srv.log.Debug("session: closing connection: parse error", "sid", c.conn.ID(), "err", err)
+		c.srv.badLog.Log("parse error", "session: connections closed for a parse error", "err", err)
 		c.conn.Close(ReasonParseError)
 		return
 	}
@@ -90,11 +106,11 @@ func (c *client) onMessage(data []byte, binary bool) {
 	case socketio.Event, socketio.BinaryEvent:
 		// As socket.io does, packets for a namespace the client has not
 		// connected to are ignored.
-		if s := c.socket(p.Namespace); s != nil {
+		if s := c.socket(p.Namespace); s != nil && s.allowPacket() {
 			s.enqueueEvent(p)
 		}
 	case socketio.Ack, socketio.BinaryAck:
-		if s := c.socket(p.Namespace); s != nil && p.HasID {
+		if s := c.socket(p.Namespace); s != nil && p.HasID && s.allowPacket() {
 			s.onAck(p)
 		}
 	}
@@ -105,7 +121,9 @@ func (c *client) connect(p *socketio.Packet) {
 	if c.legacy() {
 		name, auth, id = c.legacyConnect(p.Namespace)
 	}
-	nsp := c.srv.namespace(name)
+	// The socket counts in its namespace's refs while it is in c.sockets
+	// (a dynamic namespace goes when the last one leaves).
+	nsp := c.srv.acquire(name, true)
 	if nsp == nil {
 		c.srv.stats.connectErrors.Add(1)
 		// Node's socket.io sends every client, legacy ones too, this object.
@@ -116,10 +134,21 @@ func (c *client) connect(p *socketio.Packet) {
 		id = newID()
 	}
 	s := &Socket{id: id, nsp: nsp, client: c, auth: auth}
+	if cfg := &c.srv.cfg; cfg.EventRate > 0 {
+		s.rate = &eventRate{limiter: rate.NewLimiter(rate.Limit(cfg.EventRate), cfg.EventBurst)}
+	}
 	c.mu.Lock()
 	if c.closed || slices.ContainsFunc(c.sockets, func(x *Socket) bool { return x.nsp == nsp }) {
 		c.mu.Unlock()
+		c.srv.release(nsp, true)
 		return // a second CONNECT to the same namespace is ignored
+	}
+	if limit := c.srv.cfg.MaxNamespaces; limit > 0 && len(c.sockets) >= limit {
+		c.mu.Unlock()
+		c.srv.stats.connectErrors.Add(1)
+		c.srv.stats.namespacesRefused.Add(1)
+		c.sendConnectError(name, "Too many namespaces", nil)
+		return
 	}
 	c.sockets = append(c.sockets, s)
 	c.mu.Unlock()

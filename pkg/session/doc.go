@@ -4,9 +4,13 @@
 //
 // Entry points: NewServer(Config) returns a *Server, an http.Handler to mount
 // at /socket.io/. Server.Of (or Namespace) creates namespaces; clients can
-// connect only to namespaces that exist ("Invalid namespace" otherwise).
+// connect only to namespaces that exist ("Invalid namespace" otherwise), or
+// that Server.DynamicNamespaces lets them create by connecting (removed
+// again when their last socket has gone).
 // Namespace.Use adds middleware, Namespace.OnConnection receives each
-// connected *Socket, whose On/OnAny/OnDisconnect register handlers. Payloads
+// connected *Socket, whose On/OnAny/OnDisconnect register handlers; a
+// middleware may give the socket a user (SetUser, reported by
+// FetchSockets), data (SetData) and values for the handlers (SetValue). Payloads
 // stay raw JSON (plus binary attachments) from the wire to the handlers and
 // back, so relayed events keep their exact bytes.
 //
@@ -26,7 +30,12 @@
 // a handler may block in Socket.EmitWithAck (unless handlers run inline). A
 // client that queues more than Config.MaxPendingEvents events, or
 // Config.MaxPendingBytes bytes of them, while its handlers are busy is
-// disconnected. A panic in a handler is
+// disconnected. Config.EventRate drops a socket's packets over the rate and
+// disconnects a socket that stays over it (ReasonRateLimited);
+// Config.MaxAcks makes EmitWithAck fail fast (ErrTooManyAcks);
+// Config.MaxNamespaces refuses a connection's extra namespaces. Bad input
+// is logged once per connection at debug level and sampled at warn, so no
+// client can flood the log. A panic in a handler is
 // recovered, logged and counted; it disconnects that socket only.
 // Server-side event handlers (OnServerSideEmit) run on goroutines of their
 // own. Shutdown waits for every goroutine the package started.

@@ -22,6 +22,9 @@ type Namespace struct {
 	name    string
 	adapter adapter.Namespace
 	ackIDs  atomic.Uint64 // ack ids of emits and broadcasts, unique per namespace
+	ready   chan struct{} // closed once set up (DynamicNamespaces)
+	dynamic bool          // removed when refs drops to 0; guarded by Server.mu
+	refs    int           // sockets connecting or connected; guarded by Server.mu
 
 	mu           sync.RWMutex
 	middleware   []func(*Socket) error
@@ -258,7 +261,7 @@ func (l local) DeliverWithAck(ctx context.Context, pkt *socketio.Packet, flags a
 	}
 	var socks []*Socket
 	for s := range to {
-		if sock, ok := s.(*Socket); ok && sock.addAck(p.ID, f) {
+		if sock, ok := s.(*Socket); ok && sock.addAck(p.ID, f) == nil {
 			sock.client.conn.Enqueue(frames, flags.Volatile)
 			socks = append(socks, sock)
 		}

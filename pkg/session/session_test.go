@@ -308,6 +308,23 @@ func TestBroadcastEmitWithAck(t *testing.T) {
 		t.Fatalf("EmitWithAck = %d acks, %v", len(r.acks), r.err)
 	}
 
+	// Raw: the event's bytes and attachments go out as given.
+	go func() {
+		acks, err := s.Sockets().To().EmitRawWithAck(context.Background(), []byte(`["raw",1.50,{"_placeholder":true,"num":0}]`), [][]byte{{7}})
+		done <- result{acks, err}
+	}()
+	for _, c := range []*fakeConn{a, b} {
+		q := c.expectPrefix(t, "451-")
+		if bin := c.next(t); !bin.Binary || string(bin.Data) != "\x07" {
+			t.Fatalf("attachment %q", bin.Data)
+		}
+		id := strings.TrimSuffix(strings.TrimPrefix(q, "451-"), `["raw",1.50,{"_placeholder":true,"num":0}]`)
+		c.recv("3" + id + `["ok"]`)
+	}
+	if r := <-done; r.err != nil || len(r.acks) != 2 {
+		t.Fatalf("EmitRawWithAck = %d acks, %v", len(r.acks), r.err)
+	}
+
 	// A recipient that disconnects is not waited for, even without a
 	// deadline.
 	go func() {

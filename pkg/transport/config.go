@@ -64,6 +64,19 @@ type Config struct {
 	// client gets HTTP 403 with error code 4 and the error's text, or the
 	// status of a *StatusError.
 	AllowRequest func(r *http.Request) error
+	// AllowedOrigins lists the Origin header values (scheme://host[:port],
+	// compared case-insensitively) that may open a session or upgrade one to
+	// websocket; a request from another origin gets HTTP 403 with error code
+	// 4. A request without an Origin header (not a browser) is allowed.
+	// Default: CORS.Origins; no check when that is empty or holds "*".
+	AllowedOrigins []string
+	// MaxConnections bounds the open sessions; a handshake beyond it gets
+	// HTTP 503 with a JSON body. Default 0: no limit.
+	MaxConnections int
+	// HandshakeRate bounds new sessions per second, as a token bucket whose
+	// burst is the rate (at least 1); a handshake over it gets HTTP 503 with
+	// a JSON body. Default 0: no limit.
+	HandshakeRate float64
 	// Cookie, if set, names a cookie holding the session ID that the
 	// handshake response sets (Path=/, HttpOnly, SameSite=Lax), for
 	// cookie-sticky load balancers. Default none.
@@ -97,7 +110,8 @@ func (cfg Config) withDefaults() (Config, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	if cfg.PingInterval < 0 || cfg.PingTimeout < 0 || cfg.UpgradeTimeout < 0 || cfg.MaxPayload < 0 || cfg.WriteQueueBytes < 0 {
+	if cfg.PingInterval < 0 || cfg.PingTimeout < 0 || cfg.UpgradeTimeout < 0 || cfg.MaxPayload < 0 || cfg.WriteQueueBytes < 0 ||
+		cfg.MaxConnections < 0 || cfg.HandshakeRate < 0 {
 		return cfg, errors.New("transport: negative duration or size in Config")
 	}
 	for _, t := range cfg.Transports {
@@ -106,6 +120,13 @@ func (cfg Config) withDefaults() (Config, error) {
 		}
 	}
 	cfg.Transports = slices.Clone(cfg.Transports)
+	if len(cfg.AllowedOrigins) == 0 {
+		cfg.AllowedOrigins = cfg.CORS.Origins
+	}
+	if slices.Contains(cfg.AllowedOrigins, "*") {
+		cfg.AllowedOrigins = nil
+	}
+	cfg.AllowedOrigins = slices.Clone(cfg.AllowedOrigins)
 	return cfg, nil
 }
 

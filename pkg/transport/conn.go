@@ -449,11 +449,14 @@ func (c *Conn) onTimer() {
 	c.close(ReasonPingTimeout, closeDrop)
 }
 
-// badInput logs the first bad input of a connection at debug level.
+// badInput logs the first bad input of a connection at debug level, and
+// every bad input through the server's sampler (one info line per kind per
+// period, with a count), so that no client can flood the log.
 func (c *Conn) badInput(what string, err error) {
 	if c.logged.CompareAndSwap(false, true) {
 		c.srv.log.Debug("transport: bad input", "sid", c.id, "what", what, "err", err)
 	}
+	c.srv.badLog.Log(what, "transport: bad input from clients", "what", what, "err", err)
 }
 
 func (c *Conn) callOnOpen() {

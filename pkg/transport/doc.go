@@ -27,6 +27,12 @@
 // timers, never a goroutine per connection. An idle WebSocket session costs
 // one goroutine (its reader).
 //
+// Admission: a handshake or upgrade whose Origin header is not one of
+// Config.AllowedOrigins gets 403; Config.MaxConnections and
+// Config.HandshakeRate refuse handshakes with 503 and a JSON body. Bad input
+// closes only its own connection and is logged once per connection at debug
+// level and, sampled per kind, at info.
+//
 // Lock order: Conn.readMu (delivery) before Conn.mu; a shard's mutex is never
 // held while taking Conn.mu.
 package transport

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sockgate/sockgate/pkg/internal/logsample"
 	"github.com/sockgate/sockgate/pkg/protocol/engineio"
 )
 
@@ -50,6 +51,8 @@ type Server struct {
 	wsSet map[*wsConn]struct{}
 
 	poller poller // quiet websockets, parked without a goroutine
+	limits limits // MaxConnections, HandshakeRate
+	badLog *logsample.Sampler
 
 	bufPool sync.Pool // *[]byte scratch for polling responses
 }
@@ -77,6 +80,8 @@ func NewServer(cfg Config) (*Server, error) {
 		wsSet:      make(map[*wsConn]struct{}),
 		pollGrace:  shutdownPollGrace,
 	}
+	s.limits.handshakes = newLimiter(cfg.HandshakeRate)
+	s.badLog = logsample.New(cfg.Logger, slog.LevelInfo, 0)
 	if !cfg.DisableUpgrades && cfg.allows(TransportWebSocket) {
 		s.upgrades = []string{TransportWebSocket}
 	}
@@ -115,6 +120,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				s.refuse(w, codeBadRequest, "")
 				return
 			}
+			if s.refuseOrigin(w, r) {
+				return
+			}
 			s.serveUpgrade(c, w, r)
 			return
 		}
@@ -138,6 +146,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if s.closing.Load() {
 		s.stats.unavailable.Add(1)
 		writeError(w, codeForbidden, http.StatusServiceUnavailable, ErrServerClosed.Error())
+		return
+	}
+	if s.refuseOrigin(w, r) {
 		return
 	}
 	if s.cfg.AllowRequest != nil {
@@ -166,6 +177,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.refuse(w, codeBadRequest, "JSONP polling is not supported")
 		return
 	}
+	admitted, ok := s.admit(w)
+	if !ok {
+		return
+	}
+	defer admitted()
 	req := NewRequest(r, time.Now())
 	if transport == TransportWebSocket {
 		s.serveWebSocketHandshake(w, r, req)

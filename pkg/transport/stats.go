@@ -56,6 +56,10 @@ type ErrorStats struct {
 	WebSocketAccept uint64 // failed websocket handshakes
 	DuplicateWS     uint64 // a websocket for a session that has one: accepted, then closed
 	Panics          uint64 // recovered panics in Handler methods
+
+	Origin          uint64 // handshakes and upgrades refused for their Origin (also in Forbidden)
+	ConnectionLimit uint64 // handshakes refused at MaxConnections
+	HandshakeRate   uint64 // handshakes refused over HandshakeRate
 }
 
 type counters struct {
@@ -74,6 +78,8 @@ type counters struct {
 	codes [6]atomic.Uint64
 
 	parse, utf8, tooLarge, dupPoll, abortedPoll, wsAccept, wsIgnored, panics atomic.Uint64
+
+	origin, connLimit, handshakeRate atomic.Uint64
 }
 
 func (c *counters) countClose(reason string) {
@@ -133,6 +139,9 @@ func (s *Server) Stats() Stats {
 			WebSocketAccept:     c.wsAccept.Load(),
 			DuplicateWS:         c.wsIgnored.Load(),
 			Panics:              c.panics.Load(),
+			Origin:              c.origin.Load(),
+			ConnectionLimit:     c.connLimit.Load(),
+			HandshakeRate:       c.handshakeRate.Load(),
 		},
 	}
 }

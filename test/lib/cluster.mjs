@@ -154,11 +154,11 @@ export async function startNodePeer(opts) {
 }
 
 // startGoNode starts a gateway joined to opts.redis (a node peer with
-// SOCKGATE_TEST_SERVER=node). It waits until /readyz is 200 and
-// /readyz?verbose reports the cluster connection ok.
+// SOCKGATE_TEST_SERVER=node), with opts.args as extra flags. It waits until
+// /readyz is 200 and /readyz?verbose reports the cluster connection ok.
 export async function startGoNode(opts) {
   if (REFERENCE) return startNodePeer(opts);
-  const server = await startGateway({ args: clusterArgs(opts) });
+  const server = await startGateway({ args: [...clusterArgs(opts), ...(opts.args ?? [])] });
   const node = new Node("go", server);
   // Ready, and joined to Redis (which readiness does not require).
   const joined = async () => {

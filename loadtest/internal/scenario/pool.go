@@ -48,7 +48,7 @@ func (d *dialer) dial(ctx context.Context, i int, opts client.Options) (*client.
 	opts.Path = d.cfg.Path
 	opts.Counters = d.counters
 	node := d.cfg.Nodes[i%len(d.cfg.Nodes)]
-	if len(d.sources) > 0 {
+	if len(d.sources) > 0 && opts.HTTPClient == nil {
 		opts.HTTPClient = d.sources[(i/len(d.cfg.Nodes))%len(d.sources)]
 	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
