@@ -4,23 +4,27 @@
 #
 #   1. scripts/deps.sh: redis-server, chromium, node/npm (apt-get, as root)
 #   2. scripts/node-modules.sh: npm ci when node_modules is missing or stale
-#   3. go generate ./web: the socket.io-client bundle embedded by the gateway
-#   4. go vet ./...
-#   5. go test -race -count=1 ./...   (through scripts/testreport: plain
+#   3. genbundle -check: the committed socket.io-client bundle in web/dist is
+#      exactly what `go generate ./web` makes from the npm ci'd package
+#   4. go mod tidy -diff: go.mod and go.sum are exactly what tidy writes
+#   5. go vet ./... and staticcheck ./... (honnef.co/go/tools at the version
+#      pinned below, through go run: nothing of it enters go.mod)
+#   6. go test -race -count=1 ./...   (through scripts/testreport: plain
 #      go test output, failures only, and a "go: N passed, N failed" line);
 #      with CI (or FUZZ) set, then every fuzz target for CI_FUZZTIME (3s)
-#   6. node --test on test/ (Node integration and browser tests), with
+#   7. node --test on test/ (Node integration and browser tests), with
 #      SOCKGATE_GATEWAY_BIN / SOCKGATE_CONFORMANCE_BIN pointing at freshly
 #      built binaries
-#   7. scripts/deploy-check.sh: the deploy files checked offline by their
+#   8. scripts/deploy-check.sh: the deploy files checked offline by their
 #      own tools (docker-compose, haproxy, promtool, kubectl kustomize, and
 #      the deploy/check module's strict decode into the k8s Go types)
 #
 # Environment: GOTESTFLAGS adds flags to go test (e.g. GOTESTFLAGS=-short);
-# SKIP_NODE=1 skips step 6, SKIP_DEPLOY=1 step 7.
+# SKIP_NODE=1 skips step 7, SKIP_DEPLOY=1 step 8.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
+staticcheck=honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 step() { printf '\n== %s\n' "$*"; }
 failed=()
@@ -29,11 +33,17 @@ step "dependencies"
 scripts/deps.sh || failed+=(deps)
 scripts/node-modules.sh || failed+=(npm)
 
-step "go generate ./web (socket.io-client bundle)"
-go generate ./web || failed+=(generate)
+step "web/dist is what go generate ./web writes (socket.io-client bundle)"
+go run ./web/internal/genbundle -check -out web/dist || failed+=(bundle-stale)
+
+step "go mod tidy -diff"
+go mod tidy -diff && echo "go.mod and go.sum tidy" || failed+=(tidy)
 
 step "go vet ./..."
 go vet ./... && echo "vet ok" || failed+=(vet)
+
+step "staticcheck ./... ($staticcheck)"
+go run "$staticcheck" ./... && echo "staticcheck ok" || failed+=(staticcheck)
 
 mkdir -p bin
 go build -o bin/testreport ./scripts/testreport || { echo "cannot build scripts/testreport" >&2; exit 1; }

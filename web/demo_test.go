@@ -12,7 +12,7 @@ func TestDemo(t *testing.T) {
 		path, status, contentType, contains string
 	}{
 		{"/", "200", "text/html", `<script src="/socket.io/socket.io.js"></script>`},
-		{"/app.js", "200", "text/javascript", `io.connect("/", { path })`},
+		{"/app.js", "200", "text/javascript", `io.connect("/", { path: `},
 		{"/style.css", "200", "text/css", "#messages"},
 		{"/nope", "404", "", ""},
 		{"/static/index.html", "404", "", ""},

@@ -21,6 +21,7 @@ import (
 
 	"github.com/sockgate/sockgate/internal/config"
 	"github.com/sockgate/sockgate/internal/gateway"
+	"github.com/sockgate/sockgate/pkg/session"
 )
 
 // version is set at build time (make: -ldflags "-X main.version=...").
@@ -55,11 +56,17 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	gateway.SetRedisLogger(log)
 
 	gw, err := gateway.New(gateway.Config{
-		Addr:               cfg.Addr,
-		Version:            buildVersion(),
-		RedisURL:           cfg.RedisURL,
-		RedisKey:           cfg.RedisKey,
-		RedisSharded:       cfg.RedisSharded,
+		Addr:              cfg.Addr,
+		Version:           buildVersion(),
+		RedisURL:          cfg.RedisURL,
+		RedisKey:          cfg.RedisKey,
+		RedisAdapter:      cfg.RedisAdapter,
+		RedisStreamMaxLen: cfg.RedisStreamMax,
+		Recovery: session.RecoveryConfig{
+			MaxDisconnection: cfg.Recovery,
+			RunMiddlewares:   !cfg.RecoverySkipMW,
+			Persist:          session.PersistMode(cfg.RecoveryPersist),
+		},
 		CORSOrigins:        cfg.CORSOrigins,
 		CORSCredentials:    cfg.CORSCredentials,
 		Cookie:             cfg.Cookie,

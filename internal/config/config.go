@@ -18,7 +18,12 @@ type Config struct {
 	Addr               string        // listen address, default ":3000"
 	RedisURL           string        // empty: single node, in-memory adapter
 	RedisKey           string        // channel prefix, default "socket.io" (as in Node)
-	RedisSharded       bool          // sharded pub/sub (Redis >= 7)
+	RedisSharded       bool          // sharded pub/sub (Redis >= 7); alias of RedisAdapter "sharded"
+	RedisAdapter       string        // "classic" (default), "sharded" or "streams"
+	RedisStreamMax     int           // streams: MAXLEN ~ of the stream, default 10000
+	Recovery           time.Duration // connection state recovery: max disconnection; 0 (default) = off
+	RecoverySkipMW     bool          // recovered sockets skip the middleware, default true
+	RecoveryPersist    string        // "close" (default) or "eager"
 	CORSOrigins        []string      // allowed origins for polling; "*" allows any; empty: no CORS headers
 	CORSCredentials    bool          // Access-Control-Allow-Credentials (cookies cross-origin)
 	Cookie             string        // handshake cookie name holding the sid; empty: none
@@ -79,14 +84,19 @@ var noEnv = map[string]bool{"version": true}
 // Parse reads args (without the program name) and the environment through
 // getenv. Usage and errors go to output. For -h it returns flag.ErrHelp.
 func Parse(name string, args []string, getenv func(string) string, output io.Writer) (Config, error) {
-	c := Config{LogLevel: slog.LevelInfo}
+	c := Config{LogLevel: slog.LevelInfo, RecoverySkipMW: true}
 	var cors string
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(output)
 	fs.StringVar(&c.Addr, "addr", ":3000", "`address` to listen on (host:port)")
 	fs.StringVar(&c.RedisURL, "redis-url", "", "Redis `URL` (redis://[user:pass@]host:port/db, rediss:// for TLS) that joins the node to a cluster; empty runs a single node on the in-memory adapter")
 	fs.StringVar(&c.RedisKey, "redis-key", "socket.io", "Redis channel `prefix`; clusters with different keys do not see each other (same default as Node's @socket.io/redis-adapter)")
-	fs.BoolVar(&c.RedisSharded, "redis-sharded", false, "use sharded pub/sub (SPUBLISH/SSUBSCRIBE, Redis >= 7, Redis Cluster), Node's createShardedAdapter format")
+	fs.BoolVar(&c.RedisSharded, "redis-sharded", false, "use sharded pub/sub (SPUBLISH/SSUBSCRIBE, Redis >= 7, Redis Cluster), Node's createShardedAdapter format; same as -redis-adapter sharded")
+	fs.StringVar(&c.RedisAdapter, "redis-adapter", "classic", "Redis adapter `format`: classic (Node's createAdapter), sharded (createShardedAdapter) or streams (@socket.io/redis-streams-adapter, needed by -recovery in a cluster)")
+	fs.IntVar(&c.RedisStreamMax, "redis-stream-maxlen", 10000, "streams adapter: approximate maximum `length` of the Redis stream (XADD MAXLEN ~); older entries cannot be recovered")
+	fs.DurationVar(&c.Recovery, "recovery", 0, "connection state recovery: how long a disconnected client keeps its socket ID, rooms, data and missed packets (`duration`, e.g. 2m); 0 turns it off")
+	fs.BoolVar(&c.RecoverySkipMW, "recovery-skip-middlewares", true, "recovered sockets skip the namespace middleware (as socket.io's skipMiddlewares)")
+	fs.StringVar(&c.RecoveryPersist, "recovery-persist", "close", "when recovery sessions are stored: close (when the connection is lost, as socket.io) or eager (also at connect and on room or data changes, so clients of a crashed node recover elsewhere)")
 	fs.StringVar(&cors, "cors-origins", "", "comma-separated `origins` allowed to use the polling transport cross-origin; * allows any; empty sends no CORS headers")
 	fs.BoolVar(&c.CORSCredentials, "cors-credentials", false, "allow credentialed cross-origin requests (Access-Control-Allow-Credentials; the origin is echoed instead of *); needs -cors-origins")
 	fs.Var((*cookieFlag)(&c.Cookie), "cookie", "set a cookie holding the Engine.IO session ID on the handshake, for cookie-sticky load balancers: -cookie names it io, -cookie=`name` names it; empty or false sets none")
@@ -159,6 +169,9 @@ func Parse(name string, args []string, getenv func(string) string, output io.Wri
 		return Config{}, err
 	}
 
+	if c.RedisSharded && c.RedisAdapter == "classic" {
+		c.RedisAdapter = "sharded" // the older flag
+	}
 	c.CORSOrigins = splitList(cors)
 	c.AllowedOrigins = splitList(origins)
 	if c.Path != "" && !strings.HasSuffix(c.Path, "/") {
@@ -187,6 +200,26 @@ func (c Config) validate() error {
 	}
 	if c.RedisSharded && c.RedisURL == "" {
 		errs = append(errs, errors.New("-redis-sharded needs -redis-url"))
+	}
+	switch c.RedisAdapter {
+	case "classic", "sharded", "streams":
+	default:
+		errs = append(errs, fmt.Errorf("-redis-adapter: %q is not classic, sharded or streams", c.RedisAdapter))
+	}
+	if c.RedisSharded && c.RedisAdapter != "sharded" {
+		errs = append(errs, fmt.Errorf("-redis-sharded conflicts with -redis-adapter %s", c.RedisAdapter))
+	}
+	if c.RedisStreamMax <= 0 {
+		errs = append(errs, fmt.Errorf("-redis-stream-maxlen: %d is not positive", c.RedisStreamMax))
+	}
+	if c.Recovery < 0 {
+		errs = append(errs, fmt.Errorf("-recovery: %v is negative", c.Recovery))
+	}
+	if c.Recovery > 0 && c.RedisURL != "" && c.RedisAdapter != "streams" {
+		errs = append(errs, fmt.Errorf("-recovery needs -redis-adapter streams in a cluster: the %s adapter keeps no history, so sessions cannot move between nodes", c.RedisAdapter))
+	}
+	if c.RecoveryPersist != "close" && c.RecoveryPersist != "eager" {
+		errs = append(errs, fmt.Errorf("-recovery-persist: %q is neither close nor eager", c.RecoveryPersist))
 	}
 	if c.PingInterval <= 0 {
 		errs = append(errs, fmt.Errorf("-ping-interval: %v is not positive", c.PingInterval))

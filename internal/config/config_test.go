@@ -33,6 +33,10 @@ func TestParseDefaults(t *testing.T) {
 		LogLevel:        slog.LevelInfo,
 		LogFormat:       "text",
 		ShutdownTimeout: 20 * time.Second,
+		RedisAdapter:    "classic",
+		RedisStreamMax:  10000,
+		RecoverySkipMW:  true,
+		RecoveryPersist: "close",
 
 		MaxRooms:          100,
 		MaxAcks:           1000,
@@ -61,7 +65,7 @@ func TestParse(t *testing.T) {
 	}{
 		{"env sets", nil, env("SOCKGATE_ADDR", ":4000", "SOCKGATE_REDIS_URL", "redis://127.0.0.1:6379", "SOCKGATE_REDIS_SHARDED", "true"),
 			func(t *testing.T, c Config) {
-				if c.Addr != ":4000" || c.RedisURL != "redis://127.0.0.1:6379" || !c.RedisSharded {
+				if c.Addr != ":4000" || c.RedisURL != "redis://127.0.0.1:6379" || !c.RedisSharded || c.RedisAdapter != "sharded" {
 					t.Errorf("%+v", c)
 				}
 			}},
@@ -107,6 +111,19 @@ func TestParse(t *testing.T) {
 			func(t *testing.T, c Config) {
 				if c.LogLevel != slog.LevelDebug || c.LogFormat != "json" {
 					t.Errorf("%+v", c)
+				}
+			}},
+		{"recovery on streams", []string{"-redis-url=redis://x:6379", "-redis-adapter=streams", "-recovery=2m", "-recovery-persist=eager", "-recovery-skip-middlewares=false"},
+			env("SOCKGATE_REDIS_STREAM_MAXLEN", "500"),
+			func(t *testing.T, c Config) {
+				if c.RedisAdapter != "streams" || c.Recovery != 2*time.Minute || c.RecoveryPersist != "eager" || c.RecoverySkipMW || c.RedisStreamMax != 500 {
+					t.Errorf("%+v", c)
+				}
+			}},
+		{"recovery on one node", nil, env("SOCKGATE_RECOVERY", "30s"),
+			func(t *testing.T, c Config) {
+				if c.Recovery != 30*time.Second {
+					t.Errorf("Recovery = %v", c.Recovery)
 				}
 			}},
 		{"limits", []string{"-max-connections=100", "-handshake-rate=2.5", "-event-rate=50", "-max-rooms=7", "-read-header-timeout=1s",
@@ -194,6 +211,13 @@ func TestParseErrors(t *testing.T) {
 		{"zero rooms", []string{"-max-rooms=0"}, env(), "max-rooms"},
 		{"zero header timeout", []string{"-read-header-timeout=0s"}, env(), "read-header-timeout"},
 		{"unknown flag", []string{"-nope"}, env(), "nope"},
+		{"recovery on classic", []string{"-redis-url=redis://x:6379", "-recovery=1m"}, env(), "-recovery needs -redis-adapter streams"},
+		{"recovery on sharded", []string{"-redis-url=redis://x:6379", "-redis-sharded", "-recovery=1m"}, env(), "the sharded adapter keeps no history"},
+		{"sharded alias conflict", []string{"-redis-url=redis://x:6379", "-redis-sharded", "-redis-adapter=streams"}, env(), "conflicts"},
+		{"bad adapter", []string{"-redis-url=redis://x:6379", "-redis-adapter=kafka"}, env(), "redis-adapter"},
+		{"bad persist", []string{"-recovery=1m", "-recovery-persist=never"}, env(), "recovery-persist"},
+		{"negative recovery", []string{"-recovery=-1s"}, env(), "-recovery"},
+		{"zero maxlen", []string{"-redis-stream-maxlen=0"}, env(), "redis-stream-maxlen"},
 		{"bad cookie name", []string{"-cookie=a b"}, env(), "cookie"},
 		{"negative drain delay", []string{"-drain-delay=-1s"}, env(), "drain-delay"},
 		{"credentials without origins", []string{"-cors-credentials"}, env(), "cors-credentials"},
@@ -223,6 +247,8 @@ func TestUsage(t *testing.T) {
 		"-allowed-origins", "-max-connections", "SOCKGATE_MAX_CONNECTIONS", "-handshake-rate", "-event-rate", "-event-burst",
 		"-max-rooms", "-max-acks", "-max-namespaces", "-connect-timeout", "-read-header-timeout", "(default 5s)",
 		"-idle-timeout", "-max-header-bytes", "-write-queue-bytes", "-tcp-send-buffer",
+		"-redis-adapter", "-redis-stream-maxlen", "-recovery", "SOCKGATE_RECOVERY", "-recovery-skip-middlewares", "-recovery-persist",
+
 		"-allow-eio3", "SOCKGATE_ALLOW_EIO3", "-path", "SOCKGATE_PATH", "(default /socket.io/)"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("usage lacks %q", want)

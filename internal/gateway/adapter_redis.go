@@ -14,12 +14,27 @@ import (
 )
 
 func newRedisAdapter(cfg Config) (adapter.Adapter, error) {
+	switch cfg.RedisAdapter {
+	case "classic", "sharded", "streams":
+	default:
+		return nil, fmt.Errorf("unknown Redis adapter format %q (classic, sharded or streams)", cfg.RedisAdapter)
+	}
 	return redisadapter.New(redisadapter.Config{
-		URL:     cfg.RedisURL,
-		Key:     cfg.RedisKey,
-		Sharded: cfg.RedisSharded,
-		Logger:  cfg.Logger,
+		URL:          cfg.RedisURL,
+		Key:          cfg.RedisKey,
+		Sharded:      cfg.RedisAdapter == "sharded",
+		Streams:      cfg.RedisAdapter == "streams",
+		StreamMaxLen: int64(cfg.RedisStreamMaxLen),
+		Logger:       cfg.Logger,
 	})
+}
+
+// checkRecovery refuses recovery on a Redis adapter that keeps no history.
+func checkRecovery(cfg Config) error {
+	if cfg.Recovery.MaxDisconnection > 0 && cfg.Adapter == nil && cfg.RedisURL != "" && cfg.RedisAdapter != "streams" {
+		return fmt.Errorf("gateway: recovery needs the streams Redis adapter in a cluster: the %s adapter keeps no history, so sessions cannot move between nodes", cfg.RedisAdapter)
+	}
+	return nil
 }
 
 // registerAdapterMetrics exports the Redis adapter's counters when it is the

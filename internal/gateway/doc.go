@@ -17,7 +17,11 @@
 // existing sessions go on; after DrainDelay the connections are closed in
 // paced steps, each flushing what is queued for it (so that clients
 // reconnect elsewhere without a storm), and what is left is closed when the
-// shutdown timeout ends. Then the listener closes.
+// shutdown timeout ends. Then the listener closes. With connection state
+// recovery on, the session layer stores the sessions of the sockets it
+// closes before their transports close, so the drained clients recover on
+// another node. Recovery with the classic or sharded Redis adapter is
+// refused by New.
 //
 // The built-in events of the main namespace (see events.go) are the ones the
 // README documents: join, leave, message and echo. backends.go connects an

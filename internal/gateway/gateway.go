@@ -35,8 +35,19 @@ type Config struct {
 	RedisURL string
 	// RedisKey is the channel prefix of the cluster. Default "socket.io".
 	RedisKey string
-	// RedisSharded selects sharded pub/sub (Redis >= 7).
+	// RedisSharded selects sharded pub/sub (Redis >= 7): RedisAdapter
+	// "sharded".
 	RedisSharded bool
+	// RedisAdapter is the format of the Redis adapter: "classic" (default),
+	// "sharded" or "streams" (Node's @socket.io/redis-streams-adapter, the
+	// one that supports Recovery in a cluster).
+	RedisAdapter string
+	// RedisStreamMaxLen trims the stream of the streams adapter (MAXLEN ~).
+	// Default 10,000.
+	RedisStreamMaxLen int
+	// Recovery configures connection state recovery (default off). With
+	// RedisURL it needs RedisAdapter "streams".
+	Recovery session.RecoveryConfig
 	// Adapter, if set, is used instead of one built from RedisURL; the
 	// gateway does not close it.
 	Adapter adapter.Adapter
@@ -180,6 +191,15 @@ func New(cfg Config) (*Gateway, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.RedisAdapter == "" {
+		cfg.RedisAdapter = "classic"
+		if cfg.RedisSharded {
+			cfg.RedisAdapter = "sharded"
+		}
+	}
+	if err := checkRecovery(cfg); err != nil {
+		return nil, err
+	}
 	if cfg.Path == "" {
 		cfg.Path = DefaultPath
 	}
@@ -216,6 +236,7 @@ func New(cfg Config) (*Gateway, error) {
 		Cookie:       cfg.Cookie,
 		Adapter:      g.adapter,
 		Logger:       cfg.Logger,
+		Recovery:     cfg.Recovery,
 
 		AllowedOrigins: cfg.AllowedOrigins,
 		MaxConnections: cfg.MaxConnections,
@@ -262,16 +283,18 @@ func (g *Gateway) Handler() http.Handler { return g.handler }
 // Registry is the gateway's Prometheus registry, served at /metrics.
 func (g *Gateway) Registry() *prometheus.Registry { return g.reg }
 
-// AdapterName names the adapter in use: "memory", "redis" or "redis-sharded"
-// ("custom" for Config.Adapter).
+// AdapterName names the adapter in use: "memory", "redis", "redis-sharded"
+// or "redis-streams" ("custom" for Config.Adapter).
 func (g *Gateway) AdapterName() string {
 	switch {
 	case g.cfg.Adapter != nil:
 		return "custom"
 	case g.cfg.RedisURL == "":
 		return "memory"
-	case g.cfg.RedisSharded:
+	case g.cfg.RedisAdapter == "sharded":
 		return "redis-sharded"
+	case g.cfg.RedisAdapter == "streams":
+		return "redis-streams"
 	default:
 		return "redis"
 	}
@@ -352,7 +375,7 @@ func (g *Gateway) logStartup(addr net.Addr) {
 	bundle := g.bundle.Version()
 	if !g.bundle.Available() {
 		bundle = "missing"
-		g.log.Warn("socket.io client bundle not built in: /socket.io/socket.io.js answers 503; run `make run` (npm ci + go generate ./web) and rebuild")
+		g.log.Warn("socket.io client bundle not built in: /socket.io/socket.io.js answers 503; restore web/dist (or run npm ci && go generate ./web) and rebuild")
 	}
 	g.log.Info("sockgate listening",
 		"addr", addr.String(),

@@ -73,6 +73,7 @@ func (g *Gateway) registerMetrics() {
 	g.reg.MustRegister(engineCollector(g.io.EngineStats))
 	g.registerAdapterMetrics()
 	g.registerBackendMetrics()
+	g.registerRecoveryMetrics()
 }
 
 func engineCollector(snapshot func() transport.Stats) *metrics.Collector[transport.Stats] {

@@ -26,10 +26,13 @@ func TestSlowConsumers(t *testing.T) {
 	const (
 		readers  = 60
 		stalled  = 6
-		messages = 80
+		messages = 150
 		payload  = 2048
 	)
-	g, addr := serveGateway(t, Config{WriteQueueBytes: 32 << 10, TCPSendBuffer: 8 << 10})
+	// A 64 KiB queue holds 32 broadcasts: a stalled member passes it after
+	// about 40 (with the kernel's buffers), while a reader may fall behind
+	// by 600 ms (a loaded machine under -race) without being taken for one.
+	g, addr := serveGateway(t, Config{WriteQueueBytes: 64 << 10, TCPSendBuffer: 8 << 10})
 	url := "ws://" + addr + "/socket.io/?EIO=4&transport=websocket"
 
 	// Stalled members: a small receive buffer, and nobody reads.
@@ -95,7 +98,7 @@ func TestSlowConsumers(t *testing.T) {
 		if err := room.Emit("tick", i, pad); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond)
 	}
 	wg.Wait()
 	close(results)

@@ -134,6 +134,9 @@ func (c *client) connect(p *socketio.Packet) {
 		id = newID()
 	}
 	s := &Socket{id: id, nsp: nsp, client: c, auth: auth}
+	if c.srv.recoveryOn() {
+		s.rec = &socketRecovery{pid: newID()}
+	}
 	if cfg := &c.srv.cfg; cfg.EventRate > 0 {
 		s.rate = &eventRate{limiter: rate.NewLimiter(rate.Limit(cfg.EventRate), cfg.EventBurst)}
 	}

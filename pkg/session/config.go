@@ -72,6 +72,8 @@ type Config struct {
 	// event): while a handler runs inline, the connection reads nothing, so
 	// neither acks nor pongs arrive. Default false.
 	InlineHandlers bool
+	// Recovery configures connection state recovery. Default: off.
+	Recovery RecoveryConfig
 
 	// Abuse limits.
 

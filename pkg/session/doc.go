@@ -46,11 +46,29 @@
 // encodes its frames once and every recipient connection queues the same
 // bytes.
 //
+// # Connection state recovery
+//
+// With Config.Recovery.MaxDisconnection set (and an adapter whose
+// namespaces implement adapter.Recoverer), the server behaves as socket.io
+// 4.6+ with connectionStateRecovery: CONNECT replies carry a pid, broadcasts
+// that the adapter stores get their offset appended as a last argument, and
+// a socket whose connection is lost (not a clean disconnect) has its
+// session stored. A client that comes back in time with its pid and last
+// offset gets the same ID, rooms and data, Socket.Recovered is true, the
+// middleware is skipped (unless RunMiddlewares) and the missed broadcasts
+// are sent right after CONNECT, before any live delivery. With
+// PersistEager sessions are also stored while sockets live. Shutdown and
+// CloseConnections store the sessions of the sockets they close before
+// closing their transports (a drain hands its clients over). RecoveryStats
+// counts attempts and outcomes.
+//
 // # Lock order
 //
 // Server.mu → client.mu → Socket.mu → the adapter's index locks
-// (adapter.Rooms). Namespace.mu is taken alone. No lock of this package is
-// held while calling a transport.Conn (whose Close may run OnClose
+// (adapter.Rooms). Namespace.mu is taken alone, and so is the recovery
+// hold lock of a restoring socket, the one lock held while calling a
+// transport.Conn (Enqueue only; the close path never takes it). No other
+// lock of this package is held while calling a transport.Conn (whose Close may run OnClose
 // synchronously), user code, or an adapter operation that may call back
 // into adapter.Local; the adapter's AddAll/Del/DelAll are called with
 // Socket.mu held and must not call back.

@@ -161,9 +161,17 @@ func (n *Namespace) connect(s *Socket) {
 	mws, handlers := n.middleware, n.onConnection
 	n.mu.RUnlock()
 	c := s.client
+	var rooms []string
+	recovered := false
+	if s.rec != nil {
+		if rooms, recovered = n.restore(s); recovered && !n.srv.cfg.Recovery.RunMiddlewares {
+			mws = nil
+		}
+	}
 	for _, mw := range mws {
 		var err error
 		if !s.safely("middleware", func() { err = mw(s) }) {
+			//lint:ignore ST1005 the message the client's connect_error shows
 			err = errors.New("Internal error")
 		}
 		if err == nil {
@@ -197,23 +205,31 @@ func (n *Namespace) connect(s *Socket) {
 	c.connected()
 	// CONNECT goes out before the socket joins its rooms, so no broadcast
 	// can reach the client ahead of it.
-	var sid []byte // none for a legacy client
+	var sid []byte // none for a legacy client (protocol v4 has no recovery either)
 	if !c.legacy() {
 		sid, _ = json.Marshal(struct {
 			SID string `json:"sid"`
-		}{s.id})
+			PID string `json:"pid,omitempty"`
+		}{s.id, s.PID()})
 	}
 	n.srv.stats.packetsOut.Add(1)
 	c.conn.Send(encodeFrames(&socketio.Packet{Type: socketio.Connect, Namespace: n.name, Data: sid}), false)
 	s.mu.Lock()
 	if s.state == stateConnected {
 		n.adapter.AddAll(s, s.id)
+		if len(rooms) > 0 {
+			n.adapter.AddAll(s, rooms...)
+		}
 		if len(s.joinPending) > 0 {
 			n.adapter.AddAll(s, s.joinPending...)
 		}
 	}
 	s.joinPending = nil
 	s.mu.Unlock()
+	if recovered {
+		n.replay(s)
+	}
+	s.changed()
 	for _, h := range handlers {
 		if !s.safely("connection handler", func() { h(s) }) {
 			return
@@ -232,7 +248,7 @@ func (l local) Deliver(pkt *socketio.Packet, flags adapter.Flags, to iter.Seq[ad
 	var sent uint64
 	for s := range to {
 		if sock, ok := s.(*Socket); ok {
-			sock.client.conn.Enqueue(frames, flags.Volatile)
+			sock.deliver(frames, flags.Volatile, pkt)
 			sent++
 		}
 	}
@@ -262,7 +278,7 @@ func (l local) DeliverWithAck(ctx context.Context, pkt *socketio.Packet, flags a
 	var socks []*Socket
 	for s := range to {
 		if sock, ok := s.(*Socket); ok && sock.addAck(p.ID, f) == nil {
-			sock.client.conn.Enqueue(frames, flags.Volatile)
+			sock.deliver(frames, flags.Volatile, nil)
 			socks = append(socks, sock)
 		}
 	}

@@ -44,6 +44,8 @@ type Server struct {
 	workMu      sync.RWMutex
 	workStopped bool
 	stats       counters
+	recStats    recoveryCounters
+	eager       *eagerStore        // nil unless Recovery.Persist is PersistEager
 	badLog      *logsample.Sampler // client-caused lines, sampled
 }
 
@@ -102,6 +104,9 @@ func NewServer(cfg Config) (*Server, error) {
 // fake connections).
 func newServer(cfg Config) (*Server, error) {
 	cfg.setDefaults()
+	if err := cfg.Recovery.validate(); err != nil {
+		return nil, err
+	}
 	s := &Server{
 		cfg:     cfg,
 		log:     cfg.Logger,
@@ -121,6 +126,9 @@ func newServer(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.main = main
+	if s.recoveryOn() && cfg.Recovery.Persist == PersistEager {
+		s.eager = newEagerStore(s)
+	}
 	return s, nil
 }
 
@@ -165,6 +173,10 @@ func (s *Server) createLocked(name string) (*Namespace, error) {
 	an, err := s.adapter.Namespace(local{n})
 	if err != nil {
 		return nil, fmt.Errorf("session: namespace %s: %w", name, err)
+	}
+	if err := s.enableRecovery(name, an); err != nil {
+		an.Close()
+		return nil, err
 	}
 	n.adapter = an
 	s.nsps[name] = n
@@ -258,6 +270,9 @@ func (s *Server) CloseConnections(n int) int {
 		}
 	}
 	s.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), restoreTimeout)
+	s.handOver(ctx, picked) // with recovery on, sessions are stored first
+	cancel()
 	for _, c := range picked {
 		c.conn.Close(ReasonServerShuttingDown)
 	}
@@ -280,6 +295,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.mu.Unlock()
 
+	if s.eager != nil {
+		s.eager.close()
+	}
+	s.handOver(ctx, clients)
 	for _, c := range clients {
 		c.closeSockets(ReasonServerShuttingDown, false)
 		c.conn.Close(ReasonServerShuttingDown)

@@ -61,6 +61,7 @@ type Socket struct {
 	nsp    *Namespace
 	client *client
 	auth   json.RawMessage
+	rec    *socketRecovery // nil when recovery is off
 
 	mu           sync.Mutex
 	state        socketState
@@ -169,7 +170,19 @@ func (s *Socket) Data() any {
 func (s *Socket) SetData(v any) {
 	s.mu.Lock()
 	s.data = v
+	connected := s.state == stateConnected
 	s.mu.Unlock()
+	if connected {
+		s.changed()
+	}
+}
+
+// changed tells the eager session store that the socket's rooms or data
+// changed.
+func (s *Socket) changed() {
+	if e := s.nsp.srv.eager; e != nil {
+		e.changed(s)
+	}
 }
 
 // On sets the handler of an event, replacing any previous one.
@@ -264,6 +277,7 @@ func (s *Socket) Join(rooms ...string) {
 	switch s.state {
 	case stateConnected:
 		s.nsp.adapter.AddAll(s, rooms...)
+		s.changed()
 	case statePending:
 		for _, room := range rooms {
 			if !slices.Contains(s.joinPending, room) {
@@ -280,6 +294,7 @@ func (s *Socket) Leave(room string) {
 	switch s.state {
 	case stateConnected:
 		s.nsp.adapter.Del(s, room)
+		s.changed()
 	case statePending:
 		if i := slices.Index(s.joinPending, room); i >= 0 {
 			s.joinPending = slices.Delete(s.joinPending, i, i+1)
@@ -419,10 +434,17 @@ func (s *Socket) close(reason string, notify bool) {
 	s.state = stateClosed
 	acks := s.acks
 	s.acks = nil
+	var sess adapter.Session
 	if wasConnected {
+		if s.rec != nil {
+			sess = s.sessionLocked()
+		}
 		s.nsp.adapter.DelAll(s)
 	}
 	s.mu.Unlock()
+	if wasConnected && s.rec != nil {
+		s.recoveryClosed(reason, sess)
+	}
 
 	srv := s.nsp.srv
 	srv.stats.acksPending.Add(-int64(len(acks)))

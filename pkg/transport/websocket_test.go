@@ -10,7 +10,6 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/sockgate/sockgate/internal/leakcheck"
 	"github.com/sockgate/sockgate/pkg/protocol/engineio"
 )
 
@@ -399,9 +398,7 @@ func TestShutdown(t *testing.T) {
 	if status != http.StatusServiceUnavailable {
 		t.Fatalf("handshake after shutdown: %d", status)
 	}
-	if err := leakcheck.Check(leakOptions()); err != nil {
-		t.Fatal(err)
-	}
+	checkLeaks(t)
 }
 
 // TestWebSocketServerCloseWhileClientSends closes sessions gracefully while

@@ -63,6 +63,15 @@ export function connectError(socket, ms = 5000) {
   });
 }
 
+// cutTransport closes a socket's Engine.IO connection without a DISCONNECT
+// packet, as a network failure would: the server sees "transport close" and
+// the client reconnects (if reconnection is on), to url when given (another
+// node of a cluster) with the pid and offset of connection state recovery.
+export function cutTransport(socket, url) {
+  if (url) socket.io.uri = url;
+  socket.io.engine.close();
+}
+
 // ack emits an event and resolves with the ack's arguments (as an array).
 export function ack(socket, event, ...args) {
   return withTimeout(

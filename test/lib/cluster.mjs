@@ -138,11 +138,15 @@ function jsonBinary(key, value) {
 }
 
 // clusterArgs are the gateway flags (and node-peer.mjs flags) of a node.
-function clusterArgs({ redis, key, sharded, args: extra = [] }) {
+// Gateways take every flag; node-peer.mjs takes the Redis ones and
+// -recovery. args are gateway-only flags.
+function clusterArgs({ redis, key, sharded, streams, recovery }) {
   const args = ["-redis-url", redis.url];
   if (key) args.push("-redis-key", key);
   if (sharded) args.push("-redis-sharded");
-  return [...args, ...extra];
+  if (streams) args.push("-redis-adapter", "streams");
+  if (recovery) args.push("-recovery", recovery);
+  return args;
 }
 
 // startNodePeer starts test/cluster/node-peer.mjs: socket.io 4 with

@@ -22,7 +22,6 @@ type dialer struct {
 	sources  []*http.Client
 	counters *client.Counters
 
-	next      atomic.Uint64 // round-robin over nodes and sources
 	ok        atomic.Int64
 	failed    atomic.Int64
 	handshake hist.Histogram

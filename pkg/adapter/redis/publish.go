@@ -6,6 +6,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	goredis "github.com/redis/go-redis/v9"
 )
 
 // pubItem is one message waiting to be published.
@@ -14,6 +16,23 @@ type pubItem struct {
 	payload []byte
 	sharded bool       // SPUBLISH instead of PUBLISH
 	done    chan error // optional, buffered: receives the outcome
+
+	// stream, if set, makes this an XADD of values (MAXLEN ~ maxLen) to
+	// that stream instead of a publish; channel and payload are unused.
+	stream string
+	values []string
+	maxLen int64
+	// after, if set, runs on the publisher goroutine once the pipeline has
+	// returned, in queue order, with the entry ID of an XADD.
+	after func(id string, err error)
+}
+
+func (it *pubItem) size() int {
+	n := len(it.payload)
+	for _, v := range it.values {
+		n += len(v)
+	}
+	return n
 }
 
 // publisher owns the publish queue: producers enqueue without blocking and
@@ -49,7 +68,7 @@ var errQueueFull = errors.New("redis: publish queue full")
 // enqueue queues it, or drops it (counted, logged once per episode) when the
 // queue is full by count or by bytes (PublishQueueBytes).
 func (p *publisher) enqueue(it pubItem) bool {
-	size := int64(len(it.payload))
+	size := int64(it.size())
 	if total := p.bytes.Add(size); total <= int64(p.a.cfg.PublishQueueBytes) || total == size {
 		select {
 		case p.queue <- it:
@@ -65,6 +84,9 @@ func (p *publisher) enqueue(it pubItem) bool {
 	}
 	if it.done != nil {
 		it.done <- errQueueFull
+	}
+	if it.after != nil {
+		it.after("", errQueueFull)
 	}
 	return false
 }
@@ -118,7 +140,7 @@ func (p *publisher) run() {
 func (p *publisher) release(batch []pubItem) {
 	var size int64
 	for _, it := range batch {
-		size += int64(len(it.payload))
+		size += int64(it.size())
 	}
 	p.bytes.Add(-size)
 	if len(p.queue) == 0 && p.dropLogged.Load() {
@@ -148,9 +170,12 @@ func (p *publisher) send(ctx context.Context, batch []pubItem, timeout time.Dura
 	defer cancel()
 	pipe := p.a.client.Pipeline()
 	for _, it := range batch {
-		if it.sharded {
+		switch {
+		case it.stream != "":
+			pipe.XAdd(ctx, &goredis.XAddArgs{Stream: it.stream, MaxLen: it.maxLen, Approx: true, ID: "*", Values: it.values})
+		case it.sharded:
 			pipe.SPublish(ctx, it.channel, it.payload)
-		} else {
+		default:
 			pipe.Publish(ctx, it.channel, it.payload)
 		}
 	}
@@ -170,6 +195,15 @@ func (p *publisher) send(ctx context.Context, batch []pubItem, timeout time.Dura
 		}
 		if it.done != nil {
 			it.done <- e
+		}
+		if it.after != nil {
+			id := ""
+			if e == nil && i < len(cmds) {
+				if c, ok := cmds[i].(*goredis.StringCmd); ok {
+					id = c.Val()
+				}
+			}
+			it.after(id, e)
 		}
 	}
 	c := &p.a.stats

@@ -2,6 +2,7 @@ package redis
 
 import (
 	"sync/atomic"
+	"time"
 
 	"github.com/sockgate/sockgate/pkg/histogram"
 )
@@ -33,6 +34,7 @@ type counters struct {
 	requestsSent    atomic.Uint64
 	requestsServed  atomic.Uint64
 	requestTimeouts atomic.Uint64
+	sessionsStored  atomic.Uint64
 	malformed       [numReasons]atomic.Uint64
 
 	publishLatency  *histogram.Histogram              // seconds per publish pipeline
@@ -59,6 +61,11 @@ type Stats struct {
 	RequestsSent    uint64 // cluster requests issued by this node
 	RequestsServed  uint64 // cluster requests from other nodes handled here
 	RequestTimeouts uint64 // requests of this node that timed out
+	// Streams format: entries read, the age of the last one when it was
+	// read (the stream lag), recovery sessions written.
+	StreamEntries  uint64
+	StreamLag      time.Duration
+	SessionsStored uint64
 	// Malformed counts rejected messages by reason: oversized, channel,
 	// namespace, msgpack, json, type, packet, panic (always all of them).
 	Malformed map[string]uint64
@@ -82,6 +89,9 @@ func (a *Adapter) Stats() Stats {
 		RequestsSent:    c.requestsSent.Load(),
 		RequestsServed:  c.requestsServed.Load(),
 		RequestTimeouts: c.requestTimeouts.Load(),
+		StreamEntries:   a.reader.entries.Load(),
+		StreamLag:       time.Duration(a.reader.lagMs.Load()) * time.Millisecond,
+		SessionsStored:  c.sessionsStored.Load(),
 		Malformed:       make(map[string]uint64, numReasons),
 		PublishLatency:  c.publishLatency.Snapshot(),
 		RequestDuration: make(map[string]histogram.Snapshot, numReqKinds),

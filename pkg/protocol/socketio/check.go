@@ -13,7 +13,7 @@ func CheckPayload(t Type, data []byte, attachments int, l Limits) error {
 	}
 	// Placeholders are checked even without attachments: an HTTP caller
 	// that writes one means an attachment it forgot.
-	if err := scanJSON(data, l.maxDepth(), &phCheck{count: attachments}); err != nil {
+	if err := scanJSON(data, l.maxDepth(), attachments); err != nil {
 		return err
 	}
 	return checkPayload(t, trimSpace(data))
