@@ -3,7 +3,8 @@
 # `make test`; no Docker engine or cluster needed):
 #
 #   docker-compose config -q                 docker-compose.yml parses
-#   haproxy -c -dW                           deploy/haproxy/haproxy.cfg, with the
+#   haproxy -c -dW                           deploy/haproxy/haproxy.cfg (sticky, and
+#                                            with SOCKGATE_STICKY=false), with the
 #                                            compose service names in a private
 #                                            /etc/hosts (a mount namespace) when
 #                                            unshare works, so that unresolved
@@ -57,7 +58,12 @@ haproxy_check() {
 		haproxy -c -f "$cfg"
 	fi
 }
-need haproxy && check "haproxy -c deploy/haproxy/haproxy.cfg" haproxy_check
+if need haproxy; then
+	check "haproxy -c deploy/haproxy/haproxy.cfg" haproxy_check
+	# The same file without stickiness (docker-compose.yml passes
+	# SOCKGATE_STICKY to HAProxy too).
+	check "haproxy -c deploy/haproxy/haproxy.cfg (SOCKGATE_STICKY=false)" env SOCKGATE_STICKY=false bash -c "$(declare -f haproxy_check); haproxy_check"
+fi
 
 if need promtool; then
 	check "promtool check config deploy/prometheus/prometheus.yml" promtool check config deploy/prometheus/prometheus.yml

@@ -60,6 +60,9 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		Version:           buildVersion(),
 		RedisURL:          cfg.RedisURL,
 		RedisKey:          cfg.RedisKey,
+		Forward:           !cfg.Sticky,
+		ClusterSecret:     cfg.ClusterSecret,
+		AdvertiseAddr:     cfg.AdvertiseAddr,
 		RedisAdapter:      cfg.RedisAdapter,
 		RedisStreamMaxLen: cfg.RedisStreamMax,
 		Recovery: session.RecoveryConfig{

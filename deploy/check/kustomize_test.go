@@ -33,6 +33,8 @@ const kubeDir = "../kubernetes"
 var overlays = map[string][]string{
 	"dev":  {"ConfigMap", "Deployment", "Deployment", "HorizontalPodAutoscaler", "Ingress", "Namespace", "PodDisruptionBudget", "Service", "Service", "ServiceMonitor"},
 	"prod": {"ConfigMap", "Deployment", "HorizontalPodAutoscaler", "Ingress", "Namespace", "PodDisruptionBudget", "Service", "ServiceMonitor"},
+	// dev with components/sticky-free (-sticky=false) and its dev secret.
+	"dev-sticky-free": {"ConfigMap", "Deployment", "Deployment", "HorizontalPodAutoscaler", "Ingress", "Namespace", "PodDisruptionBudget", "Secret", "Service", "Service", "ServiceMonitor"},
 }
 
 // render runs kustomize (the Go API kubectl kustomize embeds) on an overlay.
@@ -131,6 +133,7 @@ func checkGateway(t *testing.T, objs []object) {
 	var dep *appsv1.Deployment
 	var cm *corev1.ConfigMap
 	var svc *corev1.Service
+	var ing *networkingv1.Ingress
 	for _, o := range objs {
 		switch v := o.v.(type) {
 		case *appsv1.Deployment:
@@ -144,17 +147,16 @@ func checkGateway(t *testing.T, objs []object) {
 				svc = v
 			}
 		case *networkingv1.Ingress:
-			if v.Annotations["nginx.ingress.kubernetes.io/affinity"] != "cookie" {
-				t.Error("Ingress without cookie affinity")
-			}
+			ing = v
 			if d, _ := time.ParseDuration(v.Annotations["nginx.ingress.kubernetes.io/proxy-read-timeout"] + "s"); d < 45*time.Second {
 				t.Errorf("Ingress proxy-read-timeout %v is below pingInterval + pingTimeout", d)
 			}
 		}
 	}
-	if dep == nil || cm == nil || svc == nil {
-		t.Fatalf("missing the gateway Deployment, ConfigMap or Service")
+	if dep == nil || cm == nil || svc == nil || ing == nil {
+		t.Fatalf("missing the gateway Deployment, ConfigMap, Service or Ingress")
 	}
+	checkStickiness(t, cm, dep, ing)
 	if svc.Spec.SessionAffinity == corev1.ServiceAffinityClientIP {
 		t.Error("Service uses ClientIP affinity (useless behind an ingress)")
 	}
@@ -212,6 +214,44 @@ func checkGateway(t *testing.T, objs []object) {
 	grace := time.Duration(*spec.TerminationGracePeriodSeconds) * time.Second
 	if grace <= preStop+delay+timeout {
 		t.Errorf("terminationGracePeriodSeconds %v <= preStop %v + drain delay %v + shutdown timeout %v", grace, preStop, delay, timeout)
+	}
+}
+
+// checkStickiness: with sticky sessions (the default) the Ingress sticks
+// with a cookie; with SOCKGATE_STICKY=false it must not, and every pod
+// advertises its own IP and reads the cluster secret from a Secret.
+func checkStickiness(t *testing.T, cm *corev1.ConfigMap, dep *appsv1.Deployment, ing *networkingv1.Ingress) {
+	if cm.Data["SOCKGATE_STICKY"] != "false" {
+		if ing.Annotations["nginx.ingress.kubernetes.io/affinity"] != "cookie" {
+			t.Error("Ingress without cookie affinity")
+		}
+		return
+	}
+	for k := range ing.Annotations {
+		if strings.Contains(k, "affinity") || strings.Contains(k, "session-cookie") {
+			t.Errorf("Ingress annotation %s with SOCKGATE_STICKY=false", k)
+		}
+	}
+	env := map[string]corev1.EnvVar{}
+	for _, e := range dep.Spec.Template.Spec.Containers[0].Env {
+		env[e.Name] = e
+	}
+	if e := env["POD_IP"]; e.ValueFrom == nil || e.ValueFrom.FieldRef == nil || e.ValueFrom.FieldRef.FieldPath != "status.podIP" {
+		t.Error("POD_IP must come from status.podIP")
+	}
+	if e := env["SOCKGATE_ADVERTISE_ADDR"]; !strings.HasPrefix(e.Value, "$(POD_IP):") {
+		t.Errorf("SOCKGATE_ADVERTISE_ADDR %q does not use the pod IP", e.Value)
+	}
+	if e := env["SOCKGATE_CLUSTER_SECRET"]; e.ValueFrom == nil || e.ValueFrom.SecretKeyRef == nil {
+		t.Error("SOCKGATE_CLUSTER_SECRET must come from a Secret")
+	}
+	// Dependent variables must come after the ones they name.
+	names := make([]string, 0, len(env))
+	for _, e := range dep.Spec.Template.Spec.Containers[0].Env {
+		names = append(names, e.Name)
+	}
+	if slices.Index(names, "POD_IP") > slices.Index(names, "SOCKGATE_ADVERTISE_ADDR") {
+		t.Error("POD_IP must be defined before SOCKGATE_ADVERTISE_ADDR")
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"strings"
 	"time"
 )
@@ -37,6 +38,9 @@ type Config struct {
 	ReadyRequiresRedis bool          // -ready-requires-redis: an unhealthy adapter fails /readyz
 	ShowVersion        bool          // -version: print the version and exit
 	DebugAddr          string        // empty (default): no debug listener; else /debug/pprof/ there
+	Sticky             bool          // default true; false: nodes forward requests for each other's sessions
+	ClusterSecret      string        // authenticates node-to-node requests (needed with Sticky false)
+	AdvertiseAddr      string        // how other nodes reach this one; default derived from Addr
 
 	// Limits against abusive clients; 0 means none unless a default is given.
 	AllowedOrigins    []string      // Origin values that may open sessions; empty: CORSOrigins
@@ -68,6 +72,9 @@ type Config struct {
 	AllowEIO3 bool   // accept socket.io-client 2.x (Engine.IO v3) clients
 	Path      string // where Socket.IO is served, with a trailing slash; default "/socket.io/"
 }
+
+// MinClusterSecret is the shortest -cluster-secret accepted.
+const MinClusterSecret = 16
 
 // EnvPrefix prefixes the environment variable of every flag: -redis-url is
 // SOCKGATE_REDIS_URL.
@@ -110,6 +117,9 @@ func Parse(name string, args []string, getenv func(string) string, output io.Wri
 	fs.BoolVar(&c.ReadyRequiresRedis, "ready-requires-redis", false, "make /readyz answer 503 while Redis is unreachable; by default a Redis outage shows in metrics, logs and /readyz?verbose only, so that it cannot take every node out of the load balancer at once")
 	fs.BoolVar(&c.ShowVersion, "version", false, "print the version and exit")
 	fs.StringVar(&c.DebugAddr, "debug-addr", "", "`address` (host:port) of a separate listener serving Go's /debug/pprof/ profiles; empty (default) serves none. Keep it on loopback: profiles reveal internals")
+	fs.BoolVar(&c.Sticky, "sticky", true, "the load balancer keeps each client on one node (sticky sessions); false: any node serves any request, forwarding it to the node that owns the session (needs -redis-url and -cluster-secret)")
+	fs.StringVar(&c.ClusterSecret, "cluster-secret", "", "shared `secret` (at least 16 characters, the same on every node) that authenticates the requests nodes forward to each other with -sticky=false; prefer the environment variable, flags show in ps")
+	fs.StringVar(&c.AdvertiseAddr, "advertise-addr", "", "`host:port` other nodes reach this one at, for -sticky=false (Kubernetes: the pod IP); default: the listen address, when -addr names a host")
 	var origins string
 	fs.StringVar(&origins, "allowed-origins", "", "comma-separated `origins` (scheme://host[:port]) whose browsers may open Engine.IO sessions and websocket upgrades; other Origin headers get 403, requests without one pass; * allows any; empty: the -cors-origins list (no check when that is empty or *)")
 	fs.IntVar(&c.MaxConnections, "max-connections", 0, "open Engine.IO connections per node; beyond it handshakes get 503 and /readyz 503 until below 95 %; 0: no limit")
@@ -233,6 +243,22 @@ func (c Config) validate() error {
 	if c.ShutdownTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("-shutdown-timeout: %v is not positive", c.ShutdownTimeout))
 	}
+	if !c.Sticky {
+		if c.RedisURL == "" {
+			errs = append(errs, errors.New("-sticky=false needs -redis-url"))
+		}
+		if len(c.ClusterSecret) < MinClusterSecret {
+			errs = append(errs, fmt.Errorf("-sticky=false needs -cluster-secret of at least %d characters", MinClusterSecret))
+		}
+		if c.AdvertiseAddr == "" && wildcard(c.Addr) {
+			errs = append(errs, fmt.Errorf("-sticky=false needs -advertise-addr when -addr %q names no host", c.Addr))
+		}
+	}
+	if c.AdvertiseAddr != "" {
+		if _, port, err := net.SplitHostPort(c.AdvertiseAddr); err != nil || wildcard(c.AdvertiseAddr) || port == "" || port == "0" {
+			errs = append(errs, fmt.Errorf("-advertise-addr: %q is not a host:port other nodes can reach", c.AdvertiseAddr))
+		}
+	}
 	if c.ProxyTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("-proxy-timeout: %v is not positive", c.ProxyTimeout))
 	}
@@ -289,6 +315,17 @@ func (c Config) validate() error {
 		errs = append(errs, fmt.Errorf("-log-format: %q is neither text nor json", c.LogFormat))
 	}
 	return errors.Join(errs...)
+}
+
+// wildcard reports whether a listen address names no host (":3000",
+// "0.0.0.0:3000", "[::]:3000"); unparsable addresses count as wildcards.
+func wildcard(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil || host == "" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsUnspecified()
 }
 
 // cookieFlag is -cookie: a boolean flag that also takes a name. Given alone

@@ -33,6 +33,7 @@ func TestParseDefaults(t *testing.T) {
 		LogLevel:        slog.LevelInfo,
 		LogFormat:       "text",
 		ShutdownTimeout: 20 * time.Second,
+		Sticky:          true,
 		RedisAdapter:    "classic",
 		RedisStreamMax:  10000,
 		RecoverySkipMW:  true,
@@ -110,6 +111,18 @@ func TestParse(t *testing.T) {
 		{"logging", nil, env("SOCKGATE_LOG_LEVEL", "DEBUG", "SOCKGATE_LOG_FORMAT", "json"),
 			func(t *testing.T, c Config) {
 				if c.LogLevel != slog.LevelDebug || c.LogFormat != "json" {
+					t.Errorf("%+v", c)
+				}
+			}},
+		{"forwarding, secret from env, address from -addr", []string{"-sticky=false", "-redis-url=redis://x:6379", "-addr=10.1.2.3:3000"}, env("SOCKGATE_CLUSTER_SECRET", "0123456789abcdef"),
+			func(t *testing.T, c Config) {
+				if c.Sticky || c.ClusterSecret != "0123456789abcdef" || c.AdvertiseAddr != "" {
+					t.Errorf("%+v", c)
+				}
+			}},
+		{"forwarding, advertise address", nil, env("SOCKGATE_STICKY", "false", "SOCKGATE_REDIS_URL", "redis://x:6379", "SOCKGATE_CLUSTER_SECRET", "0123456789abcdef", "SOCKGATE_ADVERTISE_ADDR", "gw-0.gw:3000"),
+			func(t *testing.T, c Config) {
+				if c.Sticky || c.AdvertiseAddr != "gw-0.gw:3000" {
 					t.Errorf("%+v", c)
 				}
 			}},
@@ -206,6 +219,13 @@ func TestParseErrors(t *testing.T) {
 		{"path with a query", []string{"-path=/x?y"}, env(), "-path"},
 		{"negative timeout", []string{"-ping-timeout=-1s"}, env(), "ping-timeout"},
 		{"sharded without url", []string{"-redis-sharded"}, env(), "redis-sharded"},
+		{"forwarding without redis", []string{"-sticky=false", "-cluster-secret=0123456789abcdef", "-addr=127.0.0.1:3000"}, env(), "needs -redis-url"},
+		{"forwarding without secret", []string{"-sticky=false", "-redis-url=redis://x", "-addr=127.0.0.1:3000"}, env(), "cluster-secret"},
+		{"forwarding, short secret", []string{"-sticky=false", "-redis-url=redis://x", "-addr=127.0.0.1:3000", "-cluster-secret=short"}, env(), "at least 16"},
+		{"forwarding, wildcard listener", []string{"-sticky=false", "-redis-url=redis://x", "-cluster-secret=0123456789abcdef"}, env(), "-advertise-addr"},
+		{"forwarding, 0.0.0.0 listener", []string{"-sticky=false", "-redis-url=redis://x", "-cluster-secret=0123456789abcdef", "-addr=0.0.0.0:3000"}, env(), "-advertise-addr"},
+		{"wildcard advertise address", []string{"-advertise-addr=[::]:3000"}, env(), "advertise-addr"},
+		{"advertise address without port", []string{"-advertise-addr=10.0.0.1"}, env(), "advertise-addr"},
 		{"negative connection limit", []string{"-max-connections=-1"}, env(), "max-connections"},
 		{"negative event rate", nil, env("SOCKGATE_EVENT_RATE", "-3"), "event-rate"},
 		{"zero rooms", []string{"-max-rooms=0"}, env(), "max-rooms"},
@@ -247,8 +267,8 @@ func TestUsage(t *testing.T) {
 		"-allowed-origins", "-max-connections", "SOCKGATE_MAX_CONNECTIONS", "-handshake-rate", "-event-rate", "-event-burst",
 		"-max-rooms", "-max-acks", "-max-namespaces", "-connect-timeout", "-read-header-timeout", "(default 5s)",
 		"-idle-timeout", "-max-header-bytes", "-write-queue-bytes", "-tcp-send-buffer",
+		"-sticky", "SOCKGATE_STICKY", "(default true)", "-cluster-secret", "SOCKGATE_CLUSTER_SECRET", "-advertise-addr", "SOCKGATE_ADVERTISE_ADDR",
 		"-redis-adapter", "-redis-stream-maxlen", "-recovery", "SOCKGATE_RECOVERY", "-recovery-skip-middlewares", "-recovery-persist",
-
 		"-allow-eio3", "SOCKGATE_ALLOW_EIO3", "-path", "SOCKGATE_PATH", "(default /socket.io/)"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("usage lacks %q", want)

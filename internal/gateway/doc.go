@@ -23,6 +23,11 @@
 // another node. Recovery with the classic or sharded Redis adapter is
 // refused by New.
 //
+// With Config.Forward (-sticky=false), a forward.Node makes session ids name
+// this node, registers it in Redis when Serve starts, forwards requests for
+// other nodes' sessions to them and authenticates those forwarded here; it
+// leaves the registry after the sessions are closed.
+//
 // The built-in events of the main namespace (see events.go) are the ones the
 // README documents: join, leave, message and echo. backends.go connects an
 // application backend: the server API, the connect, event and disconnect

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/sockgate/sockgate/internal/metrics"
 	"github.com/sockgate/sockgate/pkg/adapter"
+	"github.com/sockgate/sockgate/pkg/forward"
 	"github.com/sockgate/sockgate/pkg/session"
 	"github.com/sockgate/sockgate/pkg/transport"
 	"github.com/sockgate/sockgate/web"
@@ -51,6 +53,19 @@ type Config struct {
 	// Adapter, if set, is used instead of one built from RedisURL; the
 	// gateway does not close it.
 	Adapter adapter.Adapter
+
+	// Forward lets every node serve every Engine.IO request, so that the
+	// load balancer needs no sticky sessions: a request for a session of
+	// another node is forwarded to it (see package forward). It needs
+	// RedisURL (the node registry lives there) and ClusterSecret. Default
+	// false: the load balancer must keep each client on one node.
+	Forward bool
+	// ClusterSecret authenticates the requests nodes forward to each
+	// other: the same on every node, at least forward.MinSecretBytes.
+	ClusterSecret string
+	// AdvertiseAddr is the host:port other nodes reach this one at, with
+	// Forward. Default: the listener's address, when it names a host.
+	AdvertiseAddr string
 
 	// CORSOrigins may use the polling transport cross-origin ("*": any).
 	// Default none.
@@ -153,6 +168,9 @@ type Gateway struct {
 	onEvent  session.EventHandler // the built-in events; one func value for every socket
 	backends backends
 
+	fwd      *forward.Node // nil unless Config.Forward
+	fwdRedis io.Closer     // the registry's Redis client
+
 	roomsRefused atomic.Uint64 // joins refused at MaxRooms
 	unserved     unservedConns // HTTP connections of Serve closed before a request
 	draining     atomic.Bool
@@ -221,6 +239,16 @@ func New(cfg Config) (*Gateway, error) {
 		g.adapter, g.ownsAd = adapter.NewMemory(), true
 	}
 
+	var sessionPrefix string
+	var remote func(http.ResponseWriter, *http.Request, string) bool
+	if cfg.Forward {
+		if err := g.newForward(); err != nil {
+			g.closeAdapter()
+			return nil, fmt.Errorf("gateway: %w", err)
+		}
+		sessionPrefix, remote = g.fwd.SessionIDPrefix(), g.fwd.Remote
+	}
+
 	var cors transport.CORS
 	if len(cfg.CORSOrigins) > 0 {
 		cors.Origins = cfg.CORSOrigins
@@ -233,10 +261,14 @@ func New(cfg Config) (*Gateway, error) {
 		AllowEIO3:    cfg.AllowEIO3,
 		CORS:         cors,
 		AllowRequest: g.allowRequest,
-		Cookie:       cfg.Cookie,
-		Adapter:      g.adapter,
-		Logger:       cfg.Logger,
-		Recovery:     cfg.Recovery,
+		// With Forward, session ids name this node, and requests for other
+		// nodes' sessions go to them.
+		SessionIDPrefix: sessionPrefix,
+		Remote:          remote,
+		Cookie:          cfg.Cookie,
+		Adapter:         g.adapter,
+		Logger:          cfg.Logger,
+		Recovery:        cfg.Recovery,
 
 		AllowedOrigins: cfg.AllowedOrigins,
 		MaxConnections: cfg.MaxConnections,
@@ -254,6 +286,7 @@ func New(cfg Config) (*Gateway, error) {
 		InlineHandlers: cfg.Backend.EventURL == "",
 	})
 	if err != nil {
+		g.closeForward(context.Background())
 		g.closeAdapter()
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
@@ -337,6 +370,17 @@ func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
 	if g.cfg.TCPSendBuffer > 0 {
 		ln = sendBufferListener{ln, g.cfg.TCPSendBuffer}
 	}
+	if g.fwd != nil {
+		addr := g.cfg.AdvertiseAddr
+		if addr == "" {
+			addr = ln.Addr().String()
+		}
+		if err := g.fwd.Start(ctx, addr); err != nil {
+			ln.Close()
+			g.Shutdown(context.Background())
+			return fmt.Errorf("gateway: %w", err)
+		}
+	}
 	g.logStartup(ln.Addr())
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
@@ -377,11 +421,11 @@ func (g *Gateway) logStartup(addr net.Addr) {
 		bundle = "missing"
 		g.log.Warn("socket.io client bundle not built in: /socket.io/socket.io.js answers 503; restore web/dist (or run npm ci && go generate ./web) and rebuild")
 	}
-	g.log.Info("sockgate listening",
-		"addr", addr.String(),
-		"adapter", g.AdapterName(),
-		"version", g.cfg.Version,
-		"client_bundle", bundle)
+	args := []any{"addr", addr.String(), "adapter", g.AdapterName(), "version", g.cfg.Version, "client_bundle", bundle}
+	if g.fwd != nil {
+		args = append(args, "sticky", false, "node", g.fwd.ID(), "advertise_addr", g.fwd.Addr())
+	}
+	g.log.Info("sockgate listening", args...)
 }
 
 // Shutdown drains the node (readiness false and new sessions refused at
@@ -398,7 +442,9 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 		if errors.Is(err, session.ErrServerClosed) {
 			err = nil
 		}
-		g.shutdownErr = errors.Join(err, g.closeBackends(ctx), g.closeAdapter())
+		// The node leaves the registry last: until its sessions are closed,
+		// other nodes still forward their clients' last requests here.
+		g.shutdownErr = errors.Join(err, g.closeBackends(ctx), g.closeForward(ctx), g.closeAdapter())
 	})
 	return g.shutdownErr
 }

@@ -72,6 +72,7 @@ func (g *Gateway) registerMetrics() {
 
 	g.reg.MustRegister(engineCollector(g.io.EngineStats))
 	g.registerAdapterMetrics()
+	g.registerForwardMetrics()
 	g.registerBackendMetrics()
 	g.registerRecoveryMetrics()
 }

@@ -11,7 +11,11 @@ func (g *Gateway) routes() http.Handler {
 	mux := http.NewServeMux()
 	// Only the bundle's exact file paths are served from the embedded
 	// bundle; everything else below the path is Engine.IO traffic.
-	mux.Handle(g.cfg.Path, g.bundle.Wrap(g.io))
+	var engine http.Handler = g.io
+	if g.fwd != nil {
+		engine = g.fwd.Handler(engine) // authenticates requests other nodes forward
+	}
+	mux.Handle(g.cfg.Path, g.bundle.Wrap(engine))
 	mux.Handle("/metrics", metrics.Handler(g.reg))
 	mux.Handle("/api/", g.apiHandler())
 	mux.HandleFunc("/healthz", g.healthz)

@@ -29,6 +29,10 @@ type Config struct {
 	// AllowRequest, if set, may refuse an Engine.IO handshake (HTTP 403, or
 	// the status of a *transport.StatusError). Default: allow all.
 	AllowRequest func(r *http.Request) error
+	// SessionIDPrefix and Remote are transport.Config's: they let the
+	// nodes of a cluster serve each other's sessions. Default none.
+	SessionIDPrefix string
+	Remote          func(w http.ResponseWriter, r *http.Request, sid string) bool
 	// AllowedOrigins, MaxConnections and HandshakeRate are the transport's
 	// admission limits (see transport.Config). Defaults: the CORS origins,
 	// no limit, no limit.
@@ -140,6 +144,8 @@ func (c *Config) transport(h transport.Handler) transport.Config {
 		CORS:            c.CORS,
 		AllowEIO3:       c.AllowEIO3,
 		AllowRequest:    c.AllowRequest,
+		SessionIDPrefix: c.SessionIDPrefix,
+		Remote:          c.Remote,
 		AllowedOrigins:  c.AllowedOrigins,
 		MaxConnections:  c.MaxConnections,
 		HandshakeRate:   c.HandshakeRate,

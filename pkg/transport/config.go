@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -64,6 +65,17 @@ type Config struct {
 	// client gets HTTP 403 with error code 4 and the error's text, or the
 	// status of a *StatusError.
 	AllowRequest func(r *http.Request) error
+	// SessionIDPrefix starts every session id the Server issues, so that
+	// the nodes of a cluster can tell which of them owns a session. At most
+	// 64 URL-safe characters (letters, digits, "-", ".", "_", "~").
+	// Default none: ids are 20 random characters.
+	SessionIDPrefix string
+	// Remote, if set, is offered each request that names a session this
+	// Server does not have (after the CORS headers are set), to serve it
+	// elsewhere, for example by forwarding it to the node that owns the
+	// session. It returns true once it has answered the request; false lets
+	// the Server refuse it as usual (400, "Session ID unknown").
+	Remote func(w http.ResponseWriter, r *http.Request, sid string) bool
 	// AllowedOrigins lists the Origin header values (scheme://host[:port],
 	// compared case-insensitively) that may open a session or upgrade one to
 	// websocket; a request from another origin gets HTTP 403 with error code
@@ -119,6 +131,9 @@ func (cfg Config) withDefaults() (Config, error) {
 			return cfg, errors.New("transport: unknown transport " + t)
 		}
 	}
+	if len(cfg.SessionIDPrefix) > maxIDPrefix || strings.IndexFunc(cfg.SessionIDPrefix, notURLSafe) >= 0 {
+		return cfg, errors.New("transport: SessionIDPrefix must be at most 64 URL-safe characters")
+	}
 	cfg.Transports = slices.Clone(cfg.Transports)
 	if len(cfg.AllowedOrigins) == 0 {
 		cfg.AllowedOrigins = cfg.CORS.Origins
@@ -128,6 +143,20 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	cfg.AllowedOrigins = slices.Clone(cfg.AllowedOrigins)
 	return cfg, nil
+}
+
+const maxIDPrefix = 64
+
+// notURLSafe reports whether r needs escaping in a URL query (RFC 3986
+// unreserved characters do not).
+func notURLSafe(r rune) bool {
+	switch {
+	case 'a' <= r && r <= 'z', 'A' <= r && r <= 'Z', '0' <= r && r <= '9':
+		return false
+	case r == '-', r == '.', r == '_', r == '~':
+		return false
+	}
+	return true
 }
 
 func (cfg *Config) allows(transport string) bool {

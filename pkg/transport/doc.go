@@ -8,7 +8,9 @@
 //
 // A [Server] is an http.Handler; mount it where clients connect (for example
 // /socket.io/). It dispatches on the query parameters EIO, transport and sid,
-// not on the path. Each Engine.IO session is a [Conn]; the layer above gets
+// not on the path. A request for a session the Server does not have is
+// offered to [Config].Remote, if set (a cluster forwards it to the node
+// owning the session), else refused. Each Engine.IO session is a [Conn]; the layer above gets
 // its events through the [Handler] in [Config].
 //
 // Concurrency: all methods of Server and Conn may be called concurrently.

@@ -33,6 +33,13 @@ var codeMessages = [...]string{
 	"Unsupported protocol version",
 }
 
+// RefuseUnknownSession answers a request the way a Server answers one for a
+// session it does not have: 400 with {"code":1,"message":"Session ID
+// unknown"}. It is for Config.Remote, when the session turns out to be gone.
+func RefuseUnknownSession(w http.ResponseWriter) {
+	writeError(w, codeUnknownSID, 0, "")
+}
+
 // StatusError, returned by Config.AllowRequest, refuses a handshake with
 // HTTP status Status instead of 403 (e.g. 503 while the server drains or is
 // full, so that a load balancer or the client retries elsewhere). The body

@@ -112,6 +112,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if sid := q.Get("sid"); sid != "" {
 		c := s.lookup(sid)
 		if c == nil {
+			if s.cfg.Remote != nil && s.cfg.Remote(w, r, sid) {
+				return
+			}
 			s.refuse(w, codeUnknownSID, "")
 			return
 		}
@@ -187,7 +190,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveWebSocketHandshake(w, r, req)
 		return
 	}
-	c := s.newConn(newID(), req, TransportPolling, nil)
+	c := s.newConn(s.newID(), req, TransportPolling, nil)
 	s.setCookie(w, c.id)
 	s.open(c)
 	s.servePoll(c, w, r)
@@ -219,12 +222,15 @@ func isWebSocketUpgrade(r *http.Request) bool {
 	return false
 }
 
-// newID returns a session id: 15 random bytes in URL-safe base64 (20 chars),
-// the shape of the reference server's ids.
-func newID() string {
+// newID returns a session id: Config.SessionIDPrefix, then 15 random bytes
+// in URL-safe base64 (20 chars), the shape of the reference server's ids.
+func (s *Server) newID() string {
 	var b [15]byte
 	_, _ = rand.Read(b[:])
-	return base64.RawURLEncoding.EncodeToString(b[:])
+	p := s.cfg.SessionIDPrefix
+	id := make([]byte, len(p), len(p)+20)
+	copy(id, p)
+	return string(base64.RawURLEncoding.AppendEncode(id, b[:]))
 }
 
 func (s *Server) shardOf(id string) *shard {

@@ -149,7 +149,7 @@ func (s *Server) accept(w http.ResponseWriter, r *http.Request) (*wsConn, error)
 // serveWebSocketHandshake opens a session whose first transport is a
 // websocket: the open packet is its first text frame.
 func (s *Server) serveWebSocketHandshake(w http.ResponseWriter, r *http.Request, req *Request) {
-	id := newID()
+	id := s.newID()
 	s.setCookie(w, id) // on the 101 response
 	t, err := s.accept(w, r)
 	if err != nil {

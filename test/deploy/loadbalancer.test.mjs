@@ -7,6 +7,9 @@
 //     request) and upgrading clients on three nodes work through the one
 //     public port, are spread over the nodes, and no node ever sees an
 //     unknown session ID;
+//   - without stickiness (SOCKGATE_STICKY=false for HAProxy, -sticky=false
+//     for the gateways): clients without cookies work, their requests are
+//     forwarded between the nodes, HAProxy sets no cookie;
 //   - drain: SIGTERM to one of two nodes; its /readyz turns 503 at once,
 //     handshakes sent to it get 503 with a JSON body while its own clients
 //     keep working for the drain delay, then every client ends up on the
@@ -111,6 +114,55 @@ describe("HAProxy with the compose configuration in front of 3 gateways", { skip
       assert.equal(await metric(n, "sockgate_engineio_errors_total", 'kind="unknown_sid"'), 0, `a request reached the wrong node (${n.url})`);
       assert.equal(await metric(n, "sockgate_engineio_errors_total", 'kind="bad_request"'), 0, `a bad request on ${n.url}`);
     }
+    for (const s of sockets) assert.ok(s.connected);
+  });
+});
+
+describe("HAProxy without stickiness (SOCKGATE_STICKY=false) in front of 3 forwarding gateways", { skip, timeout: 60_000 }, () => {
+  let redis, nodes, lb;
+  const clients = new Clients();
+  const secret = "loadbalancer-test-cluster-secret";
+
+  before(async () => {
+    redis = await Redis.start();
+    nodes = [];
+    for (let i = 0; i < 3; i++) nodes.push(await startGateway({ args: ["-redis-url", redis.url, "-sticky=false", "-cluster-secret", secret] }));
+    lb = await HAProxy.start(nodes, { env: { SOCKGATE_STICKY: "false" } });
+    await allUp(lb, 3);
+  });
+
+  after(async () => {
+    clients.closeAll();
+    await lb?.stop();
+    await Promise.all((nodes ?? []).map((n) => n.stop()));
+    await redis?.stop();
+  });
+
+  it("serves polling-only and upgrading clients that carry no cookie, forwarding across nodes", async () => {
+    // No withCredentials: the Node client keeps no cookie, and HAProxy sets
+    // none; each request is balanced on its own.
+    const sockets = [];
+    for (let i = 0; i < 6; i++) sockets.push(await clients.connect(lb.url, i % 3 === 2 ? {} : { transports: ["polling"] }));
+    for (const s of sockets) assert.deepEqual(await ack(s, "join", "lb"), [true]);
+    for (let round = 0; round < 5; round++) {
+      await Promise.all(sockets.map((s, i) => ack(s, "echo", i, round).then((r) => assert.deepEqual(r, [i, round]))));
+    }
+    const got = sockets.map(() => []);
+    sockets.forEach((s, i) => s.on("message", (...args) => got[i].push(args)));
+    sockets[1].emit("message", "across");
+    await waitUntil(() => got.every((g) => g.length === 1), 5000, "every client to get the room message");
+    // HAProxy inserts no stickiness cookie (it does in the sticky configuration).
+    const hs = await fetch(lb.url + "/socket.io/?EIO=4&transport=polling", { signal: AbortSignal.timeout(5000) });
+    await hs.text();
+    assert.equal(hs.status, 200);
+    assert.equal(hs.headers.get("set-cookie"), null);
+    let forwarded = 0;
+    for (const n of nodes) {
+      forwarded += await metric(n, "sockgate_forwarded_requests_total", 'result="ok"');
+      assert.equal(await metric(n, "sockgate_engineio_errors_total", 'kind="unknown_sid"'), 0, `an unknown session on ${n.url}`);
+      assert.equal(await metric(n, "sockgate_forwarded_requests_total", 'result="unreachable"'), 0);
+    }
+    assert.ok(forwarded > 0, "HAProxy sent every request to its session's node: nothing was forwarded");
     for (const s of sockets) assert.ok(s.connected);
   });
 });

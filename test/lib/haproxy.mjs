@@ -40,7 +40,9 @@ export async function haproxyConfig(gateways, { port, statsPort }) {
 
 // HAProxy runs haproxy -db (foreground) with the rewritten configuration.
 export class HAProxy {
-  static async start(gateways) {
+  // env adds variables to HAProxy's environment (SOCKGATE_STICKY=false
+  // turns the configuration's stickiness off).
+  static async start(gateways, { env } = {}) {
     const bin = haproxyPath();
     if (!bin) throw new Error("haproxy not installed (apt-get install -y haproxy)");
     const port = await freePort();
@@ -52,7 +54,9 @@ export class HAProxy {
     lb.dir = dir;
     lb.url = `http://127.0.0.1:${port}`;
     lb.statsURL = `http://127.0.0.1:${statsPort}`;
-    lb.server = await new Server(bin, ["-db", "-f", cfgPath], port, null).start();
+    const server = new Server(bin, ["-db", "-f", cfgPath], port, null);
+    server.env = env;
+    lb.server = await server.start();
     return lb;
   }
 

@@ -182,7 +182,7 @@ export class Server {
   }
 
   async start(ms = 15_000) {
-    const env = { ...process.env };
+    const env = { ...process.env, ...this.env }; // this.env: more variables, if set
     delete env.NODE_TEST_CONTEXT; // the server is not a test file
     const proc = spawn(this.cmd, this.args, { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
     this.proc = proc;
