@@ -78,6 +78,8 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		MaxPayload:         cfg.MaxPayload,
 		ShutdownTimeout:    cfg.ShutdownTimeout,
 		DrainDelay:         cfg.DrainDelay,
+		AllowEIO3:          cfg.AllowEIO3,
+		Path:               cfg.Path,
 		ReadyRequiresRedis: cfg.ReadyRequiresRedis,
 		Logger:             log,
 

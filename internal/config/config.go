@@ -68,6 +68,9 @@ type Config struct {
 	JWTPublicKey     string        // path of a PEM public key; empty: none
 	ClientJoin       string        // "any" (default), "none" or room-name prefixes
 	ClientBroadcast  bool          // default true
+
+	AllowEIO3 bool   // accept socket.io-client 2.x (Engine.IO v3) clients
+	Path      string // where Socket.IO is served, with a trailing slash; default "/socket.io/"
 }
 
 // MinClusterSecret is the shortest -cluster-secret accepted.
@@ -142,6 +145,8 @@ func Parse(name string, args []string, getenv func(string) string, output io.Wri
 	fs.StringVar(&c.JWTPublicKey, "jwt-public-key", "", "`file` of a PEM public key (RSA: RS256, ECDSA P-256: ES256, Ed25519: EdDSA) of the JWTs clients must connect with")
 	fs.StringVar(&c.ClientJoin, "client-join", "any", "which rooms clients may join and leave with the built-in events: any, none, or comma-separated room-name `prefixes`")
 	fs.BoolVar(&c.ClientBroadcast, "client-broadcast", true, "let clients in no room send the built-in message to everyone")
+	fs.BoolVar(&c.AllowEIO3, "allow-eio3", false, "also accept socket.io-client 2.x clients (Engine.IO v3 / Socket.IO protocol v4), as Node's allowEIO3")
+	fs.StringVar(&c.Path, "path", "/socket.io/", "URL `path` of Socket.IO and of the client bundle below it, as Node's path option (a trailing slash is implied)")
 	fs.Usage = func() { usage(fs) }
 
 	if err := fs.Parse(args); err != nil {
@@ -179,6 +184,9 @@ func Parse(name string, args []string, getenv func(string) string, output io.Wri
 	}
 	c.CORSOrigins = splitList(cors)
 	c.AllowedOrigins = splitList(origins)
+	if c.Path != "" && !strings.HasSuffix(c.Path, "/") {
+		c.Path += "/"
+	}
 	return c, c.validate()
 }
 
@@ -259,6 +267,9 @@ func (c Config) validate() error {
 	}
 	if strings.TrimSpace(c.ClientJoin) == "" {
 		errs = append(errs, errors.New("-client-join: empty (any, none, or room-name prefixes)"))
+	}
+	if !strings.HasPrefix(c.Path, "/") || c.Path == "/" || strings.ContainsAny(c.Path, "?# \t") {
+		errs = append(errs, fmt.Errorf("-path: %q must start with / and name a path below / (the demo is served at /)", c.Path))
 	}
 	if c.DrainDelay < 0 {
 		errs = append(errs, fmt.Errorf("-drain-delay: %v is negative", c.DrainDelay))

@@ -50,6 +50,7 @@ func TestParseDefaults(t *testing.T) {
 		ProxyConcurrency:  256,
 		ClientJoin:        "any",
 		ClientBroadcast:   true,
+		Path:              "/socket.io/",
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("defaults:\n got %+v\nwant %+v", c, want)
@@ -67,6 +68,18 @@ func TestParse(t *testing.T) {
 			func(t *testing.T, c Config) {
 				if c.Addr != ":4000" || c.RedisURL != "redis://127.0.0.1:6379" || !c.RedisSharded || c.RedisAdapter != "sharded" {
 					t.Errorf("%+v", c)
+				}
+			}},
+		{"legacy clients and path", []string{"-path", "/rt"}, env("SOCKGATE_ALLOW_EIO3", "true"),
+			func(t *testing.T, c Config) {
+				if !c.AllowEIO3 || c.Path != "/rt/" {
+					t.Errorf("AllowEIO3 %v, Path %q", c.AllowEIO3, c.Path)
+				}
+			}},
+		{"path from env", nil, env("SOCKGATE_PATH", "/a/b/"),
+			func(t *testing.T, c Config) {
+				if c.Path != "/a/b/" {
+					t.Errorf("Path = %q", c.Path)
 				}
 			}},
 		{"flag wins over env", []string{"-addr", ":5000"}, env("SOCKGATE_ADDR", ":4000"),
@@ -201,6 +214,9 @@ func TestParseErrors(t *testing.T) {
 		{"bad proxy concurrency", []string{"-proxy-concurrency=0"}, env(), "proxy-concurrency"},
 		{"empty client join", []string{"-client-join="}, env(), "client-join"},
 		{"zero payload", []string{"-max-payload=0"}, env(), "max-payload"},
+		{"relative path", []string{"-path=socket.io"}, env(), "-path"},
+		{"root path", []string{"-path=/"}, env(), "-path"},
+		{"path with a query", []string{"-path=/x?y"}, env(), "-path"},
 		{"negative timeout", []string{"-ping-timeout=-1s"}, env(), "ping-timeout"},
 		{"sharded without url", []string{"-redis-sharded"}, env(), "redis-sharded"},
 		{"forwarding without redis", []string{"-sticky=false", "-cluster-secret=0123456789abcdef", "-addr=127.0.0.1:3000"}, env(), "needs -redis-url"},
@@ -252,7 +268,8 @@ func TestUsage(t *testing.T) {
 		"-max-rooms", "-max-acks", "-max-namespaces", "-connect-timeout", "-read-header-timeout", "(default 5s)",
 		"-idle-timeout", "-max-header-bytes", "-write-queue-bytes", "-tcp-send-buffer",
 		"-sticky", "SOCKGATE_STICKY", "(default true)", "-cluster-secret", "SOCKGATE_CLUSTER_SECRET", "-advertise-addr", "SOCKGATE_ADVERTISE_ADDR",
-		"-redis-adapter", "-redis-stream-maxlen", "-recovery", "SOCKGATE_RECOVERY", "-recovery-skip-middlewares", "-recovery-persist"} {
+		"-redis-adapter", "-redis-stream-maxlen", "-recovery", "SOCKGATE_RECOVERY", "-recovery-skip-middlewares", "-recovery-persist",
+		"-allow-eio3", "SOCKGATE_ALLOW_EIO3", "-path", "SOCKGATE_PATH", "(default /socket.io/)"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("usage lacks %q", want)
 		}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -81,6 +82,11 @@ type Config struct {
 	PingInterval time.Duration
 	PingTimeout  time.Duration
 	MaxPayload   int
+	// AllowEIO3 accepts socket.io-client 2.x clients (Engine.IO v3).
+	AllowEIO3 bool
+	// Path is where Socket.IO and the client bundle are served; it starts
+	// and ends with a slash. Default "/socket.io/".
+	Path string
 
 	// MaxRooms bounds the rooms one socket may join with the join event.
 	// Default 100.
@@ -139,6 +145,7 @@ type Config struct {
 // Defaults.
 const (
 	DefaultAddr              = ":3000"
+	DefaultPath              = "/socket.io/"
 	DefaultMaxRooms          = 100
 	DefaultMaxAcks           = 1000
 	DefaultShutdownTimeout   = 20 * time.Second
@@ -211,7 +218,13 @@ func New(cfg Config) (*Gateway, error) {
 	if err := checkRecovery(cfg); err != nil {
 		return nil, err
 	}
-	g := &Gateway{cfg: cfg, log: cfg.Logger, bundle: web.NewBundle("/socket.io/"), drainBatch: defaultDrainBatch}
+	if cfg.Path == "" {
+		cfg.Path = DefaultPath
+	}
+	if !strings.HasPrefix(cfg.Path, "/") || !strings.HasSuffix(cfg.Path, "/") || cfg.Path == "/" {
+		return nil, fmt.Errorf("gateway: Path %q must start and end with a slash and not be /", cfg.Path)
+	}
+	g := &Gateway{cfg: cfg, log: cfg.Logger, bundle: web.NewBundle(cfg.Path), drainBatch: defaultDrainBatch}
 
 	switch {
 	case cfg.Adapter != nil:
@@ -245,6 +258,7 @@ func New(cfg Config) (*Gateway, error) {
 		PingInterval: cfg.PingInterval,
 		PingTimeout:  cfg.PingTimeout,
 		MaxPayload:   cfg.MaxPayload,
+		AllowEIO3:    cfg.AllowEIO3,
 		CORS:         cors,
 		AllowRequest: g.allowRequest,
 		// With Forward, session ids name this node, and requests for other

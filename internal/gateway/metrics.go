@@ -87,6 +87,8 @@ func engineCollector(snapshot func() transport.Stats) *metrics.Collector[transpo
 			}),
 		metrics.Counter("sockgate_engineio_handshakes_total", "Engine.IO sessions opened.",
 			func(s S) float64 { return float64(s.Handshakes) }),
+		metrics.Counter("sockgate_engineio_eio3_handshakes_total", "Engine.IO v3 (socket.io-client 2.x) sessions opened, with -allow-eio3.",
+			func(s S) float64 { return float64(s.HandshakesEIO3) }),
 		metrics.Counter("sockgate_engineio_upgrades_total", "Polling sessions upgraded to websocket.",
 			func(s S) float64 { return float64(s.Upgrades) }),
 		metrics.Counter("sockgate_engineio_packets_received_total", "Engine.IO packets received.",
@@ -129,6 +131,7 @@ func engineCollector(snapshot func() transport.Stats) *metrics.Collector[transpo
 				emit(float64(e.DuplicatePoll), "duplicate_poll")
 				emit(float64(e.AbortedPoll), "aborted_poll")
 				emit(float64(e.WebSocketAccept), "websocket_accept")
+				emit(float64(e.DuplicateWS), "duplicate_websocket")
 				emit(float64(e.Panics), "panic")
 				emit(float64(e.Origin), "origin")
 				emit(float64(e.ConnectionLimit), "connection_limit")

@@ -10,17 +10,17 @@ import (
 func (g *Gateway) routes() http.Handler {
 	mux := http.NewServeMux()
 	// Only the bundle's exact file paths are served from the embedded
-	// bundle; everything else below /socket.io/ is Engine.IO traffic.
+	// bundle; everything else below the path is Engine.IO traffic.
 	var engine http.Handler = g.io
 	if g.fwd != nil {
 		engine = g.fwd.Handler(engine) // authenticates requests other nodes forward
 	}
-	mux.Handle("/socket.io/", g.bundle.Wrap(engine))
+	mux.Handle(g.cfg.Path, g.bundle.Wrap(engine))
 	mux.Handle("/metrics", metrics.Handler(g.reg))
 	mux.Handle("/api/", g.apiHandler())
 	mux.HandleFunc("/healthz", g.healthz)
 	mux.HandleFunc("/readyz", g.readyz)
-	mux.Handle("/", web.Demo())
+	mux.Handle("/", web.DemoFor(g.cfg.Path))
 	return mux
 }
 

@@ -18,6 +18,9 @@ import (
 type conn interface {
 	ID() string
 	Transport() string
+	// Protocol is the Engine.IO revision: 4, or 3 for a socket.io-client
+	// 2.x (Socket.IO protocol v4) client.
+	Protocol() int
 	Send(frames []engineio.Frame, volatile bool) error
 	// Enqueue is Send for broadcasts: it never writes on the caller's
 	// goroutine.
@@ -114,15 +117,23 @@ func (c *client) onMessage(data []byte, binary bool) {
 }
 
 func (c *client) connect(p *socketio.Packet) {
+	name, auth, id := p.Namespace, json.RawMessage(p.Data), ""
+	if c.legacy() {
+		name, auth, id = c.legacyConnect(p.Namespace)
+	}
 	// The socket counts in its namespace's refs while it is in c.sockets
 	// (a dynamic namespace goes when the last one leaves).
-	nsp := c.srv.acquire(p.Namespace, true)
+	nsp := c.srv.acquire(name, true)
 	if nsp == nil {
 		c.srv.stats.connectErrors.Add(1)
-		c.sendConnectError(p.Namespace, "Invalid namespace", nil)
+		// Node's socket.io sends every client, legacy ones too, this object.
+		c.sendConnectErrorObject(name, "Invalid namespace", nil)
 		return
 	}
-	s := &Socket{id: newID(), nsp: nsp, client: c, auth: json.RawMessage(p.Data)}
+	if id == "" {
+		id = newID()
+	}
+	s := &Socket{id: id, nsp: nsp, client: c, auth: auth}
 	if c.srv.recoveryOn() {
 		s.rec = &socketRecovery{pid: newID()}
 	}
@@ -139,7 +150,7 @@ func (c *client) connect(p *socketio.Packet) {
 		c.mu.Unlock()
 		c.srv.stats.connectErrors.Add(1)
 		c.srv.stats.namespacesRefused.Add(1)
-		c.sendConnectError(p.Namespace, "Too many namespaces", nil)
+		c.sendConnectError(name, "Too many namespaces", nil)
 		return
 	}
 	c.sockets = append(c.sockets, s)
@@ -147,7 +158,17 @@ func (c *client) connect(p *socketio.Packet) {
 	s.enqueue(job{kind: jobConnect})
 }
 
+// sendConnectError refuses a CONNECT to nsp with a middleware's error.
 func (c *client) sendConnectError(nsp, message string, data any) {
+	if c.legacy() {
+		c.sendLegacyConnectError(nsp, message, data)
+		return
+	}
+	c.sendConnectErrorObject(nsp, message, data)
+}
+
+// sendConnectErrorObject sends CONNECT_ERROR with {"message","data"}.
+func (c *client) sendConnectErrorObject(nsp, message string, data any) {
 	payload := struct {
 		Message string `json:"message"`
 		Data    any    `json:"data,omitempty"`

@@ -23,6 +23,9 @@ type Config struct {
 	DisableUpgrades bool           // default false: polling may upgrade to websocket
 	WriteQueueBytes int            // per connection, default 4 MiB; overflow closes the connection
 	CORS            transport.CORS // default: no CORS headers
+	// AllowEIO3 accepts socket.io-client 2.x clients (Engine.IO v3,
+	// Socket.IO protocol v4), as Node's allowEIO3 does. Default false.
+	AllowEIO3 bool
 	// AllowRequest, if set, may refuse an Engine.IO handshake (HTTP 403, or
 	// the status of a *transport.StatusError). Default: allow all.
 	AllowRequest func(r *http.Request) error
@@ -139,6 +142,7 @@ func (c *Config) transport(h transport.Handler) transport.Config {
 		DisableUpgrades: c.DisableUpgrades,
 		WriteQueueBytes: c.WriteQueueBytes,
 		CORS:            c.CORS,
+		AllowEIO3:       c.AllowEIO3,
 		AllowRequest:    c.AllowRequest,
 		SessionIDPrefix: c.SessionIDPrefix,
 		Remote:          c.Remote,

@@ -14,6 +14,10 @@
 // stay raw JSON (plus binary attachments) from the wire to the handlers and
 // back, so relayed events keep their exact bytes.
 //
+// With Config.AllowEIO3, socket.io-client 2.x clients (Socket.IO protocol
+// v4 over Engine.IO v3) connect too; their handshake differences are
+// described in legacy.go.
+//
 // # Concurrency contract
 //
 // All exported methods may be called concurrently. The handlers of one

@@ -205,10 +205,13 @@ func (n *Namespace) connect(s *Socket) {
 	c.connected()
 	// CONNECT goes out before the socket joins its rooms, so no broadcast
 	// can reach the client ahead of it.
-	sid, _ := json.Marshal(struct {
-		SID string `json:"sid"`
-		PID string `json:"pid,omitempty"`
-	}{s.id, s.PID()})
+	var sid []byte // none for a legacy client (protocol v4 has no recovery either)
+	if !c.legacy() {
+		sid, _ = json.Marshal(struct {
+			SID string `json:"sid"`
+			PID string `json:"pid,omitempty"`
+		}{s.id, s.PID()})
+	}
 	n.srv.stats.packetsOut.Add(1)
 	c.conn.Send(encodeFrames(&socketio.Packet{Type: socketio.Connect, Namespace: n.name, Data: sid}), false)
 	s.mu.Lock()

@@ -13,6 +13,7 @@ import (
 	"github.com/sockgate/sockgate/pkg/adapter"
 	"github.com/sockgate/sockgate/pkg/histogram"
 	"github.com/sockgate/sockgate/pkg/internal/logsample"
+	"github.com/sockgate/sockgate/pkg/protocol/socketio"
 	"github.com/sockgate/sockgate/pkg/transport"
 )
 
@@ -371,6 +372,10 @@ func (s *Server) open(cn conn, req *transport.Request) *client {
 	c.mu.Lock()
 	c.timer = t
 	c.mu.Unlock()
+	if c.legacy() {
+		// A legacy client is in the main namespace from the start.
+		c.connect(&socketio.Packet{Type: socketio.Connect, Namespace: "/"})
+	}
 	return c
 }
 

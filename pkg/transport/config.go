@@ -52,7 +52,15 @@ type Config struct {
 	Transports      []string      // default {"polling", "websocket"}
 	DisableUpgrades bool
 	WriteQueueBytes int // per connection, default 4 MiB; overflow closes the connection
-	CORS            CORS
+	// DisableCompression turns off the compression of polling responses.
+	// By default a response of 1 KiB or more is compressed with gzip or
+	// deflate when the request accepts it, as Node's httpCompression does.
+	DisableCompression bool
+	CORS               CORS
+	// AllowEIO3 accepts Engine.IO v3 clients (socket.io-client 2.x) too, as
+	// Node's allowEIO3 does. Default false: EIO=3 is refused with
+	// "Unsupported protocol version".
+	AllowEIO3 bool
 	// AllowRequest, if set, may refuse a handshake (e.g. while draining); the
 	// client gets HTTP 403 with error code 4 and the error's text, or the
 	// status of a *StatusError.

@@ -1,6 +1,10 @@
 // Package transport is an Engine.IO v4 server: sessions, the HTTP
 // long-polling and WebSocket transports, the polling to WebSocket upgrade and
 // the server-sent heartbeat (https://socket.io/docs/v4/engine-io-protocol/).
+// With Config.AllowEIO3 it serves Engine.IO v3 clients too (socket.io-client
+// 2.x): the same sessions with the v3 payload framing, binary message prefix
+// and client-sent heartbeat (see eio3.go). Polling responses of 1 KiB or more
+// are compressed when the request accepts gzip or deflate.
 //
 // A [Server] is an http.Handler; mount it where clients connect (for example
 // /socket.io/). It dispatches on the query parameters EIO, transport and sid,

@@ -286,6 +286,26 @@ func TestPollingClientClose(t *testing.T) {
 	}
 }
 
+// A GET that reaches the server just after the client's close packet (the
+// two raced) gets the noop a pending GET gets, once; then the sid is gone.
+func TestPollingClientCloseBeforeGET(t *testing.T) {
+	ts := newTestServer(t, Config{})
+	p := ts.pollHandshake(t)
+	ts.rec.waitOpen(t)
+	if status, body := p.post("1"); status != 200 || body != "ok" {
+		t.Fatalf("%d %q", status, body)
+	}
+	if e := ts.rec.waitClose(t); e.reason != ReasonTransportClose {
+		t.Fatalf("reason %q", e.reason)
+	}
+	if status, b := p.get(); status != http.StatusOK || b != "6" {
+		t.Fatalf("GET after close: %d %q, want noop", status, b)
+	}
+	if status, _ := p.get(); status != http.StatusBadRequest {
+		t.Fatalf("second GET after close: %d", status)
+	}
+}
+
 func TestServerCloseDeliversQueueToNextGET(t *testing.T) {
 	ts := newTestServer(t, Config{})
 	p := ts.pollHandshake(t)

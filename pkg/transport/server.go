@@ -170,8 +170,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if q.Get("EIO") != "4" {
+	eio := q.Get("EIO")
+	if eio != "4" && (eio != "3" || !s.cfg.AllowEIO3) {
 		s.refuse(w, codeUnsupportedProtocol, "")
+		return
+	}
+	if eio == "3" && q.Has("j") {
+		// JSONP polling (browsers without XHR) is not served.
+		s.refuse(w, codeBadRequest, "JSONP polling is not supported")
 		return
 	}
 	admitted, ok := s.admit(w)
@@ -262,6 +268,7 @@ func (s *Server) unregister(c *Conn) {
 // newConn builds a session whose first queued frame is its open packet.
 func (s *Server) newConn(id string, req *Request, transport string, ws *wsConn) *Conn {
 	c := &Conn{srv: s, id: id, req: req, transport: transport, ws: ws}
+	c.setProtocol(req)
 	upgrades := s.upgrades
 	if transport == TransportWebSocket {
 		upgrades = []string{}
@@ -277,6 +284,9 @@ func (s *Server) newConn(id string, req *Request, transport string, ws *wsConn) 
 // open registers c, starts its heartbeat and calls OnOpen.
 func (s *Server) open(c *Conn) {
 	s.stats.handshakes.Add(1)
+	if c.eio3 {
+		s.stats.handshakesEIO3.Add(1)
+	}
 	if c.transport == TransportPolling {
 		s.stats.openPolling.Add(1)
 	} else {
@@ -284,8 +294,9 @@ func (s *Server) open(c *Conn) {
 	}
 	c.mu.Lock()
 	c.delivering = true // OnOpen runs first: OnClose waits for it
-	c.due = time.Now().Add(s.cfg.PingInterval)
-	c.timer = time.AfterFunc(s.cfg.PingInterval, c.onTimer)
+	first := c.firstTimer()
+	c.due = time.Now().Add(first)
+	c.timer = time.AfterFunc(first, c.onTimer)
 	c.mu.Unlock()
 	s.register(c)
 	if s.closing.Load() {
@@ -354,10 +365,8 @@ func (s *Server) dropDraining() {
 		sh.mu.Unlock()
 		for _, c := range conns {
 			c.mu.Lock()
-			if c.draining {
-				c.draining = false
+			if c.stopDrainingLocked() {
 				c.timer.Stop()
-				s.drains.done()
 			}
 			c.mu.Unlock()
 		}

@@ -8,8 +8,9 @@ type Stats struct {
 	OpenPolling   int64 // sessions whose current transport is polling
 	OpenWebSocket int64 // sessions whose current transport is websocket
 
-	Handshakes uint64 // sessions opened
-	Upgrades   uint64 // polling sessions upgraded to websocket
+	Handshakes     uint64 // sessions opened
+	HandshakesEIO3 uint64 // of which Engine.IO v3 (Config.AllowEIO3)
+	Upgrades       uint64 // polling sessions upgraded to websocket
 
 	PacketsIn  uint64 // Engine.IO packets received
 	PacketsOut uint64 // Engine.IO packets written
@@ -53,6 +54,7 @@ type ErrorStats struct {
 	DuplicatePoll   uint64 // a second concurrent polling GET
 	AbortedPoll     uint64 // a polling GET closed by the client
 	WebSocketAccept uint64 // failed websocket handshakes
+	DuplicateWS     uint64 // a websocket for a session that has one: accepted, then closed
 	Panics          uint64 // recovered panics in Handler methods
 
 	Origin          uint64 // handshakes and upgrades refused for their Origin (also in Forbidden)
@@ -63,7 +65,8 @@ type ErrorStats struct {
 type counters struct {
 	openPolling, openWebSocket atomic.Int64
 
-	handshakes, upgrades               atomic.Uint64
+	handshakes, handshakesEIO3         atomic.Uint64
+	upgrades                           atomic.Uint64
 	packetsIn, packetsOut              atomic.Uint64
 	bytesIn, bytesOut                  atomic.Uint64
 	slowConsumer, volatileDropped      atomic.Uint64
@@ -74,7 +77,7 @@ type counters struct {
 
 	codes [6]atomic.Uint64
 
-	parse, utf8, tooLarge, dupPoll, abortedPoll, wsAccept, panics atomic.Uint64
+	parse, utf8, tooLarge, dupPoll, abortedPoll, wsAccept, wsIgnored, panics atomic.Uint64
 
 	origin, connLimit, handshakeRate atomic.Uint64
 }
@@ -103,6 +106,7 @@ func (s *Server) Stats() Stats {
 		OpenPolling:        c.openPolling.Load(),
 		OpenWebSocket:      c.openWebSocket.Load(),
 		Handshakes:         c.handshakes.Load(),
+		HandshakesEIO3:     c.handshakesEIO3.Load(),
 		Upgrades:           c.upgrades.Load(),
 		PacketsIn:          c.packetsIn.Load(),
 		PacketsOut:         c.packetsOut.Load(),
@@ -133,6 +137,7 @@ func (s *Server) Stats() Stats {
 			DuplicatePoll:       c.dupPoll.Load(),
 			AbortedPoll:         c.abortedPoll.Load(),
 			WebSocketAccept:     c.wsAccept.Load(),
+			DuplicateWS:         c.wsIgnored.Load(),
 			Panics:              c.panics.Load(),
 			Origin:              c.origin.Load(),
 			ConnectionLimit:     c.connLimit.Load(),

@@ -285,10 +285,40 @@ func TestUpgrade(t *testing.T) {
 	if status, _ := p.get(); status != http.StatusBadRequest {
 		t.Fatalf("polling after upgrade: %d", status)
 	}
-	// A second upgrade is refused.
-	if _, resp, err := websocket.Dial(context.Background(), ts.wsURL("?EIO=4&transport=websocket&sid="+p.sid), nil); err == nil || resp.StatusCode != http.StatusBadRequest {
-		t.Fatalf("second upgrade: %v", err)
+	// A second websocket with the same sid completes its handshake and is
+	// closed at once; the first carries on.
+	second := dial(t, ts.wsURL("?EIO=4&transport=websocket&sid="+p.sid))
+	if err := readClosed(t, second); websocket.CloseStatus(err) != websocket.StatusNormalClosure {
+		t.Fatalf("second websocket: %v", err)
 	}
+	write(t, ws, websocket.MessageText, "4still here")
+	if m := ts.rec.waitMessage(t); m.data != "still here" {
+		t.Fatalf("got %+v", m)
+	}
+	if _, s := read(t, ws); s != "4still here" {
+		t.Fatalf("echo %q", s)
+	}
+	if st := ts.Stats(); st.Errors.DuplicateWS != 1 || st.OpenWebSocket != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+func TestSecondWebSocketDuringUpgrade(t *testing.T) {
+	ts := newTestServer(t, Config{})
+	p := ts.pollHandshake(t)
+	c := ts.rec.waitOpen(t)
+	ws := dial(t, ts.wsURL("?EIO=4&transport=websocket&sid="+p.sid))
+	write(t, ws, websocket.MessageText, "2probe")
+	if _, s := read(t, ws); s != "3probe" {
+		t.Fatalf("probe answer %q", s)
+	}
+	// The upgrade in progress keeps its probe: the newcomer is closed.
+	second := dial(t, ts.wsURL("?EIO=4&transport=websocket&sid="+p.sid))
+	if err := readClosed(t, second); websocket.CloseStatus(err) != websocket.StatusNormalClosure {
+		t.Fatalf("second websocket: %v", err)
+	}
+	write(t, ws, websocket.MessageText, "5")
+	checkFor(t, 5*time.Second, "websocket transport", func() bool { return c.Transport() == TransportWebSocket })
 }
 
 func TestUpgradeTimeout(t *testing.T) {

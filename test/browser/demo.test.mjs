@@ -8,54 +8,25 @@
 
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { startGateway, REFERENCE } from "../lib/harness.mjs";
+import { startGateway } from "../lib/harness.mjs";
+import { skipBrowser, launchChromium } from "../lib/browser.mjs";
 
-const CHROMIUM = "/usr/bin/chromium";
 const XSS = "<img src=x onerror=alert(1)>";
 
-let skip = false;
-if (REFERENCE) {
-  skip = "the Node reference server does not serve the demo";
-} else if (!existsSync(CHROMIUM)) {
-  if (process.env.CI) throw new Error(`${CHROMIUM} is missing and CI is set: install Debian's chromium`);
-  skip = `${CHROMIUM} is missing (apt-get install chromium); set CI=1 to make this a failure`;
-}
-
-describe("chat demo in chromium", { skip, timeout: 90_000 }, () => {
-  let server, browser, context, userDataDir;
+describe("chat demo in chromium", { skip: skipBrowser, timeout: 90_000 }, () => {
+  let server, browser, context;
   const dialogs = [];
   const pageErrors = [];
 
   before(async () => {
-    const { chromium } = await import("playwright-core");
     server = await startGateway();
-    userDataDir = await mkdtemp(join(tmpdir(), "sockgate-chromium-"));
-    context = await chromium.launchPersistentContext(userDataDir, {
-      executablePath: CHROMIUM,
-      headless: true,
-      timeout: 30_000,
-      args: [
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-    });
-    context.setDefaultTimeout(10_000);
-    browser = context;
+    browser = await launchChromium();
+    context = browser.context;
   });
 
   after(async () => {
-    await browser?.close().catch(() => {});
+    await browser?.close();
     await server?.stop();
-    if (userDataDir) await rm(userDataDir, { recursive: true, force: true });
   });
 
   async function openPage(room) {

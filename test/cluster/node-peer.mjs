@@ -128,6 +128,7 @@ const httpServer = http.createServer((req, res) => {
 
 const io = new Server(httpServer, {
   serveClient: false,
+  allowEIO3: process.argv.includes("-allow-eio3"),
   ...(recoveryMs > 0 ? { connectionStateRecovery: { maxDisconnectionDuration: recoveryMs } } : {}),
 });
 

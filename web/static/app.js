@@ -24,12 +24,16 @@
     input.focus();
   });
 
+  // Socket.IO lives where the page loads the client bundle from (the
+  // gateway's -path): ".../socket.io.js" without the file name.
+  const bundle = document.querySelector('script[src$="socket.io.js"]');
+  const bundlePath = bundle ? new URL(bundle.src).pathname : "/socket.io/socket.io.js";
   if (typeof io !== "function") {
-    setStatus("disconnected", "socket.io client bundle did not load from /socket.io/socket.io.js");
+    setStatus("disconnected", "socket.io client bundle did not load from " + bundlePath);
     return;
   }
 
-  socket = io.connect("/");
+  socket = io.connect("/", { path: bundlePath.replace(/socket\.io\.js$/, "") });
   $("send").disabled = false;
   let room = ""; // the room this page is in ("" = none: messages reach everyone)
 
