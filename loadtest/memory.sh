@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Memory per idle Socket.IO websocket connection on one fresh gateway node
-# (issue 4: <= 10 KiB RSS per connection at 10,000 connections).
+# (the target: at most 10 KiB of RSS per connection at 10,000 connections).
 #
 #   loadtest/memory.sh                 # 10,000 connections, held 50s
 #   N=19900 loadtest/memory.sh        # the most this machine allows (see below)

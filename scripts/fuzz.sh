@@ -25,10 +25,22 @@ for dir in $dirs; do
 	pkg=$(go list "$dir")
 	for target in $(grep -ho '^func Fuzz[A-Za-z0-9_]*' "$dir"/*_test.go | sed 's/^func //'); do
 		echo "== $pkg $target ($FUZZTIME)"
-		if ! go test -run '^$' -fuzz "^${target}\$" -fuzztime "$FUZZTIME" "$pkg"; then
+		# Go's fuzzing engine sometimes ends a run with "context deadline
+		# exceeded" and no failing input when the machine is too busy for
+		# its workers to answer in time; such a run found nothing, so it is
+		# tried again (twice at most). A run that wrote a failing input fails.
+		for try in 1 2 3; do
+			out=$(go test -run '^$' -fuzz "^${target}\$" -fuzztime "$FUZZTIME" "$pkg" 2>&1) && ok=1 || ok=0
+			printf '%s\n' "$out"
+			((ok)) && break
+			if ((try < 3)) && grep -q 'context deadline exceeded' <<<"$out" && ! grep -q 'Failing input written' <<<"$out"; then
+				echo "fuzz: $target: the engine timed out without a failing input; running it again" >&2
+				continue
+			fi
 			failed+=("$pkg $target")
 			echo "fuzz: $target failed; its crasher is in $dir/testdata/fuzz/$target/ (commit it with the fix)" >&2
-		fi
+			break
+		done
 		n=$((n + 1))
 	done
 done

@@ -172,7 +172,8 @@ func Placeholder(v []byte) (num int, ok bool) {
 			return -1, false
 		case EndObject:
 			if s.depth == 0 {
-				if !s.phOK {
+				// Trailing bytes make v invalid JSON: not a placeholder.
+				if !s.phOK || s.end != len(v) {
 					return -1, false
 				}
 				return s.phNum, true
