@@ -2,11 +2,13 @@
 # Installs the system packages the tests need when they are missing:
 # redis-server (Redis adapter tests, make cluster), chromium (browser test),
 # haproxy (the load balancer tests), prometheus (promtool checks the deploy
-# files), docker-compose (parses docker-compose.yml offline) and Node.js + npm
+# files), docker-compose (parses docker-compose.yml offline), kubectl
+# (kubectl kustomize renders deploy/kubernetes; Debian's kubernetes-client
+# when none is installed) and Node.js + npm
 # (client bundle, Node integration tests). As root it uses
 # apt-get (Debian); otherwise it only says what is missing.
 #
-#   scripts/deps.sh            # redis-server, chromium, node/npm
+#   scripts/deps.sh            # everything above (make test)
 #   scripts/deps.sh node       # only node/npm (make run)
 #   scripts/deps.sh redis      # only redis-server (make cluster)
 set -euo pipefail
@@ -26,6 +28,7 @@ if [[ $want == all ]]; then
 	has haproxy || missing+=(haproxy)
 	has promtool || missing+=(prometheus)
 	has docker-compose || missing+=(docker-compose)
+	has kubectl || missing+=(kubernetes-client)
 fi
 
 ((${#missing[@]} == 0)) && exit 0

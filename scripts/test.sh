@@ -4,19 +4,27 @@
 #
 #   1. scripts/deps.sh: redis-server, chromium, node/npm (apt-get, as root)
 #   2. scripts/node-modules.sh: npm ci when node_modules is missing or stale
-#   3. go generate ./web: the socket.io-client bundle embedded by the gateway
-#   4. go vet ./...
-#   5. go test -race -count=1 ./...   (through scripts/testreport: plain
-#      go test output, failures only, and a "go: N passed, N failed" line)
-#   6. node --test on test/ (Node integration and browser tests), with
+#   3. genbundle -check: the committed socket.io-client bundle in web/dist is
+#      exactly what `go generate ./web` makes from the npm ci'd package
+#   4. go mod tidy -diff: go.mod and go.sum are exactly what tidy writes
+#   5. go vet ./... and staticcheck ./... (honnef.co/go/tools at the version
+#      pinned below, through go run: nothing of it enters go.mod)
+#   6. go test -race -count=1 ./...   (through scripts/testreport: plain
+#      go test output, failures only, and a "go: N passed, N failed" line);
+#      with CI (or FUZZ) set, then every fuzz target for CI_FUZZTIME (3s)
+#   7. node --test on test/ (Node integration and browser tests), with
 #      SOCKGATE_GATEWAY_BIN / SOCKGATE_CONFORMANCE_BIN pointing at freshly
 #      built binaries
+#   8. scripts/deploy-check.sh: the deploy files checked offline by their
+#      own tools (docker-compose, haproxy, promtool, kubectl kustomize, and
+#      the deploy/check module's strict decode into the k8s Go types)
 #
 # Environment: GOTESTFLAGS adds flags to go test (e.g. GOTESTFLAGS=-short);
-# SKIP_NODE=1 skips step 6.
+# SKIP_NODE=1 skips step 7, SKIP_DEPLOY=1 step 8.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
+staticcheck=honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 step() { printf '\n== %s\n' "$*"; }
 failed=()
@@ -25,11 +33,17 @@ step "dependencies"
 scripts/deps.sh || failed+=(deps)
 scripts/node-modules.sh || failed+=(npm)
 
-step "go generate ./web (socket.io-client bundle)"
-go generate ./web || failed+=(generate)
+step "web/dist is what go generate ./web writes (socket.io-client bundle)"
+go run ./web/internal/genbundle -check -out web/dist || failed+=(bundle-stale)
+
+step "go mod tidy -diff"
+go mod tidy -diff && echo "go.mod and go.sum tidy" || failed+=(tidy)
 
 step "go vet ./..."
 go vet ./... && echo "vet ok" || failed+=(vet)
+
+step "staticcheck ./... ($staticcheck)"
+go run "$staticcheck" ./... && echo "staticcheck ok" || failed+=(staticcheck)
 
 mkdir -p bin
 go build -o bin/testreport ./scripts/testreport || { echo "cannot build scripts/testreport" >&2; exit 1; }
@@ -37,10 +51,18 @@ go build -o bin/testreport ./scripts/testreport || { echo "cannot build scripts/
 step "go test -race -count=1 ./..."
 go_out=$(mktemp)
 node_out=$(mktemp)
-trap 'rm -f "$go_out" "$node_out"' EXIT
+deploy_out=$(mktemp)
+trap 'rm -f "$go_out" "$node_out" "$deploy_out"' EXIT
 # shellcheck disable=SC2086 # GOTESTFLAGS is a list of flags
 go test -race -count=1 ${GOTESTFLAGS:-} -json ./... 2>&1 | bin/testreport | tee "$go_out"
 ((PIPESTATUS[0] == 0 && PIPESTATUS[1] == 0)) || failed+=(go-test)
+
+# CI mode: every fuzz target for a few seconds (scripts/fuzz.sh); a crasher
+# fails the run and stays in testdata/fuzz/ to be committed with the fix.
+if [[ -n ${CI:-} || -n ${FUZZ:-} ]]; then
+	step "fuzz: every target for ${CI_FUZZTIME:-3s}"
+	FUZZTIME=${CI_FUZZTIME:-3s} scripts/fuzz.sh 2>&1 | grep -v '^fuzz: elapsed:' || failed+=(fuzz)
+fi
 
 # Node's test runner: files named like its default patterns under test/.
 node_files=()
@@ -70,6 +92,12 @@ if ((${#node_files[@]} > 0)); then
 	((PIPESTATUS[0] == 0)) || failed+=(node-test)
 fi
 
+if [[ -z ${SKIP_DEPLOY:-} ]]; then
+	step "deploy files (offline checks)"
+	scripts/deploy-check.sh 2>&1 | tee "$deploy_out"
+	((PIPESTATUS[0] == 0)) || failed+=(deploy)
+fi
+
 # One closing summary: go's counts, node's counts, and the total.
 count() { sed -n "s/^$2 \([0-9][0-9]*\)\$/\1/p" "$1" | tail -1; }
 go_line=$(grep -E '^go: [0-9]+ passed, [0-9]+ failed' "$go_out" | tail -1)
@@ -79,16 +107,19 @@ gs=$(sed -E 's/^go: ([0-9]+) passed, ([0-9]+) failed, ([0-9]+) skipped.*/\3/' <<
 np=$(count "$node_out" '# pass')
 nf=$(count "$node_out" '# fail')
 ns=$(count "$node_out" '# skipped')
-np=${np:-0} nf=${nf:-0} ns=${ns:-0} gp=${gp:-0} gf=${gf:-0} gs=${gs:-0}
+dp=$(sed -n 's/^deploy: \([0-9]*\) passed, .*/\1/p' "$deploy_out" | tail -1)
+df=$(sed -n 's/^deploy: [0-9]* passed, \([0-9]*\) failed.*/\1/p' "$deploy_out" | tail -1)
+np=${np:-0} nf=${nf:-0} ns=${ns:-0} gp=${gp:-0} gf=${gf:-0} gs=${gs:-0} dp=${dp:-0} df=${df:-0}
 
 step "summary"
 grep -E $'^(ok|FAIL)[ \t]' "$go_out" || true
 echo "go:   $gp passed, $gf failed, $gs skipped"
 ((${#node_files[@]} > 0)) && echo "node: $np passed, $nf failed, $ns skipped"
+[[ -z ${SKIP_DEPLOY:-} ]] && echo "deploy: $dp passed, $df failed"
 if ((${#failed[@]} > 0)); then
 	echo "failed steps: ${failed[*]}"
 	# A failed step with no failed test (vet, a build) still counts as one failure.
-	((gf + nf == 0)) && gf=1
+	((gf + nf + df == 0)) && gf=1
 fi
-echo "total: $((gp + np)) passed, $((gf + nf)) failed, $((gs + ns)) skipped"
+echo "total: $((gp + np + dp)) passed, $((gf + nf + df)) failed, $((gs + ns)) skipped"
 ((${#failed[@]} == 0))

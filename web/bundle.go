@@ -20,16 +20,19 @@ var distFS embed.FS
 // path (as Node's socket.io serves them).
 var bundleFiles = [...]string{"socket.io.js", "socket.io.js.map", "socket.io.min.js", "socket.io.min.js.map"}
 
-// missingMessage is the 503 body when the bundle was not generated.
+// missingMessage is the 503 body when web/dist lacks the bundle (a tree whose
+// committed bundle files were deleted).
 const missingMessage = "socket.io client bundle not built into this binary.\n" +
-	"Run `make run` (or `npm ci && go generate ./web`) and rebuild; see README.md.\n"
+	"Restore web/dist (or run `npm ci && go generate ./web`) and rebuild; see README.md.\n"
 
 // cacheControl lets browsers and proxies keep the bundle but revalidate it
 // (cheaply, with If-None-Match) so an upgraded gateway is picked up at once.
 const cacheControl = "public, max-age=0, must-revalidate"
 
 // Bundle serves the socket.io-client browser bundle below a prefix such as
-// "/socket.io/": prefix+"socket.io.js", ".min.js" and their ".map" files.
+// "/socket.io/": prefix+"socket.io.js", ".min.js" and their ".map" files. It
+// is the counterpart of Node's serveClient option: wrap the Socket.IO handler
+// with Wrap so that pages can load the client from the server they talk to.
 type Bundle struct {
 	prefix  string
 	version string
@@ -46,7 +49,7 @@ type asset struct {
 }
 
 // NewBundle returns the embedded bundle served below prefix, which must start
-// and end with a slash.
+// and end with a slash: the path the Socket.IO handler is mounted at.
 func NewBundle(prefix string) *Bundle {
 	sub, err := fs.Sub(distFS, "dist")
 	if err != nil {

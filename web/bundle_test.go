@@ -3,9 +3,11 @@ package web
 import (
 	"bytes"
 	"compress/gzip"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -154,8 +156,8 @@ func TestBundleMissing(t *testing.T) {
 	}
 	for _, name := range bundleFiles {
 		resp := do(t, b, "GET", "/socket.io/"+name, nil)
-		if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body(t, resp), "make run") {
-			t.Errorf("%s: status %d, want 503 naming `make run`", name, resp.StatusCode)
+		if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body(t, resp), "go generate ./web") {
+			t.Errorf("%s: status %d, want 503 naming `go generate ./web`", name, resp.StatusCode)
 		}
 	}
 }
@@ -186,3 +188,28 @@ func TestEmbeddedBundle(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// The committed bundle is embedded and is the version package-lock.json pins
+// (scripts/test.sh compares the bytes with node_modules besides).
+func TestEmbeddedBundleMatchesLock(t *testing.T) {
+	b := NewBundle("/socket.io/")
+	if !b.Available() {
+		t.Fatal("web/dist has no bundle: run `npm ci && go generate ./web` and commit web/dist")
+	}
+	data, err := os.ReadFile("../package-lock.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lock struct {
+		Packages map[string]struct {
+			Version string `json:"version"`
+		} `json:"packages"`
+	}
+	if err := json.Unmarshal(data, &lock); err != nil {
+		t.Fatal(err)
+	}
+	want := lock.Packages["node_modules/socket.io-client"].Version
+	if want == "" || b.Version() != want {
+		t.Fatalf("embedded bundle is socket.io-client %q, package-lock.json pins %q: run `npm ci && go generate ./web`", b.Version(), want)
+	}
+}

@@ -12,7 +12,7 @@ func TestDemo(t *testing.T) {
 		path, status, contentType, contains string
 	}{
 		{"/", "200", "text/html", `<script src="/socket.io/socket.io.js"></script>`},
-		{"/app.js", "200", "text/javascript", `io.connect("/")`},
+		{"/app.js", "200", "text/javascript", `io.connect("/", { path: `},
 		{"/style.css", "200", "text/css", "#messages"},
 		{"/nope", "404", "", ""},
 		{"/static/index.html", "404", "", ""},
@@ -39,6 +39,14 @@ func TestDemo(t *testing.T) {
 	}
 	if resp := do(t, h, "POST", "/", nil); resp.StatusCode != http.StatusMethodNotAllowed {
 		t.Errorf("POST /: status %d, want 405", resp.StatusCode)
+	}
+}
+
+func TestDemoForPath(t *testing.T) {
+	resp := do(t, DemoFor("/rt/"), "GET", "/", nil)
+	if got := body(t, resp); resp.StatusCode != http.StatusOK || !strings.Contains(got, `<script src="/rt/socket.io.js"></script>`) ||
+		strings.Contains(got, "/socket.io/") {
+		t.Fatalf("status %d, body:\n%s", resp.StatusCode, got)
 	}
 }
 

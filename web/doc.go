@@ -1,12 +1,16 @@
 // Package web holds the browser side of the gateway, embedded in the binary:
-// the official socket.io-client bundle (Bundle, served under /socket.io/) and
-// the chat room demo (Demo, served at /).
+// the official socket.io-client bundle (Bundle, served under /socket.io/, as
+// Node's socket.io does with its serveClient option) and the chat room demo
+// (Demo, served at /).
 //
 // The bundle comes from npm: `go generate ./web` copies it from node_modules
 // (installed by `npm ci` from the repository's pinned package-lock.json) into
-// web/dist, which is embedded at build time and never committed. A binary
-// built without it still works; the bundle paths then answer 503 and explain
-// how to generate it.
+// web/dist, which is committed and embedded at build time, so `go build` and
+// `go install` need no npm. The test command fails when the committed files
+// differ from what `go generate ./web` would write. Never edit them by hand.
+//
+// Programs built on pkg/session serve the same bundle with NewBundle and
+// Bundle.Wrap around their Socket.IO handler.
 //
 // Handlers are safe for concurrent use.
 package web

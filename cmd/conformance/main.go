@@ -3,10 +3,12 @@
 // socketio/socket.io-protocol, test-suite/) run against, built from sockgate's
 // own packages:
 //
-//	go run ./cmd/conformance [-addr :3000]
+//	go run ./cmd/conformance [-addr :3000] [-allow-eio3]
 //
 // Both endpoints use pingInterval 300 ms, pingTimeout 200 ms, maxPayload
-// 1,000,000 bytes, CORS for any origin, and accept only EIO=4.
+// 1,000,000 bytes, CORS for any origin, and accept only EIO=4; with
+// -allow-eio3 they accept Engine.IO v3 clients too (the contract of
+// engine.io-protocol's v3 test suite).
 //
 //   - /socket.io/ is a Socket.IO server (pkg/session) with the namespaces "/"
 //     and "/custom"; a CONNECT to any other is refused with "Invalid
@@ -64,21 +66,22 @@ const (
 
 func main() {
 	addr := flag.String("addr", ":3000", "listen address")
+	allowEIO3 := flag.Bool("allow-eio3", false, "accept Engine.IO v3 clients too")
 	flag.Parse()
 	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, *addr, logger); err != nil {
+	if err := run(ctx, *addr, *allowEIO3, logger); err != nil {
 		logger.Error("conformance server failed", "err", err)
 		os.Exit(1)
 	}
 }
 
 // run serves until ctx is done, then shuts everything down.
-func run(ctx context.Context, addr string, logger *slog.Logger) error {
+func run(ctx context.Context, addr string, allowEIO3 bool, logger *slog.Logger) error {
 	var relays sync.WaitGroup // the emit-with-ack round trips in flight
-	sio, err := newSocketIO(logger, &relays)
+	sio, err := newSocketIO(logger, allowEIO3, &relays)
 	if err != nil {
 		return err
 	}
@@ -86,6 +89,7 @@ func run(ctx context.Context, addr string, logger *slog.Logger) error {
 		PingInterval: pingInterval,
 		PingTimeout:  pingTimeout,
 		MaxPayload:   maxPayload,
+		AllowEIO3:    allowEIO3,
 		CORS:         transport.CORS{Origins: []string{"*"}},
 		Logger:       logger,
 		Handler:      echo{},
@@ -133,12 +137,13 @@ func run(ctx context.Context, addr string, logger *slog.Logger) error {
 }
 
 // newSocketIO builds the /socket.io/ server.
-func newSocketIO(logger *slog.Logger, relays *sync.WaitGroup) (*session.Server, error) {
+func newSocketIO(logger *slog.Logger, allowEIO3 bool, relays *sync.WaitGroup) (*session.Server, error) {
 	sio, err := session.NewServer(session.Config{
 		PingInterval:   pingInterval,
 		PingTimeout:    pingTimeout,
 		MaxPayload:     maxPayload,
 		ConnectTimeout: connectTimeout,
+		AllowEIO3:      allowEIO3,
 		CORS:           transport.CORS{Origins: []string{"*"}},
 		Logger:         logger,
 	})

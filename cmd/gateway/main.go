@@ -21,6 +21,7 @@ import (
 
 	"github.com/sockgate/sockgate/internal/config"
 	"github.com/sockgate/sockgate/internal/gateway"
+	"github.com/sockgate/sockgate/pkg/session"
 )
 
 // version is set at build time (make: -ldflags "-X main.version=...").
@@ -44,19 +45,70 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		return 0
 	}
 	log := cfg.NewLogger(stderr)
+	var jwtKey []byte
+	if cfg.JWTPublicKey != "" {
+		if jwtKey, err = os.ReadFile(cfg.JWTPublicKey); err != nil {
+			log.Error("cannot read the JWT public key", "err", err)
+			return 1
+		}
+	}
+
+	gateway.SetRedisLogger(log)
 
 	gw, err := gateway.New(gateway.Config{
-		Addr:            cfg.Addr,
-		Version:         buildVersion(),
-		RedisURL:        cfg.RedisURL,
-		RedisKey:        cfg.RedisKey,
-		RedisSharded:    cfg.RedisSharded,
-		CORSOrigins:     cfg.CORSOrigins,
-		PingInterval:    cfg.PingInterval,
-		PingTimeout:     cfg.PingTimeout,
-		MaxPayload:      cfg.MaxPayload,
-		ShutdownTimeout: cfg.ShutdownTimeout,
-		Logger:          log,
+		Addr:              cfg.Addr,
+		Version:           buildVersion(),
+		RedisURL:          cfg.RedisURL,
+		RedisKey:          cfg.RedisKey,
+		Forward:           !cfg.Sticky,
+		ClusterSecret:     cfg.ClusterSecret,
+		AdvertiseAddr:     cfg.AdvertiseAddr,
+		RedisAdapter:      cfg.RedisAdapter,
+		RedisStreamMaxLen: cfg.RedisStreamMax,
+		Recovery: session.RecoveryConfig{
+			MaxDisconnection: cfg.Recovery,
+			RunMiddlewares:   !cfg.RecoverySkipMW,
+			Persist:          session.PersistMode(cfg.RecoveryPersist),
+		},
+		CORSOrigins:        cfg.CORSOrigins,
+		CORSCredentials:    cfg.CORSCredentials,
+		Cookie:             cfg.Cookie,
+		PingInterval:       cfg.PingInterval,
+		PingTimeout:        cfg.PingTimeout,
+		MaxPayload:         cfg.MaxPayload,
+		ShutdownTimeout:    cfg.ShutdownTimeout,
+		DrainDelay:         cfg.DrainDelay,
+		AllowEIO3:          cfg.AllowEIO3,
+		Path:               cfg.Path,
+		ReadyRequiresRedis: cfg.ReadyRequiresRedis,
+		Logger:             log,
+
+		AllowedOrigins:    cfg.AllowedOrigins,
+		MaxConnections:    cfg.MaxConnections,
+		HandshakeRate:     cfg.HandshakeRate,
+		EventRate:         cfg.EventRate,
+		EventBurst:        cfg.EventBurst,
+		MaxRooms:          cfg.MaxRooms,
+		MaxAcks:           cfg.MaxAcks,
+		MaxNamespaces:     cfg.MaxNamespaces,
+		ConnectTimeout:    cfg.ConnectTimeout,
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+		IdleTimeout:       cfg.IdleTimeout,
+		MaxHeaderBytes:    cfg.MaxHeaderBytes,
+		WriteQueueBytes:   cfg.WriteQueueBytes,
+		TCPSendBuffer:     cfg.TCPSendBuffer,
+		Backend: gateway.BackendConfig{
+			APIToken:          cfg.APIToken,
+			ConnectURL:        cfg.ConnectURL,
+			EventURL:          cfg.EventURL,
+			DisconnectURL:     cfg.DisconnectURL,
+			ProxyTimeout:      cfg.ProxyTimeout,
+			ProxyConcurrency:  cfg.ProxyConcurrency,
+			JWTSecret:         cfg.JWTSecret,
+			JWTPublicKey:      jwtKey,
+			ClientJoin:        cfg.ClientJoin,
+			NoClientBroadcast: !cfg.ClientBroadcast,
+		},
 	})
 	if err != nil {
 		log.Error("cannot start", "err", err)

@@ -40,18 +40,22 @@ func (g *Gateway) handleEvent(s *session.Socket, ev *session.Event) {
 	case "echo":
 		g.echo(s, ev)
 	default:
+		if g.backends.event {
+			g.backends.proxy.Event(s, ev)
+			return
+		}
 		g.refuse(s, ev, "unknown event")
 	}
 }
 
 func (g *Gateway) join(s *session.Socket, ev *session.Event) {
-	room, err := roomArg(ev)
-	if err != nil {
-		g.refuse(s, ev, err.Error())
+	room, ok := g.clientRoom(s, ev)
+	if !ok {
 		return
 	}
 	rooms := s.Rooms() // its own ID room included
 	if len(rooms) > g.cfg.MaxRooms && !contains(rooms, room) {
+		g.roomsRefused.Add(1)
 		g.refuse(s, ev, fmt.Sprintf("too many rooms (at most %d)", g.cfg.MaxRooms))
 		return
 	}
@@ -60,9 +64,8 @@ func (g *Gateway) join(s *session.Socket, ev *session.Event) {
 }
 
 func (g *Gateway) leave(s *session.Socket, ev *session.Event) {
-	room, err := roomArg(ev)
-	if err != nil {
-		g.refuse(s, ev, err.Error())
+	room, ok := g.clientRoom(s, ev)
+	if !ok {
 		return
 	}
 	if room != s.ID() { // a socket keeps its own room
@@ -81,6 +84,10 @@ func (g *Gateway) message(s *session.Socket, ev *session.Event) {
 		}
 	}
 	// ev.Data is the received array ["message", ...args], relayed as is.
+	if len(joined) == 0 && g.cfg.Backend.NoClientBroadcast {
+		g.refuse(s, ev, "not allowed")
+		return
+	}
 	var err error
 	if len(joined) == 0 {
 		err = g.main.EmitRaw(ev.Data, ev.Attachments)
@@ -103,6 +110,21 @@ func (g *Gateway) echo(s *session.Socket, ev *session.Event) {
 	if err := ev.AckRaw(socketio.AppendArray(nil, ev.Args()...), ev.Attachments); err != nil {
 		g.log.Debug("echo: ack failed", "sid", s.ID(), "err", err)
 	}
+}
+
+// clientRoom returns the room of a join or leave if it is valid and the
+// room policy lets the client use it; else it refuses the event.
+func (g *Gateway) clientRoom(s *session.Socket, ev *session.Event) (string, bool) {
+	room, err := roomArg(ev)
+	if err != nil {
+		g.refuse(s, ev, err.Error())
+		return "", false
+	}
+	if !g.backends.join.allows(room) {
+		g.refuse(s, ev, "not allowed")
+		return "", false
+	}
+	return room, true
 }
 
 // roomArg reads and checks the room name, the event's first argument.

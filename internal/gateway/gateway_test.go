@@ -2,15 +2,20 @@ package gateway
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/coder/websocket"
 
 	"github.com/sockgate/sockgate/pkg/adapter"
 )
@@ -234,18 +239,50 @@ type degraded struct{ adapter.Adapter }
 func (degraded) Health() error { return errors.New("redis down") }
 
 func TestReadyzDegraded(t *testing.T) {
-	_, srv := newTestGateway(t, Config{Adapter: degraded{adapter.NewMemory()}})
-	resp, body := get(t, srv.URL+"/readyz", nil)
-	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, "redis down") {
-		t.Errorf("status %d %q, want 503 naming the adapter's error", resp.StatusCode, body)
+	tests := []struct {
+		name     string
+		requires bool
+		status   int
+		body     string
+	}{
+		{"default: informative only", false, http.StatusOK, "ready\n"},
+		{"ready-requires-redis", true, http.StatusServiceUnavailable, "not ready: cluster degraded: redis down\n"},
 	}
-	if resp, _ := get(t, srv.URL+"/healthz", nil); resp.StatusCode != 200 {
-		t.Errorf("healthz: status %d while degraded, want 200", resp.StatusCode)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, srv := newTestGateway(t, Config{Adapter: degraded{adapter.NewMemory()}, ReadyRequiresRedis: tt.requires})
+			resp, body := get(t, srv.URL+"/readyz", nil)
+			if resp.StatusCode != tt.status || body != tt.body {
+				t.Errorf("readyz: %d %q, want %d %q", resp.StatusCode, body, tt.status, tt.body)
+			}
+			resp, body = get(t, srv.URL+"/readyz?verbose", nil)
+			var rd Readiness
+			if err := json.Unmarshal([]byte(body), &rd); err != nil || resp.Header.Get("Content-Type") != "application/json" {
+				t.Fatalf("verbose: %q (%s): %v", body, resp.Header.Get("Content-Type"), err)
+			}
+			if resp.StatusCode != tt.status || rd.Ready != (tt.status == 200) || rd.Cluster != "degraded: redis down" || rd.ClusterRequired != tt.requires {
+				t.Errorf("verbose: %d %+v", resp.StatusCode, rd)
+			}
+			if resp, _ := get(t, srv.URL+"/healthz", nil); resp.StatusCode != 200 {
+				t.Errorf("healthz: status %d while degraded, want 200", resp.StatusCode)
+			}
+			_, metrics := get(t, srv.URL+"/metrics", nil)
+			if want := fmt.Sprintf("sockgate_ready %d\n", b2i(tt.status == 200)); !strings.Contains(metrics, want) {
+				t.Errorf("metrics lack %q", want)
+			}
+		})
 	}
 }
 
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
 func TestServeDrain(t *testing.T) {
-	g, err := New(Config{ShutdownTimeout: 5 * time.Second, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	g, err := New(Config{ShutdownTimeout: 5 * time.Second, DrainDelay: 300 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -278,6 +315,27 @@ func TestServeDrain(t *testing.T) {
 	}()
 
 	cancel()
+	// During the drain delay: readiness 503, handshakes 503 with a JSON
+	// body, the listener and the existing session still serve.
+	waitFor(t, 5*time.Second, "readyz to turn 503", func() bool {
+		resp, _ := get(t, srv.URL+"/readyz", nil)
+		return resp.StatusCode == http.StatusServiceUnavailable
+	})
+	resp, body := get(t, srv.URL+"/socket.io/?EIO=4&transport=polling", nil)
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Content-Type") != "application/json" ||
+		body != `{"code":4,"message":"gateway: draining"}` {
+		t.Errorf("handshake while draining: %d %q (%s)", resp.StatusCode, body, resp.Header.Get("Content-Type"))
+	}
+	_, body = get(t, srv.URL+"/readyz?verbose", nil)
+	if !strings.Contains(body, `"draining":true`) {
+		t.Errorf("readyz?verbose while draining: %s", body)
+	}
+	_, body = get(t, srv.URL+"/metrics", nil)
+	for _, want := range []string{"sockgate_draining 1\n", `sockgate_engineio_errors_total{kind="unavailable"} 1`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics while draining lack %q", want)
+		}
+	}
 	select {
 	case err := <-done:
 		if err != nil {
@@ -294,11 +352,6 @@ func TestServeDrain(t *testing.T) {
 	if rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), "draining") {
 		t.Errorf("readyz while draining: %d %q", rec.Code, rec.Body.String())
 	}
-	rec = httptest.NewRecorder()
-	g.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/socket.io/?EIO=4&transport=polling", nil))
-	if rec.Code == http.StatusOK {
-		t.Errorf("handshake accepted while draining: %q", rec.Body.String())
-	}
 	select {
 	case <-closed: // the websocket was closed by the shutdown
 	case <-time.After(5 * time.Second):
@@ -306,5 +359,97 @@ func TestServeDrain(t *testing.T) {
 	}
 	if _, err := net.Dial("tcp", ln.Addr().String()); err == nil {
 		t.Error("listener still accepts after Serve returned")
+	}
+}
+
+func TestCookieAndCORSCredentials(t *testing.T) {
+	_, srv := newTestGateway(t, Config{Cookie: "io", CORSOrigins: []string{"https://app.example"}, CORSCredentials: true})
+	resp, body := get(t, srv.URL+"/socket.io/?EIO=4&transport=polling", http.Header{"Origin": {"https://app.example"}})
+	if resp.StatusCode != 200 {
+		t.Fatalf("handshake: %d %q", resp.StatusCode, body)
+	}
+	var open struct {
+		SID string `json:"sid"`
+	}
+	if err := json.Unmarshal([]byte(strings.TrimPrefix(body, "0")), &open); err != nil {
+		t.Fatalf("open packet %q: %v", body, err)
+	}
+	if got, want := resp.Header.Get("Set-Cookie"), "io="+open.SID+"; Path=/; HttpOnly; SameSite=Lax"; got != want {
+		t.Errorf("Set-Cookie %q, want %q", got, want)
+	}
+	h := resp.Header
+	if h.Get("Access-Control-Allow-Origin") != "https://app.example" || h.Get("Access-Control-Allow-Credentials") != "true" {
+		t.Errorf("CORS headers %v", h)
+	}
+	closePolling(t, srv, open.SID)
+
+	_, srv = newTestGateway(t, Config{CORSOrigins: []string{"*"}})
+	resp, body = get(t, srv.URL+"/socket.io/?EIO=4&transport=polling", http.Header{"Origin": {"https://app.example"}})
+	if resp.Header.Get("Set-Cookie") != "" || resp.Header.Get("Access-Control-Allow-Credentials") != "" || resp.Header.Get("Access-Control-Allow-Origin") != "*" {
+		t.Errorf("defaults: no cookie, no credentials, origin *: %v", resp.Header)
+	}
+	if err := json.Unmarshal([]byte(strings.TrimPrefix(body, "0")), &open); err == nil {
+		closePolling(t, srv, open.SID)
+	}
+}
+
+// closePolling sends a polling session's close packet, so that shutdown
+// does not wait for its next GET.
+func closePolling(t *testing.T, srv *httptest.Server, sid string) {
+	t.Helper()
+	resp, err := http.Post(srv.URL+"/socket.io/?EIO=4&transport=polling&sid="+sid, "text/plain", strings.NewReader("1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+}
+
+// TestDrainPacedBatches drains 6 connections 2 at a time: the closes come
+// in 3 steps spread over the drain window, after the drain delay.
+func TestDrainPacedBatches(t *testing.T) {
+	g, srv := newTestGateway(t, Config{DrainDelay: 200 * time.Millisecond})
+	g.drainBatch = 2
+	const n = 6
+	closedAt := make(chan time.Time, n)
+	for range n {
+		c := dial(t, srv)
+		c.send(`421["join","all"]`)
+		c.expect(`431[true]`)
+		go func() {
+			for {
+				_, b, err := c.conn.Read(context.Background())
+				if err != nil {
+					closedAt <- time.Now()
+					return
+				}
+				if string(b) == "2" {
+					c.conn.Write(context.Background(), websocket.MessageText, []byte("3"))
+				}
+			}
+		}()
+	}
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	if err := g.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	var times []time.Duration
+	for range n {
+		select {
+		case at := <-closedAt:
+			times = append(times, at.Sub(start))
+		case <-time.After(5 * time.Second):
+			t.Fatal("a client was not closed")
+		}
+	}
+	slices.Sort(times)
+	t.Logf("closes at %v", times)
+	if times[0] < 200*time.Millisecond {
+		t.Errorf("first close after %v, before the drain delay", times[0])
+	}
+	// 3 steps over half of the 2.8s left: about 470ms apart.
+	if gap := times[n-1] - times[0]; gap < 500*time.Millisecond {
+		t.Errorf("the closes span %v: not paced in steps", gap)
 	}
 }

@@ -10,12 +10,17 @@ import (
 func (g *Gateway) routes() http.Handler {
 	mux := http.NewServeMux()
 	// Only the bundle's exact file paths are served from the embedded
-	// bundle; everything else below /socket.io/ is Engine.IO traffic.
-	mux.Handle("/socket.io/", g.bundle.Wrap(g.io))
+	// bundle; everything else below the path is Engine.IO traffic.
+	var engine http.Handler = g.io
+	if g.fwd != nil {
+		engine = g.fwd.Handler(engine) // authenticates requests other nodes forward
+	}
+	mux.Handle(g.cfg.Path, g.bundle.Wrap(engine))
 	mux.Handle("/metrics", metrics.Handler(g.reg))
+	mux.Handle("/api/", g.apiHandler())
 	mux.HandleFunc("/healthz", g.healthz)
 	mux.HandleFunc("/readyz", g.readyz)
-	mux.Handle("/", web.Demo())
+	mux.Handle("/", web.DemoFor(g.cfg.Path))
 	return mux
 }
 
@@ -24,20 +29,19 @@ func (g *Gateway) healthz(w http.ResponseWriter, r *http.Request) {
 	probe(w, r, http.StatusOK, "ok")
 }
 
-// readyz is the readiness probe: 503 while draining or while the adapter
-// is degraded (Redis unreachable: the node serves its local sockets only).
-func (g *Gateway) readyz(w http.ResponseWriter, r *http.Request) {
-	if err := g.Ready(); err != nil {
-		probe(w, r, http.StatusServiceUnavailable, "not ready: "+err.Error())
-		return
-	}
-	probe(w, r, http.StatusOK, "ready")
-}
-
-func probe(w http.ResponseWriter, r *http.Request, code int, text string) {
+// methodOK answers 405 to anything but GET and HEAD and reports whether
+// the method is one of them.
+func methodOK(w http.ResponseWriter, r *http.Request) bool {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return false
+	}
+	return true
+}
+
+func probe(w http.ResponseWriter, r *http.Request, code int, text string) {
+	if !methodOK(w, r) {
 		return
 	}
 	h := w.Header()

@@ -11,6 +11,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/sockgate/sockgate/pkg/histogram"
 )
 
 // NewRegistry returns a registry holding the Go runtime and process
@@ -37,6 +39,7 @@ type Metric[S any] struct {
 	desc *prometheus.Desc
 	kind prometheus.ValueType
 	each func(s S, emit func(value float64, labelValues ...string))
+	hist func(s S, emit func(h histogram.Snapshot, labelValues ...string)) // histograms instead of each
 }
 
 // Counter is a counter read from a snapshot.
@@ -90,6 +93,20 @@ func (c *Collector[S]) Describe(ch chan<- *prometheus.Desc) {
 func (c *Collector[S]) Collect(ch chan<- prometheus.Metric) {
 	s := c.snapshot()
 	for _, m := range c.metrics {
+		if m.hist != nil {
+			m.hist(s, func(h histogram.Snapshot, labelValues ...string) {
+				buckets := make(map[float64]uint64, len(h.Bounds))
+				for i, b := range h.Bounds {
+					buckets[b] = h.Cumulative[i]
+				}
+				pm, err := prometheus.NewConstHistogram(m.desc, h.Count, h.Sum, buckets, labelValues...)
+				if err != nil {
+					pm = prometheus.NewInvalidMetric(m.desc, err)
+				}
+				ch <- pm
+			})
+			continue
+		}
 		m.each(s, func(v float64, labelValues ...string) {
 			pm, err := prometheus.NewConstMetric(m.desc, m.kind, v, labelValues...)
 			if err != nil {
@@ -98,4 +115,14 @@ func (c *Collector[S]) Collect(ch chan<- prometheus.Metric) {
 			ch <- pm
 		})
 	}
+}
+
+// Histogram is a histogram read from a snapshot.
+func Histogram[S any](name, help string, value func(S) histogram.Snapshot) Metric[S] {
+	return HistogramVec(name, help, nil, func(s S, emit func(histogram.Snapshot, ...string)) { emit(value(s)) })
+}
+
+// HistogramVec is a histogram with labels; each calls emit once per series.
+func HistogramVec[S any](name, help string, labels []string, each func(s S, emit func(h histogram.Snapshot, labelValues ...string))) Metric[S] {
+	return Metric[S]{desc: prometheus.NewDesc(name, help, labels, nil), hist: each}
 }

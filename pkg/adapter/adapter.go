@@ -59,6 +59,9 @@ type SocketInfo struct {
 	Handshake Handshake       `json:"handshake"`
 	Rooms     []string        `json:"rooms"`
 	Data      json.RawMessage `json:"data"` // the socket's data, JSON; null when unset
+	// User is the authenticated user the socket belongs to; empty when
+	// unknown (Node's socket.io has no such field and never sends it).
+	User string `json:"user,omitempty"`
 }
 
 // Local is the node-local side of one namespace, implemented by the session

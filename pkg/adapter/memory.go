@@ -10,7 +10,9 @@ import (
 
 // NewMemory returns the in-memory adapter: a single node whose cluster is
 // itself. Broadcasts and cluster operations act on the local sockets only,
-// ServerCount is 1 and ServerSideEmit reaches nobody.
+// ServerCount is 1 and ServerSideEmit reaches nobody. Its namespaces are
+// Recoverers: with recovery enabled they keep a bounded history of
+// broadcasts and the sessions of disconnected sockets in memory.
 func NewMemory() Adapter { return &memory{} }
 
 type memory struct{ closed atomic.Bool }
@@ -34,6 +36,7 @@ type memoryNamespace struct {
 	local   Local
 	adapter *memory
 	closed  atomic.Bool
+	hist    atomic.Pointer[history] // set by EnableRecovery
 }
 
 func (n *memoryNamespace) err() error {
@@ -46,6 +49,9 @@ func (n *memoryNamespace) err() error {
 func (n *memoryNamespace) Broadcast(_ context.Context, pkt *socketio.Packet, opts Options) error {
 	if err := n.err(); err != nil {
 		return err
+	}
+	if h := n.hist.Load(); h != nil && Stored(pkt, opts) {
+		pkt = h.add(pkt, opts)
 	}
 	n.local.Deliver(pkt, opts.Flags, n.Select(opts))
 	return nil

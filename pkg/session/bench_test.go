@@ -15,6 +15,7 @@ type nopConn struct{ id string }
 
 func (c *nopConn) ID() string                                    { return c.id }
 func (c *nopConn) Transport() string                             { return "websocket" }
+func (c *nopConn) Protocol() int                                 { return 4 }
 func (c *nopConn) Send(frames []engineio.Frame, _ bool) error    { return nil }
 func (c *nopConn) Enqueue(frames []engineio.Frame, _ bool) error { return nil }
 func (c *nopConn) Close(string)                                  {}

@@ -88,6 +88,16 @@ func (b BroadcastOperator) EmitWithAck(ctx context.Context, event string, args .
 	if err != nil {
 		return nil, err
 	}
+	return b.emitWithAck(ctx, p)
+}
+
+// EmitRawWithAck is EmitWithAck for data, a JSON array [event, args...]
+// sent as is, with the attachments its placeholders refer to.
+func (b BroadcastOperator) EmitRawWithAck(ctx context.Context, data []byte, attachments [][]byte) ([]*Args, error) {
+	return b.emitWithAck(ctx, rawEventPacket(data, attachments))
+}
+
+func (b BroadcastOperator) emitWithAck(ctx context.Context, p *socketio.Packet) ([]*Args, error) {
 	p.Namespace = b.nsp.name
 	if d := b.opts.Flags.Timeout; d > 0 {
 		var cancel context.CancelFunc

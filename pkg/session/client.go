@@ -6,6 +6,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/sockgate/sockgate/pkg/protocol/engineio"
 	"github.com/sockgate/sockgate/pkg/protocol/socketio"
 	"github.com/sockgate/sockgate/pkg/transport"
@@ -16,6 +18,9 @@ import (
 type conn interface {
 	ID() string
 	Transport() string
+	// Protocol is the Engine.IO revision: 4, or 3 for a socket.io-client
+	// 2.x (Socket.IO protocol v4) client.
+	Protocol() int
 	Send(frames []engineio.Frame, volatile bool) error
 	// Enqueue is Send for broadcasts: it never writes on the caller's
 	// goroutine.
@@ -50,10 +55,21 @@ func (c *client) socket(nsp string) *Socket {
 	return nil
 }
 
+func (c *client) hasSockets() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.sockets) > 0
+}
+
 func (c *client) remove(s *Socket) {
 	c.mu.Lock()
+	n := len(c.sockets)
 	c.sockets = slices.DeleteFunc(c.sockets, func(x *Socket) bool { return x == s })
+	removed := len(c.sockets) < n
 	c.mu.Unlock()
+	if removed {
+		c.srv.release(s.nsp, true)
+	}
 }
 
 // onMessage handles one Engine.IO message, serially per connection.
@@ -68,8 +84,11 @@ func (c *client) onMessage(data []byte, binary bool) {
 		p, err = c.dec.Decode(data)
 	}
 	if err != nil {
+		// The connection closes: this is its only log line at Debug; the
+		// sampler tells the operator without letting clients flood the log.
 		c.srv.stats.parseErrors.Add(1)
-		c.srv.log.Warn("session: closing connection: parse error", "sid", c.conn.ID(), "err", err)
+		c.srv.log.Debug("session: closing connection: parse error", "sid", c.conn.ID(), "err", err)
+		c.srv.badLog.Log("parse error", "session: connections closed for a parse error", "err", err)
 		c.conn.Close(ReasonParseError)
 		return
 	}
@@ -87,35 +106,69 @@ func (c *client) onMessage(data []byte, binary bool) {
 	case socketio.Event, socketio.BinaryEvent:
 		// As socket.io does, packets for a namespace the client has not
 		// connected to are ignored.
-		if s := c.socket(p.Namespace); s != nil {
+		if s := c.socket(p.Namespace); s != nil && s.allowPacket() {
 			s.enqueueEvent(p)
 		}
 	case socketio.Ack, socketio.BinaryAck:
-		if s := c.socket(p.Namespace); s != nil && p.HasID {
+		if s := c.socket(p.Namespace); s != nil && p.HasID && s.allowPacket() {
 			s.onAck(p)
 		}
 	}
 }
 
 func (c *client) connect(p *socketio.Packet) {
-	nsp := c.srv.namespace(p.Namespace)
+	name, auth, id := p.Namespace, json.RawMessage(p.Data), ""
+	if c.legacy() {
+		name, auth, id = c.legacyConnect(p.Namespace)
+	}
+	// The socket counts in its namespace's refs while it is in c.sockets
+	// (a dynamic namespace goes when the last one leaves).
+	nsp := c.srv.acquire(name, true)
 	if nsp == nil {
 		c.srv.stats.connectErrors.Add(1)
-		c.sendConnectError(p.Namespace, "Invalid namespace", nil)
+		// Node's socket.io sends every client, legacy ones too, this object.
+		c.sendConnectErrorObject(name, "Invalid namespace", nil)
 		return
 	}
-	s := &Socket{id: newID(), nsp: nsp, client: c, auth: json.RawMessage(p.Data)}
+	if id == "" {
+		id = newID()
+	}
+	s := &Socket{id: id, nsp: nsp, client: c, auth: auth}
+	if c.srv.recoveryOn() {
+		s.rec = &socketRecovery{pid: newID()}
+	}
+	if cfg := &c.srv.cfg; cfg.EventRate > 0 {
+		s.rate = &eventRate{limiter: rate.NewLimiter(rate.Limit(cfg.EventRate), cfg.EventBurst)}
+	}
 	c.mu.Lock()
 	if c.closed || slices.ContainsFunc(c.sockets, func(x *Socket) bool { return x.nsp == nsp }) {
 		c.mu.Unlock()
+		c.srv.release(nsp, true)
 		return // a second CONNECT to the same namespace is ignored
+	}
+	if limit := c.srv.cfg.MaxNamespaces; limit > 0 && len(c.sockets) >= limit {
+		c.mu.Unlock()
+		c.srv.stats.connectErrors.Add(1)
+		c.srv.stats.namespacesRefused.Add(1)
+		c.sendConnectError(name, "Too many namespaces", nil)
+		return
 	}
 	c.sockets = append(c.sockets, s)
 	c.mu.Unlock()
 	s.enqueue(job{kind: jobConnect})
 }
 
+// sendConnectError refuses a CONNECT to nsp with a middleware's error.
 func (c *client) sendConnectError(nsp, message string, data any) {
+	if c.legacy() {
+		c.sendLegacyConnectError(nsp, message, data)
+		return
+	}
+	c.sendConnectErrorObject(nsp, message, data)
+}
+
+// sendConnectErrorObject sends CONNECT_ERROR with {"message","data"}.
+func (c *client) sendConnectErrorObject(nsp, message string, data any) {
 	payload := struct {
 		Message string `json:"message"`
 		Data    any    `json:"data,omitempty"`

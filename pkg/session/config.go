@@ -2,6 +2,7 @@ package session
 
 import (
 	"log/slog"
+	"math"
 	"net/http"
 	"time"
 
@@ -22,8 +23,25 @@ type Config struct {
 	DisableUpgrades bool           // default false: polling may upgrade to websocket
 	WriteQueueBytes int            // per connection, default 4 MiB; overflow closes the connection
 	CORS            transport.CORS // default: no CORS headers
-	// AllowRequest, if set, may refuse an Engine.IO handshake. Default: allow all.
+	// AllowEIO3 accepts socket.io-client 2.x clients (Engine.IO v3,
+	// Socket.IO protocol v4), as Node's allowEIO3 does. Default false.
+	AllowEIO3 bool
+	// AllowRequest, if set, may refuse an Engine.IO handshake (HTTP 403, or
+	// the status of a *transport.StatusError). Default: allow all.
 	AllowRequest func(r *http.Request) error
+	// SessionIDPrefix and Remote are transport.Config's: they let the
+	// nodes of a cluster serve each other's sessions. Default none.
+	SessionIDPrefix string
+	Remote          func(w http.ResponseWriter, r *http.Request, sid string) bool
+	// AllowedOrigins, MaxConnections and HandshakeRate are the transport's
+	// admission limits (see transport.Config). Defaults: the CORS origins,
+	// no limit, no limit.
+	AllowedOrigins []string
+	MaxConnections int
+	HandshakeRate  float64
+	// Cookie names a cookie set on the handshake with the session ID (the
+	// cookie option of socket.io). Default none.
+	Cookie string
 
 	// Socket.IO settings.
 
@@ -58,7 +76,33 @@ type Config struct {
 	// event): while a handler runs inline, the connection reads nothing, so
 	// neither acks nor pongs arrive. Default false.
 	InlineHandlers bool
+	// Recovery configures connection state recovery. Default: off.
+	Recovery RecoveryConfig
+
+	// Abuse limits.
+
+	// MaxAcks bounds the acks a socket's client owes the server (EmitWithAck
+	// in flight); beyond it EmitWithAck fails at once with ErrTooManyAcks,
+	// and a broadcast with acks skips the socket. Default 0: no limit.
+	MaxAcks int
+	// MaxNamespaces bounds the namespaces one Engine.IO connection may
+	// connect to; a CONNECT beyond it gets a CONNECT_ERROR "Too many
+	// namespaces". Default 0: no limit.
+	MaxNamespaces int
+	// EventRate bounds the packets per second a client may send to one
+	// socket (events and acks), as a token bucket of EventBurst tokens.
+	// Packets over the rate are dropped and counted; a socket that keeps
+	// sending over the rate for RateLimitGrace (3 s) is disconnected with
+	// ReasonRateLimited. Default 0: no limit.
+	EventRate float64
+	// EventBurst is the bucket size of EventRate. Default: EventRate
+	// rounded up.
+	EventBurst int
 }
+
+// RateLimitGrace is how long a socket may keep sending over Config.EventRate
+// (its packets dropped) before it is disconnected.
+const RateLimitGrace = 3 * time.Second
 
 const (
 	defaultConnectTimeout   = 45 * time.Second
@@ -75,6 +119,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.MaxPendingEvents <= 0 {
 		c.MaxPendingEvents = defaultMaxPendingEvents
+	}
+	if c.EventRate > 0 && c.EventBurst <= 0 {
+		c.EventBurst = max(1, int(math.Ceil(c.EventRate)))
 	}
 	if c.MaxPendingBytes <= 0 {
 		maxPayload := c.MaxPayload
@@ -95,7 +142,14 @@ func (c *Config) transport(h transport.Handler) transport.Config {
 		DisableUpgrades: c.DisableUpgrades,
 		WriteQueueBytes: c.WriteQueueBytes,
 		CORS:            c.CORS,
+		AllowEIO3:       c.AllowEIO3,
 		AllowRequest:    c.AllowRequest,
+		SessionIDPrefix: c.SessionIDPrefix,
+		Remote:          c.Remote,
+		AllowedOrigins:  c.AllowedOrigins,
+		MaxConnections:  c.MaxConnections,
+		HandshakeRate:   c.HandshakeRate,
+		Cookie:          c.Cookie,
 		Logger:          c.Logger,
 		Handler:         h,
 	}

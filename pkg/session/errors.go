@@ -14,6 +14,9 @@ var (
 	ErrNoAck = errors.New("session: the event has no ack")
 	// ErrAcked is returned by Event.Ack when the event was acked already.
 	ErrAcked = errors.New("session: the event was acked already")
+	// ErrTooManyAcks is returned by EmitWithAck when the socket already
+	// waits for Config.MaxAcks acks.
+	ErrTooManyAcks = errors.New("session: too many acks in flight")
 	// ErrServerClosed is returned after Shutdown.
 	ErrServerClosed = errors.New("session: server closed")
 )
@@ -50,4 +53,7 @@ const (
 	ReasonParseError         = "parse error"
 	ReasonForcedClose        = "forced close"
 	ReasonForcedServerClose  = "forced server close"
+	// ReasonRateLimited: the client kept sending over Config.EventRate; the
+	// client gets a DISCONNECT ("io server disconnect").
+	ReasonRateLimited = "rate limited"
 )

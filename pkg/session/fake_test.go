@@ -18,8 +18,9 @@ import (
 // fakeConn is an in-memory Engine.IO connection: it records the frames the
 // server sends; the test plays the client by calling client.onMessage.
 type fakeConn struct {
-	id string
-	cl *client
+	id     string
+	cl     *client
+	legacy bool // Engine.IO v3: a socket.io-client 2.x client
 
 	mu     sync.Mutex
 	frames []engineio.Frame
@@ -30,6 +31,13 @@ type fakeConn struct {
 
 func (f *fakeConn) ID() string        { return f.id }
 func (f *fakeConn) Transport() string { return "websocket" }
+
+func (f *fakeConn) Protocol() int {
+	if f.legacy {
+		return 3
+	}
+	return 4
+}
 
 func (f *fakeConn) Send(frames []engineio.Frame, volatile bool) error {
 	f.mu.Lock()
@@ -149,13 +157,15 @@ var connSeq struct {
 }
 
 // dial opens a fake Engine.IO connection.
-func dial(t *testing.T, s *Server) *fakeConn {
+func dial(t *testing.T, s *Server) *fakeConn { return dialProtocol(t, s, false) }
+
+func dialProtocol(t *testing.T, s *Server, legacy bool) *fakeConn {
 	t.Helper()
 	connSeq.Lock()
 	connSeq.n++
 	id := fmt.Sprintf("conn%d", connSeq.n)
 	connSeq.Unlock()
-	f := &fakeConn{id: id}
+	f := &fakeConn{id: id, legacy: legacy}
 	r := httptest.NewRequest(http.MethodGet, "/socket.io/?EIO=4&transport=websocket", nil)
 	r.Header.Set("User-Agent", "test")
 	r.RemoteAddr = "127.0.0.1:1234"

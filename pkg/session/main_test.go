@@ -2,16 +2,11 @@ package session
 
 import (
 	"testing"
-	"time"
 
-	"github.com/sockgate/sockgate/internal/leakcheck"
+	"go.uber.org/goleak"
 )
 
-// TestMain fails the run if goroutines of this module outlive the tests.
+// TestMain fails the run if goroutines outlive the tests.
 func TestMain(m *testing.M) {
-	leakcheck.Exit(m.Run(), leakcheck.Options{
-		Match:  []string{"sockgate/pkg/"},
-		Ignore: []string{"testing.(*M).Run"},
-		Wait:   3 * time.Second,
-	})
+	goleak.VerifyTestMain(m)
 }

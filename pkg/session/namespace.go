@@ -22,6 +22,9 @@ type Namespace struct {
 	name    string
 	adapter adapter.Namespace
 	ackIDs  atomic.Uint64 // ack ids of emits and broadcasts, unique per namespace
+	ready   chan struct{} // closed once set up (DynamicNamespaces)
+	dynamic bool          // removed when refs drops to 0; guarded by Server.mu
+	refs    int           // sockets connecting or connected; guarded by Server.mu
 
 	mu           sync.RWMutex
 	middleware   []func(*Socket) error
@@ -158,9 +161,17 @@ func (n *Namespace) connect(s *Socket) {
 	mws, handlers := n.middleware, n.onConnection
 	n.mu.RUnlock()
 	c := s.client
+	var rooms []string
+	recovered := false
+	if s.rec != nil {
+		if rooms, recovered = n.restore(s); recovered && !n.srv.cfg.Recovery.RunMiddlewares {
+			mws = nil
+		}
+	}
 	for _, mw := range mws {
 		var err error
 		if !s.safely("middleware", func() { err = mw(s) }) {
+			//lint:ignore ST1005 the message the client's connect_error shows
 			err = errors.New("Internal error")
 		}
 		if err == nil {
@@ -194,20 +205,31 @@ func (n *Namespace) connect(s *Socket) {
 	c.connected()
 	// CONNECT goes out before the socket joins its rooms, so no broadcast
 	// can reach the client ahead of it.
-	sid, _ := json.Marshal(struct {
-		SID string `json:"sid"`
-	}{s.id})
+	var sid []byte // none for a legacy client (protocol v4 has no recovery either)
+	if !c.legacy() {
+		sid, _ = json.Marshal(struct {
+			SID string `json:"sid"`
+			PID string `json:"pid,omitempty"`
+		}{s.id, s.PID()})
+	}
 	n.srv.stats.packetsOut.Add(1)
 	c.conn.Send(encodeFrames(&socketio.Packet{Type: socketio.Connect, Namespace: n.name, Data: sid}), false)
 	s.mu.Lock()
 	if s.state == stateConnected {
 		n.adapter.AddAll(s, s.id)
+		if len(rooms) > 0 {
+			n.adapter.AddAll(s, rooms...)
+		}
 		if len(s.joinPending) > 0 {
 			n.adapter.AddAll(s, s.joinPending...)
 		}
 	}
 	s.joinPending = nil
 	s.mu.Unlock()
+	if recovered {
+		n.replay(s)
+	}
+	s.changed()
 	for _, h := range handlers {
 		if !s.safely("connection handler", func() { h(s) }) {
 			return
@@ -226,11 +248,12 @@ func (l local) Deliver(pkt *socketio.Packet, flags adapter.Flags, to iter.Seq[ad
 	var sent uint64
 	for s := range to {
 		if sock, ok := s.(*Socket); ok {
-			sock.client.conn.Enqueue(frames, flags.Volatile)
+			sock.deliver(frames, flags.Volatile, pkt)
 			sent++
 		}
 	}
 	l.n.srv.stats.packetsOut.Add(sent)
+	l.n.srv.stats.fanOut.Observe(float64(sent))
 }
 
 func (l local) DeliverWithAck(ctx context.Context, pkt *socketio.Packet, flags adapter.Flags, to iter.Seq[adapter.Socket], ack func(*socketio.Packet)) int {
@@ -241,10 +264,12 @@ func (l local) DeliverWithAck(ctx context.Context, pkt *socketio.Packet, flags a
 	// A recipient that disconnects replies nil: the EmitWithAck of this
 	// node, if it is the requester, stops waiting for it.
 	collector, _ := ctx.Value(ackCollectorKey{}).(*ackCollector)
+	start := time.Now()
 	f := func(reply *socketio.Packet) {
 		switch {
 		case ctx.Err() != nil:
 		case reply != nil:
+			l.n.srv.stats.ackRoundTrip.ObserveSince(start)
 			ack(reply)
 		case collector != nil:
 			collector.gone()
@@ -252,12 +277,13 @@ func (l local) DeliverWithAck(ctx context.Context, pkt *socketio.Packet, flags a
 	}
 	var socks []*Socket
 	for s := range to {
-		if sock, ok := s.(*Socket); ok && sock.addAck(p.ID, f) {
-			sock.client.conn.Enqueue(frames, flags.Volatile)
+		if sock, ok := s.(*Socket); ok && sock.addAck(p.ID, f) == nil {
+			sock.deliver(frames, flags.Volatile, nil)
 			socks = append(socks, sock)
 		}
 	}
 	l.n.srv.stats.packetsOut.Add(uint64(len(socks)))
+	l.n.srv.stats.fanOut.Observe(float64(len(socks)))
 	if len(socks) > 0 {
 		context.AfterFunc(ctx, func() {
 			for _, s := range socks {

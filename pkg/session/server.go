@@ -11,6 +11,9 @@ import (
 	"time"
 
 	"github.com/sockgate/sockgate/pkg/adapter"
+	"github.com/sockgate/sockgate/pkg/histogram"
+	"github.com/sockgate/sockgate/pkg/internal/logsample"
+	"github.com/sockgate/sockgate/pkg/protocol/socketio"
 	"github.com/sockgate/sockgate/pkg/transport"
 )
 
@@ -29,6 +32,10 @@ type Server struct {
 	nsps    map[string]*Namespace
 	clients map[*client]struct{}
 	closed  bool
+	// DynamicNamespaces
+	dynMatch func(name string) bool
+	dynSetup func(n *Namespace)
+	closing  map[string]chan struct{} // dynamic namespaces being removed; closed when done
 
 	// wg counts socket drainers and server-side handlers. Each starts under
 	// workMu's read lock while workStopped is false; Shutdown sets it under
@@ -37,11 +44,18 @@ type Server struct {
 	workMu      sync.RWMutex
 	workStopped bool
 	stats       counters
+	recStats    recoveryCounters
+	eager       *eagerStore        // nil unless Recovery.Persist is PersistEager
+	badLog      *logsample.Sampler // client-caused lines, sampled
 }
 
 type counters struct {
 	connections, sockets, acksPending                                            atomic.Int64
 	packetsIn, packetsOut, broadcasts, handlerPanics, connectErrors, parseErrors atomic.Uint64
+
+	eventsDropped, rateLimited, acksRefused, namespacesRefused, outrun atomic.Uint64
+	ackRoundTrip                                                       *histogram.Histogram // seconds from an EmitWithAck write to the client's ack
+	fanOut                                                             *histogram.Histogram // local recipients of each delivered broadcast
 }
 
 // Stats is a snapshot of a Server's counters.
@@ -56,6 +70,19 @@ type Stats struct {
 	HandlerPanics uint64 // panics recovered in user handlers
 	ConnectErrors uint64 // connections refused (unknown namespace, middleware)
 	ParseErrors   uint64 // connections closed for a malformed packet
+
+	EventsDropped     uint64 // packets dropped over Config.EventRate
+	RateLimited       uint64 // sockets disconnected for staying over Config.EventRate
+	AcksRefused       uint64 // EmitWithAck refused at Config.MaxAcks (broadcast recipients skipped included)
+	NamespacesRefused uint64 // CONNECTs refused at Config.MaxNamespaces (also in ConnectErrors)
+	Outrun            uint64 // sockets disconnected for outrunning their handlers (MaxPendingEvents/Bytes)
+	// AckRoundTrip is the time from a server-to-client EmitWithAck (one
+	// socket, or each recipient of a broadcast) to the client's ack, in
+	// seconds; acks that never come are not observed.
+	AckRoundTrip histogram.Snapshot
+	// FanOut is the number of local recipients of each broadcast delivered
+	// on this node, local or from the cluster.
+	FanOut histogram.Snapshot
 }
 
 // NewServer returns a server with the main namespace "/" created.
@@ -77,13 +104,19 @@ func NewServer(cfg Config) (*Server, error) {
 // fake connections).
 func newServer(cfg Config) (*Server, error) {
 	cfg.setDefaults()
+	if err := cfg.Recovery.validate(); err != nil {
+		return nil, err
+	}
 	s := &Server{
 		cfg:     cfg,
 		log:     cfg.Logger,
 		adapter: cfg.Adapter,
 		nsps:    make(map[string]*Namespace),
 		clients: make(map[*client]struct{}),
+		badLog:  logsample.New(cfg.Logger, slog.LevelWarn, 0),
 	}
+	s.stats.ackRoundTrip = histogram.NewLatency()
+	s.stats.fanOut = histogram.NewSize()
 	if s.adapter == nil {
 		s.adapter, s.ownAdapter = adapter.NewMemory(), true
 	}
@@ -93,6 +126,9 @@ func newServer(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.main = main
+	if s.recoveryOn() && cfg.Recovery.Persist == PersistEager {
+		s.eager = newEagerStore(s)
+	}
 	return s, nil
 }
 
@@ -106,18 +142,41 @@ func (s *Server) Namespace(name string) (*Namespace, error) {
 	if !strings.HasPrefix(name, "/") {
 		name = "/" + name
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if n := s.nsps[name]; n != nil {
-		return n, nil
+	for {
+		s.mu.Lock()
+		if n := s.nsps[name]; n != nil {
+			n.dynamic = false // kept for good from now on
+			s.mu.Unlock()
+			return n, nil
+		}
+		if closing := s.closing[name]; closing != nil {
+			s.mu.Unlock()
+			<-closing // a dynamic namespace of that name is being removed
+			continue
+		}
+		n, err := s.createLocked(name)
+		s.mu.Unlock()
+		if n != nil {
+			close(n.ready)
+		}
+		return n, err
 	}
+}
+
+// createLocked creates and registers the namespace name; s.mu is held. The
+// caller closes its ready channel once it is set up.
+func (s *Server) createLocked(name string) (*Namespace, error) {
 	if s.closed {
 		return nil, ErrServerClosed
 	}
-	n := &Namespace{srv: s, name: name}
+	n := &Namespace{srv: s, name: name, ready: make(chan struct{})}
 	an, err := s.adapter.Namespace(local{n})
 	if err != nil {
 		return nil, fmt.Errorf("session: namespace %s: %w", name, err)
+	}
+	if err := s.enableRecovery(name, an); err != nil {
+		an.Close()
+		return nil, err
 	}
 	n.adapter = an
 	s.nsps[name] = n
@@ -169,7 +228,21 @@ func (s *Server) Stats() Stats {
 		HandlerPanics: c.handlerPanics.Load(),
 		ConnectErrors: c.connectErrors.Load(),
 		ParseErrors:   c.parseErrors.Load(),
+
+		EventsDropped:     c.eventsDropped.Load(),
+		RateLimited:       c.rateLimited.Load(),
+		AcksRefused:       c.acksRefused.Load(),
+		NamespacesRefused: c.namespacesRefused.Load(),
+		Outrun:            c.outrun.Load(),
+		AckRoundTrip:      c.ackRoundTrip.Snapshot(),
+		FanOut:            c.fanOut.Snapshot(),
 	}
+}
+
+// AtConnectionLimit reports whether the transport has reached
+// Config.MaxConnections and not yet dropped below 95 % of it since.
+func (s *Server) AtConnectionLimit() bool {
+	return s.engine != nil && s.engine.AtConnectionLimit()
 }
 
 // EngineStats returns a snapshot of the Engine.IO transport's counters.
@@ -197,6 +270,9 @@ func (s *Server) CloseConnections(n int) int {
 		}
 	}
 	s.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), restoreTimeout)
+	s.handOver(ctx, picked) // with recovery on, sessions are stored first
+	cancel()
 	for _, c := range picked {
 		c.conn.Close(ReasonServerShuttingDown)
 	}
@@ -219,6 +295,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.mu.Unlock()
 
+	if s.eager != nil {
+		s.eager.close()
+	}
+	s.handOver(ctx, clients)
 	for _, c := range clients {
 		c.closeSockets(ReasonServerShuttingDown, false)
 		c.conn.Close(ReasonServerShuttingDown)
@@ -292,6 +372,10 @@ func (s *Server) open(cn conn, req *transport.Request) *client {
 	c.mu.Lock()
 	c.timer = t
 	c.mu.Unlock()
+	if c.legacy() {
+		// A legacy client is in the main namespace from the start.
+		c.connect(&socketio.Packet{Type: socketio.Connect, Namespace: "/"})
+	}
 	return c
 }
 

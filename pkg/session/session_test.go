@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/sockgate/sockgate/pkg/adapter"
@@ -158,7 +159,13 @@ func joinArgs(args [][]byte) []byte {
 	return out
 }
 
+// TestEmitWithAckTimeoutAndDisconnect runs on synctest's fake clock, so the
+// deadline is met exactly.
 func TestEmitWithAckTimeoutAndDisconnect(t *testing.T) {
+	synctest.Test(t, testEmitWithAckTimeoutAndDisconnect)
+}
+
+func testEmitWithAckTimeoutAndDisconnect(t *testing.T) {
 	s := newTestServer(t, Config{})
 	socks := make(chan *Socket, 1)
 	s.OnConnection(func(so *Socket) { socks <- so })
@@ -166,10 +173,14 @@ func TestEmitWithAckTimeoutAndDisconnect(t *testing.T) {
 	connect(t, c, "/")
 	so := <-socks
 
+	start := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
 	if _, err := so.EmitWithAck(ctx, "q"); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("EmitWithAck = %v, want deadline exceeded", err)
+	}
+	if d := time.Since(start); d != 20*time.Millisecond {
+		t.Fatalf("EmitWithAck returned after %v, want the 20ms deadline", d)
 	}
 	if _, err := so.EmitWithAck(ctx, "connect"); !errors.Is(err, ErrReservedEvent) {
 		t.Fatalf("reserved: %v", err)
@@ -269,7 +280,13 @@ func TestRoomsAndBroadcast(t *testing.T) {
 	waitFor(t, "disconnects", func() bool { return s.Stats().Sockets == 1 })
 }
 
+// TestBroadcastEmitWithAck runs on synctest's fake clock: the broadcast's
+// Timeout expires exactly, however loaded the machine is.
 func TestBroadcastEmitWithAck(t *testing.T) {
+	synctest.Test(t, testBroadcastEmitWithAck)
+}
+
+func testBroadcastEmitWithAck(t *testing.T) {
 	s := newTestServer(t, Config{})
 	s.OnConnection(func(so *Socket) {})
 	a, b := dial(t, s), dial(t, s)
@@ -289,7 +306,11 @@ func TestBroadcastEmitWithAck(t *testing.T) {
 	b.expect(t, q) // encoded once: both get the same id
 	id := strings.TrimSuffix(strings.TrimPrefix(q, "42"), `["poll"]`)
 	a.recv("3" + id + `["a"]`)
+	start := time.Now()
 	r := <-done
+	if d := time.Since(start); d > 200*time.Millisecond {
+		t.Fatalf("EmitWithAck returned %v after the first ack, want its 200ms Timeout at most", d)
+	}
 	var te *adapter.TimeoutError
 	if !errors.As(r.err, &te) || te.Received != 1 || te.Expected != 2 || len(r.acks) != 1 {
 		t.Fatalf("EmitWithAck = %d acks, %v", len(r.acks), r.err)
@@ -306,6 +327,23 @@ func TestBroadcastEmitWithAck(t *testing.T) {
 	}
 	if r := <-done; r.err != nil || len(r.acks) != 2 {
 		t.Fatalf("EmitWithAck = %d acks, %v", len(r.acks), r.err)
+	}
+
+	// Raw: the event's bytes and attachments go out as given.
+	go func() {
+		acks, err := s.Sockets().To().EmitRawWithAck(context.Background(), []byte(`["raw",1.50,{"_placeholder":true,"num":0}]`), [][]byte{{7}})
+		done <- result{acks, err}
+	}()
+	for _, c := range []*fakeConn{a, b} {
+		q := c.expectPrefix(t, "451-")
+		if bin := c.next(t); !bin.Binary || string(bin.Data) != "\x07" {
+			t.Fatalf("attachment %q", bin.Data)
+		}
+		id := strings.TrimSuffix(strings.TrimPrefix(q, "451-"), `["raw",1.50,{"_placeholder":true,"num":0}]`)
+		c.recv("3" + id + `["ok"]`)
+	}
+	if r := <-done; r.err != nil || len(r.acks) != 2 {
+		t.Fatalf("EmitRawWithAck = %d acks, %v", len(r.acks), r.err)
 	}
 
 	// A recipient that disconnects is not waited for, even without a
@@ -420,19 +458,33 @@ func TestDisconnectReasons(t *testing.T) {
 	})
 }
 
+// TestConnectTimeout runs on synctest's fake clock: the idle connection is
+// closed exactly at ConnectTimeout, the connected one never.
 func TestConnectTimeout(t *testing.T) {
-	s := newTestServer(t, Config{ConnectTimeout: 30 * time.Millisecond})
-	idle := dial(t, s)
-	active := dial(t, s)
-	connect(t, active, "/")
-	waitFor(t, "connect timeout", func() bool { closed, _ := idle.isClosed(); return closed })
-	if _, reason := idle.isClosed(); reason != ReasonForcedClose {
-		t.Errorf("reason %q", reason)
-	}
-	time.Sleep(50 * time.Millisecond)
-	if closed, _ := active.isClosed(); closed {
-		t.Error("a connected client was timed out")
-	}
+	synctest.Test(t, func(t *testing.T) {
+		const timeout = 30 * time.Millisecond
+		s := newTestServer(t, Config{ConnectTimeout: timeout})
+		start := time.Now()
+		idle := dial(t, s)
+		active := dial(t, s)
+		connect(t, active, "/")
+
+		time.Sleep(time.Until(start.Add(timeout)) - time.Nanosecond)
+		synctest.Wait()
+		if closed, _ := idle.isClosed(); closed {
+			t.Fatalf("closed after %v, before ConnectTimeout", time.Since(start))
+		}
+		time.Sleep(time.Nanosecond)
+		synctest.Wait()
+		if closed, reason := idle.isClosed(); !closed || reason != ReasonForcedClose {
+			t.Fatalf("at ConnectTimeout: closed %v, reason %q", closed, reason)
+		}
+		time.Sleep(time.Hour)
+		synctest.Wait()
+		if closed, _ := active.isClosed(); closed {
+			t.Error("a connected client was timed out")
+		}
+	})
 }
 
 func TestEventQueueBound(t *testing.T) {

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/sockgate/sockgate/pkg/adapter"
 	"github.com/sockgate/sockgate/pkg/protocol/socketio"
 )
@@ -59,6 +61,7 @@ type Socket struct {
 	nsp    *Namespace
 	client *client
 	auth   json.RawMessage
+	rec    *socketRecovery // nil when recovery is off
 
 	mu           sync.Mutex
 	state        socketState
@@ -66,11 +69,23 @@ type Socket struct {
 	anyHandler   EventHandler
 	onDisconnect []func(s *Socket, reason string)
 	data         any
+	user         string
+	values       map[any]any                       // SetValue
 	acks         map[uint64]func(*socketio.Packet) // called with nil on disconnect
 	queue        []job
 	queuedBytes  int      // of the events in queue (MaxPendingBytes)
 	running      bool     // a goroutine drains queue
 	joinPending  []string // rooms joined during middleware, added at connect
+
+	rate *eventRate // nil unless Config.EventRate is set
+}
+
+// eventRate is a socket's Config.EventRate state, used on the connection's
+// read path only (no lock): the bucket, and the first and last drops of the
+// current run of drops.
+type eventRate struct {
+	limiter             *rate.Limiter
+	overSince, lastDrop time.Time
 }
 
 // newID returns a random 20-character base64url ID, like socket.io's.
@@ -155,7 +170,19 @@ func (s *Socket) Data() any {
 func (s *Socket) SetData(v any) {
 	s.mu.Lock()
 	s.data = v
+	connected := s.state == stateConnected
 	s.mu.Unlock()
+	if connected {
+		s.changed()
+	}
+}
+
+// changed tells the eager session store that the socket's rooms or data
+// changed.
+func (s *Socket) changed() {
+	if e := s.nsp.srv.eager; e != nil {
+		e.changed(s)
+	}
 }
 
 // On sets the handler of an event, replacing any previous one.
@@ -220,9 +247,10 @@ func (s *Socket) EmitWithAck(ctx context.Context, event string, args ...any) (*A
 	}
 	p.ID, p.HasID = s.nsp.ackIDs.Add(1), true
 	ch := make(chan *socketio.Packet, 1)
-	if !s.addAck(p.ID, func(p *socketio.Packet) { ch <- p }) {
-		return nil, ErrDisconnected
+	if err := s.addAck(p.ID, func(p *socketio.Packet) { ch <- p }); err != nil {
+		return nil, err
 	}
+	start := time.Now()
 	if err := s.send(p, false); err != nil {
 		s.removeAck(p.ID)
 		return nil, err
@@ -232,6 +260,7 @@ func (s *Socket) EmitWithAck(ctx context.Context, event string, args ...any) (*A
 		if reply == nil {
 			return nil, ErrDisconnected
 		}
+		s.nsp.srv.stats.ackRoundTrip.ObserveSince(start)
 		return newArgs(reply), nil
 	case <-ctx.Done():
 		s.removeAck(p.ID)
@@ -248,6 +277,7 @@ func (s *Socket) Join(rooms ...string) {
 	switch s.state {
 	case stateConnected:
 		s.nsp.adapter.AddAll(s, rooms...)
+		s.changed()
 	case statePending:
 		for _, room := range rooms {
 			if !slices.Contains(s.joinPending, room) {
@@ -264,6 +294,7 @@ func (s *Socket) Leave(room string) {
 	switch s.state {
 	case stateConnected:
 		s.nsp.adapter.Del(s, room)
+		s.changed()
 	case statePending:
 		if i := slices.Index(s.joinPending, room); i >= 0 {
 			s.joinPending = slices.Delete(s.joinPending, i, i+1)
@@ -313,18 +344,59 @@ func (s *Socket) send(p *socketio.Packet, volatile bool) error {
 	return s.client.conn.Send(encodeFrames(p), volatile)
 }
 
-func (s *Socket) addAck(id uint64, f func(*socketio.Packet)) bool {
+// addAck registers the ack id; it fails with ErrDisconnected on a closed
+// socket and with ErrTooManyAcks at Config.MaxAcks.
+func (s *Socket) addAck(id uint64, f func(*socketio.Packet)) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.state == stateClosed {
-		return false
+		return ErrDisconnected
+	}
+	if limit := s.nsp.srv.cfg.MaxAcks; limit > 0 && len(s.acks) >= limit {
+		s.nsp.srv.stats.acksRefused.Add(1)
+		return ErrTooManyAcks
 	}
 	if s.acks == nil {
 		s.acks = make(map[uint64]func(*socketio.Packet))
 	}
 	s.acks[id] = f
 	s.nsp.srv.stats.acksPending.Add(1)
-	return true
+	return nil
+}
+
+// allowPacket applies Config.EventRate to one received packet, on the
+// connection's read path. Over the rate the packet is dropped; a client that
+// keeps sending over it (drops less than a second apart) for RateLimitGrace
+// is disconnected with ReasonRateLimited.
+func (s *Socket) allowPacket() bool {
+	r := s.rate
+	if r == nil {
+		return true
+	}
+	now := time.Now()
+	if r.limiter.AllowN(now, 1) {
+		return true
+	}
+	srv := s.nsp.srv
+	srv.stats.eventsDropped.Add(1)
+	if r.overSince.IsZero() || now.Sub(r.lastDrop) > time.Second {
+		r.overSince = now
+		srv.log.Debug("session: dropping packets over the event rate", "sid", s.client.conn.ID(), "socket", s.id, "nsp", s.nsp.name)
+	}
+	r.lastDrop = now
+	if now.Sub(r.overSince) >= RateLimitGrace {
+		r.overSince = time.Time{}
+		srv.stats.rateLimited.Add(1)
+		srv.badLog.Log(ReasonRateLimited, "session: disconnecting sockets that stay over the event rate")
+		s.close(ReasonRateLimited, true)
+		// A client left with no socket would keep its connection (and
+		// could keep sending) after the DISCONNECT: close it too, as
+		// the official client does itself.
+		if !s.client.hasSockets() {
+			s.client.conn.Close(ReasonForcedServerClose)
+		}
+	}
+	return false
 }
 
 func (s *Socket) removeAck(id uint64) {
@@ -362,10 +434,17 @@ func (s *Socket) close(reason string, notify bool) {
 	s.state = stateClosed
 	acks := s.acks
 	s.acks = nil
+	var sess adapter.Session
 	if wasConnected {
+		if s.rec != nil {
+			sess = s.sessionLocked()
+		}
 		s.nsp.adapter.DelAll(s)
 	}
 	s.mu.Unlock()
+	if wasConnected && s.rec != nil {
+		s.recoveryClosed(reason, sess)
+	}
 
 	srv := s.nsp.srv
 	srv.stats.acksPending.Add(-int64(len(acks)))
@@ -389,8 +468,11 @@ func (s *Socket) enqueueEvent(p *socketio.Packet) {
 		return
 	}
 	if !s.enqueue(job{kind: jobEvent, pkt: p}) {
-		s.nsp.srv.log.Warn("session: disconnecting a socket whose client outruns its handlers",
+		srv := s.nsp.srv
+		srv.stats.outrun.Add(1)
+		srv.log.Debug("session: disconnecting a socket whose client outruns its handlers",
 			"sid", s.client.conn.ID(), "socket", s.id, "nsp", s.nsp.name)
+		srv.badLog.Log("outrun", "session: disconnecting sockets whose clients outrun their handlers")
 		s.close(ReasonServerDisconnect, true)
 	}
 }
@@ -513,5 +595,40 @@ func (s *Socket) info() adapter.SocketInfo {
 			data = b
 		}
 	}
-	return adapter.SocketInfo{ID: s.id, Handshake: s.Handshake().Info(), Data: data}
+	return adapter.SocketInfo{ID: s.id, Handshake: s.Handshake().Info(), Data: data, User: s.User()}
+}
+
+// User returns the user set by SetUser ("" if none).
+func (s *Socket) User() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.user
+}
+
+// SetUser records which authenticated user the socket belongs to (an
+// authentication middleware sets it); FetchSockets reports it.
+func (s *Socket) SetUser(user string) {
+	s.mu.Lock()
+	s.user = user
+	s.mu.Unlock()
+}
+
+// Value returns the value SetValue stored under key, or nil.
+func (s *Socket) Value(key any) any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.values[key]
+}
+
+// SetValue stores a value under key for the socket's lifetime, for
+// middleware to hand state to handlers (JWT claims, say). As with
+// context.WithValue, use a key type of your own package. Values stay on
+// this node: FetchSockets reports Data and User only.
+func (s *Socket) SetValue(key, v any) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.values == nil {
+		s.values = make(map[any]any)
+	}
+	s.values[key] = v
 }

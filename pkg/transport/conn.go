@@ -34,6 +34,12 @@ const busyGap = time.Second
 // take its last packets and the close packet (the reference server's value).
 const closeTimeout = 30 * time.Second
 
+// clientCloseLinger is how long a polling session the client closed (a
+// close packet in a POST) stays known when no GET was pending: a GET the
+// client sent alongside the POST, which lost the race to the server, still
+// gets the noop a pending GET would have got, instead of "unknown sid".
+const clientCloseLinger = 5 * time.Second
+
 // Conn is one Engine.IO session. All methods may be called concurrently.
 type Conn struct {
 	srv *Server
@@ -43,10 +49,14 @@ type Conn struct {
 	// readMu serializes packet handling: polling POSTs and websocket readers.
 	readMu sync.Mutex
 
+	eio3 bool // Engine.IO v3 (see eio3.go); b64: binary goes as base64 text
+	b64  bool
+
 	lastRecv  atomic.Int64 // unix nanoseconds of the last packet received
 	lastMsg   atomic.Int64 // unix nanoseconds of the last message received
 	busyUntil atomic.Int64 // a websocket reader waits in a goroutine until then
 	logged    atomic.Bool  // bad input was logged once already
+	tooLarge  atomic.Bool  // closed for a message over MaxPayload (counted apart)
 
 	mu         sync.Mutex // protects everything below
 	state      connState
@@ -68,7 +78,7 @@ type Conn struct {
 	// Polling.
 	pollActive bool          // a GET is waiting
 	pollWake   chan struct{} // wakes the waiting GET
-	draining   bool          // closed, kept to hand the close packet to the next GET
+	draining   bool          // closed, kept to hand the close packet (or a noop) to the next GET
 	clientGone bool          // the client closed: a pending GET ends with a noop
 
 	// WebSocket.
@@ -261,6 +271,13 @@ func (c *Conn) close(reason string, mode closeMode) {
 			s.drains.add()
 			c.due = time.Now().Add(closeTimeout)
 			c.timer.Reset(closeTimeout)
+		case c.clientGone:
+			// Keep it briefly for a GET racing the client's close; nobody
+			// waits for that one (Shutdown does not).
+			keep = true
+			c.draining = true
+			c.due = time.Now().Add(clientCloseLinger)
+			c.timer.Reset(clientCloseLinger)
 		}
 	} else {
 		s.stats.openWebSocket.Add(-1)
@@ -278,7 +295,11 @@ func (c *Conn) close(reason string, mode closeMode) {
 	}
 	c.mu.Unlock()
 
-	s.stats.countClose(reason)
+	if reason == ReasonTransportError && c.tooLarge.Load() {
+		s.stats.closeTooLarge.Add(1)
+	} else {
+		s.stats.countClose(reason)
+	}
 	if !keep {
 		s.unregister(c)
 	}
@@ -340,6 +361,11 @@ func (c *Conn) onPacket(p engineio.Packet) error {
 		c.callOnMessage(p.Data, p.Binary)
 		c.endDelivery()
 	case engineio.PacketPong:
+		if c.eio3 {
+			c.badInput("pong from client", nil) // "invalid heartbeat direction"
+			c.close(ReasonTransportError, closeDrop)
+			return ErrClosed
+		}
 		c.mu.Lock()
 		if c.awaitPong && c.state == stateOpen {
 			c.awaitPong = false
@@ -350,12 +376,29 @@ func (c *Conn) onPacket(p engineio.Packet) error {
 		c.close(ReasonTransportClose, closeDrop)
 		return ErrClosed
 	case engineio.PacketPing:
+		if c.eio3 {
+			c.onPingV3(p.Data)
+			return nil
+		}
 		// In v4 only the server pings ("invalid heartbeat direction").
 		c.badInput("ping from client", nil)
 		c.close(ReasonTransportError, closeDrop)
 		return ErrClosed
 	}
 	return nil
+}
+
+// stopDrainingLocked ends the wait of a closed polling session for its last
+// GET; it reports whether the session was waiting. c.mu is held.
+func (c *Conn) stopDrainingLocked() bool {
+	if !c.draining {
+		return false
+	}
+	c.draining = false
+	if !c.clientGone {
+		c.srv.drains.done() // only the server's closes are waited for
+	}
+	return true
 }
 
 // armLocked (re)starts the session timer to fire after d.
@@ -374,13 +417,17 @@ func (c *Conn) onTimer() {
 		c.mu.Unlock() // stale: the timer was reset after this firing began
 		return
 	}
+	if c.eio3 && c.state == stateOpen {
+		// v3: the client pings; none came within the interval and timeout.
+		c.mu.Unlock()
+		c.close(ReasonPingTimeout, closeDrop)
+		return
+	}
 	if c.state != stateOpen {
-		drop := c.draining
-		c.draining = false
+		drop := c.stopDrainingLocked()
 		c.mu.Unlock()
 		if drop {
 			s.unregister(c)
-			s.drains.done()
 		}
 		return
 	}
@@ -402,11 +449,14 @@ func (c *Conn) onTimer() {
 	c.close(ReasonPingTimeout, closeDrop)
 }
 
-// badInput logs the first bad input of a connection at debug level.
+// badInput logs the first bad input of a connection at debug level, and
+// every bad input through the server's sampler (one info line per kind per
+// period, with a count), so that no client can flood the log.
 func (c *Conn) badInput(what string, err error) {
 	if c.logged.CompareAndSwap(false, true) {
 		c.srv.log.Debug("transport: bad input", "sid", c.id, "what", what, "err", err)
 	}
+	c.srv.badLog.Log(what, "transport: bad input from clients", "what", what, "err", err)
 }
 
 func (c *Conn) callOnOpen() {

@@ -1,10 +1,16 @@
 // Package transport is an Engine.IO v4 server: sessions, the HTTP
 // long-polling and WebSocket transports, the polling to WebSocket upgrade and
 // the server-sent heartbeat (https://socket.io/docs/v4/engine-io-protocol/).
+// With Config.AllowEIO3 it serves Engine.IO v3 clients too (socket.io-client
+// 2.x): the same sessions with the v3 payload framing, binary message prefix
+// and client-sent heartbeat (see eio3.go). Polling responses of 1 KiB or more
+// are compressed when the request accepts gzip or deflate.
 //
 // A [Server] is an http.Handler; mount it where clients connect (for example
 // /socket.io/). It dispatches on the query parameters EIO, transport and sid,
-// not on the path. Each Engine.IO session is a [Conn]; the layer above gets
+// not on the path. A request for a session the Server does not have is
+// offered to [Config].Remote, if set (a cluster forwards it to the node
+// owning the session), else refused. Each Engine.IO session is a [Conn]; the layer above gets
 // its events through the [Handler] in [Config].
 //
 // Concurrency: all methods of Server and Conn may be called concurrently.
@@ -22,6 +28,12 @@
 // are written by their pending GET. Heartbeats and timeouts use runtime
 // timers, never a goroutine per connection. An idle WebSocket session costs
 // one goroutine (its reader).
+//
+// Admission: a handshake or upgrade whose Origin header is not one of
+// Config.AllowedOrigins gets 403; Config.MaxConnections and
+// Config.HandshakeRate refuse handshakes with 503 and a JSON body. Bad input
+// closes only its own connection and is logged once per connection at debug
+// level and, sampled per kind, at info.
 //
 // Lock order: Conn.readMu (delivery) before Conn.mu; a shard's mutex is never
 // held while taking Conn.mu.

@@ -33,15 +33,37 @@ var codeMessages = [...]string{
 	"Unsupported protocol version",
 }
 
+// RefuseUnknownSession answers a request the way a Server answers one for a
+// session it does not have: 400 with {"code":1,"message":"Session ID
+// unknown"}. It is for Config.Remote, when the session turns out to be gone.
+func RefuseUnknownSession(w http.ResponseWriter) {
+	writeError(w, codeUnknownSID, 0, "")
+}
+
+// StatusError, returned by Config.AllowRequest, refuses a handshake with
+// HTTP status Status instead of 403 (e.g. 503 while the server drains or is
+// full, so that a load balancer or the client retries elsewhere). The body
+// is the usual {"code":4,"message":"..."} with Err's text.
+type StatusError struct {
+	Status int
+	Err    error
+}
+
+func (e *StatusError) Error() string { return e.Err.Error() }
+func (e *StatusError) Unwrap() error { return e.Err }
+
 // writeError refuses a request the way the reference server does: HTTP 400
-// (403 for Forbidden) with {"code":N,"message":"..."}.
-func writeError(w http.ResponseWriter, code int, message string) {
+// (403 for Forbidden) with {"code":N,"message":"..."}. A status other than
+// 0 replaces the code's own.
+func writeError(w http.ResponseWriter, code, status int, message string) {
 	if message == "" {
 		message = codeMessages[code]
 	}
-	status := http.StatusBadRequest
-	if code == codeForbidden {
-		status = http.StatusForbidden
+	if status == 0 {
+		status = http.StatusBadRequest
+		if code == codeForbidden {
+			status = http.StatusForbidden
+		}
 	}
 	body := make([]byte, 0, 64)
 	body = append(body, `{"code":`...)

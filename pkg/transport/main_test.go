@@ -13,23 +13,30 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sockgate/sockgate/internal/leakcheck"
+	"go.uber.org/goleak"
+
 	"github.com/sockgate/sockgate/pkg/protocol/engineio"
 )
 
-// TestMain fails the run if goroutines of this package or of the websocket
-// library outlive the tests.
+// TestMain fails the run if goroutines (of this package, of the websocket
+// library, of net/http) outlive the tests.
 func TestMain(m *testing.M) {
-	leakcheck.Exit(m.Run(), leakOptions())
+	goleak.VerifyTestMain(m)
 }
 
-// leakOptions selects the goroutines of this package and of the websocket
-// library, except those of tests still running.
-func leakOptions() leakcheck.Options {
-	return leakcheck.Options{
-		Match:  []string{"sockgate/pkg/transport.", "coder/websocket"},
-		Ignore: []string{"testing.tRunner", "testing.(*M)"},
-		Wait:   5 * time.Second,
+// checkLeaks fails t if goroutines besides the test's own are still running
+// after the retries goleak makes, not counting those of the test's HTTP
+// server and of the client's keep-alive connections, which end in the
+// test's cleanup. Tests running in parallel must not call it.
+func checkLeaks(t testing.TB) {
+	t.Helper()
+	if err := goleak.Find(
+		goleak.IgnoreAnyFunction("net/http.(*Server).Serve"),
+		goleak.IgnoreAnyFunction("net/http.(*conn).serve"),
+		goleak.IgnoreAnyFunction("net/http.(*persistConn).readLoop"),
+		goleak.IgnoreAnyFunction("net/http.(*persistConn).writeLoop"),
+	); err != nil {
+		t.Fatal(err)
 	}
 }
 

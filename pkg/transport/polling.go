@@ -53,10 +53,7 @@ func (s *Server) servePoll(c *Conn, w http.ResponseWriter, r *http.Request) {
 			}
 			frames = append(c.queue, last)
 			c.queue = nil
-			if c.draining {
-				c.draining = false
-				s.drains.done()
-			}
+			c.stopDrainingLocked()
 			break
 		}
 		if c.transport != TransportPolling {
@@ -97,9 +94,17 @@ func (s *Server) servePoll(c *Conn, w http.ResponseWriter, r *http.Request) {
 		n += len(f.Data)
 	}
 	bp := s.getBuf()
-	body := engineio.AppendPayload((*bp)[:0], frames)
+	payload, ctype := c.appendPayload((*bp)[:0], frames)
+	zp := s.getBuf()
+	body, coding := s.compressBody(*zp, payload, r)
 	h := w.Header()
-	h.Set("Content-Type", "text/plain; charset=UTF-8")
+	h.Set("Content-Type", ctype)
+	if coding != "" {
+		h.Set("Content-Encoding", coding)
+	}
+	if len(payload) >= compressThreshold && !s.cfg.DisableCompression {
+		h.Add("Vary", "Accept-Encoding")
+	}
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	h.Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
@@ -109,7 +114,12 @@ func (s *Server) servePoll(c *Conn, w http.ResponseWriter, r *http.Request) {
 	// before the next request on the connection.
 	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(s.cfg.PingTimeout))
 	_, err := w.Write(body)
-	s.putBuf(bp, body)
+	if coding != "" {
+		s.putBuf(zp, body)
+	} else {
+		s.putBuf(zp, *zp)
+	}
+	s.putBuf(bp, payload)
 	s.stats.packetsOut.Add(uint64(len(frames)))
 	s.stats.bytesOut.Add(uint64(len(body)))
 
@@ -127,7 +137,8 @@ func (s *Server) servePoll(c *Conn, w http.ResponseWriter, r *http.Request) {
 // servePost handles the packets a client sends in a POST body. POSTs of one
 // session are handled one at a time, in order.
 func (s *Server) servePost(c *Conn, w http.ResponseWriter, r *http.Request) {
-	if r.Header.Get("Content-Type") == "application/octet-stream" {
+	binary := r.Header.Get("Content-Type") == "application/octet-stream"
+	if binary && !c.eio3 {
 		// Binary bodies are Engine.IO v3 only.
 		c.badInput("binary polling body", nil)
 		s.refuse(w, codeBadRequest, "")
@@ -150,7 +161,7 @@ func (s *Server) servePost(c *Conn, w http.ResponseWriter, r *http.Request) {
 	}
 
 	c.readMu.Lock()
-	err = engineio.DecodePayload(body, c.onPacket)
+	err = c.decodePayload(body, binary)
 	c.readMu.Unlock()
 	if err != nil && !errors.Is(err, ErrClosed) {
 		s.stats.parse.Add(1)
@@ -169,6 +180,7 @@ func (s *Server) servePost(c *Conn, w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) payloadTooLarge(c *Conn, w http.ResponseWriter) {
 	s.stats.tooLarge.Add(1)
+	c.tooLarge.Store(true)
 	c.badInput("polling body over MaxPayload", nil)
 	w.Header().Set("Connection", "close")
 	w.WriteHeader(http.StatusRequestEntityTooLarge)

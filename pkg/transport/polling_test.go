@@ -143,6 +143,41 @@ func TestAllowRequestForbidden(t *testing.T) {
 	}
 }
 
+func TestAllowRequestStatusError(t *testing.T) {
+	ts := newTestServer(t, Config{AllowRequest: func(r *http.Request) error {
+		return &StatusError{Status: http.StatusServiceUnavailable, Err: errorString("draining")}
+	}})
+	status, body := httpDo(t, "GET", ts.url+"?EIO=4&transport=polling", "")
+	if status != http.StatusServiceUnavailable || body != `{"code":4,"message":"draining"}` {
+		t.Fatalf("got %d %q", status, body)
+	}
+	if st := ts.Stats().Errors; st.Unavailable != 1 || st.Forbidden != 0 {
+		t.Fatalf("error stats %+v", st)
+	}
+}
+
+func TestPollingHandshakeCookie(t *testing.T) {
+	for _, name := range []string{"", "io", "sticky"} {
+		t.Run("cookie="+name, func(t *testing.T) {
+			ts := newTestServer(t, Config{Cookie: name})
+			ts.pollGrace = time.Millisecond // the test never polls again
+			resp, err := http.Get(ts.url + "?EIO=4&transport=polling")
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			c := ts.rec.waitOpen(t)
+			want := ""
+			if name != "" {
+				want = name + "=" + c.ID() + "; Path=/; HttpOnly; SameSite=Lax"
+			}
+			if got := resp.Header.Get("Set-Cookie"); got != want {
+				t.Fatalf("Set-Cookie %q, want %q", got, want)
+			}
+		})
+	}
+}
+
 type errorString string
 
 func (e errorString) Error() string { return string(e) }
@@ -203,8 +238,8 @@ func TestPollingOversizePOST(t *testing.T) {
 	if e := ts.rec.waitClose(t); e.reason != ReasonTransportError {
 		t.Fatalf("reason %q", e.reason)
 	}
-	if ts.Stats().Errors.PayloadTooLarge != 1 {
-		t.Fatal("not counted")
+	if st := ts.Stats(); st.Errors.PayloadTooLarge != 1 || st.Closes.PayloadTooLarge != 1 || st.Closes.TransportError != 0 {
+		t.Fatalf("not counted apart: errors %d, closes %+v", st.Errors.PayloadTooLarge, st.Closes)
 	}
 }
 
@@ -248,6 +283,26 @@ func TestPollingClientClose(t *testing.T) {
 	}
 	if status, _ := p.get(); status != http.StatusBadRequest {
 		t.Fatalf("GET after close: %d", status)
+	}
+}
+
+// A GET that reaches the server just after the client's close packet (the
+// two raced) gets the noop a pending GET gets, once; then the sid is gone.
+func TestPollingClientCloseBeforeGET(t *testing.T) {
+	ts := newTestServer(t, Config{})
+	p := ts.pollHandshake(t)
+	ts.rec.waitOpen(t)
+	if status, body := p.post("1"); status != 200 || body != "ok" {
+		t.Fatalf("%d %q", status, body)
+	}
+	if e := ts.rec.waitClose(t); e.reason != ReasonTransportClose {
+		t.Fatalf("reason %q", e.reason)
+	}
+	if status, b := p.get(); status != http.StatusOK || b != "6" {
+		t.Fatalf("GET after close: %d %q, want noop", status, b)
+	}
+	if status, _ := p.get(); status != http.StatusBadRequest {
+		t.Fatalf("second GET after close: %d", status)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sockgate/sockgate/pkg/internal/logsample"
 	"github.com/sockgate/sockgate/pkg/protocol/engineio"
 )
 
@@ -49,6 +51,8 @@ type Server struct {
 	wsSet map[*wsConn]struct{}
 
 	poller poller // quiet websockets, parked without a goroutine
+	limits limits // MaxConnections, HandshakeRate
+	badLog *logsample.Sampler
 
 	bufPool sync.Pool // *[]byte scratch for polling responses
 }
@@ -76,6 +80,8 @@ func NewServer(cfg Config) (*Server, error) {
 		wsSet:      make(map[*wsConn]struct{}),
 		pollGrace:  shutdownPollGrace,
 	}
+	s.limits.handshakes = newLimiter(cfg.HandshakeRate)
+	s.badLog = logsample.New(cfg.Logger, slog.LevelInfo, 0)
 	if !cfg.DisableUpgrades && cfg.allows(TransportWebSocket) {
 		s.upgrades = []string{TransportWebSocket}
 	}
@@ -106,12 +112,18 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if sid := q.Get("sid"); sid != "" {
 		c := s.lookup(sid)
 		if c == nil {
+			if s.cfg.Remote != nil && s.cfg.Remote(w, r, sid) {
+				return
+			}
 			s.refuse(w, codeUnknownSID, "")
 			return
 		}
 		if upgrade {
 			if transport != TransportWebSocket {
 				s.refuse(w, codeBadRequest, "")
+				return
+			}
+			if s.refuseOrigin(w, r) {
 				return
 			}
 			s.serveUpgrade(c, w, r)
@@ -135,32 +147,68 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if s.closing.Load() {
-		http.Error(w, ErrServerClosed.Error(), http.StatusServiceUnavailable)
+		s.stats.unavailable.Add(1)
+		writeError(w, codeForbidden, http.StatusServiceUnavailable, ErrServerClosed.Error())
+		return
+	}
+	if s.refuseOrigin(w, r) {
 		return
 	}
 	if s.cfg.AllowRequest != nil {
 		if err := s.cfg.AllowRequest(r); err != nil {
+			var se *StatusError
+			if errors.As(err, &se) && se.Status != http.StatusForbidden {
+				if se.Status == http.StatusServiceUnavailable {
+					s.stats.unavailable.Add(1)
+				} else {
+					s.stats.codes[codeForbidden].Add(1)
+				}
+				writeError(w, codeForbidden, se.Status, err.Error())
+				return
+			}
 			s.refuse(w, codeForbidden, err.Error())
 			return
 		}
 	}
-	if q.Get("EIO") != "4" {
+	eio := q.Get("EIO")
+	if eio != "4" && (eio != "3" || !s.cfg.AllowEIO3) {
 		s.refuse(w, codeUnsupportedProtocol, "")
 		return
 	}
+	if eio == "3" && q.Has("j") {
+		// JSONP polling (browsers without XHR) is not served.
+		s.refuse(w, codeBadRequest, "JSONP polling is not supported")
+		return
+	}
+	admitted, ok := s.admit(w)
+	if !ok {
+		return
+	}
+	defer admitted()
 	req := NewRequest(r, time.Now())
 	if transport == TransportWebSocket {
 		s.serveWebSocketHandshake(w, r, req)
 		return
 	}
-	c := s.newConn(req, TransportPolling, nil)
+	c := s.newConn(s.newID(), req, TransportPolling, nil)
+	s.setCookie(w, c.id)
 	s.open(c)
 	s.servePoll(c, w, r)
 }
 
 func (s *Server) refuse(w http.ResponseWriter, code int, message string) {
 	s.stats.codes[code].Add(1)
-	writeError(w, code, message)
+	writeError(w, code, 0, message)
+}
+
+// setCookie sets Config.Cookie on a handshake response: the session ID, for
+// load balancers that stick on a cookie (the reference server's cookie
+// option, with its defaults: path /, HttpOnly, SameSite=Lax).
+func (s *Server) setCookie(w http.ResponseWriter, sid string) {
+	if s.cfg.Cookie == "" {
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: s.cfg.Cookie, Value: sid, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode})
 }
 
 func isWebSocketUpgrade(r *http.Request) bool {
@@ -174,12 +222,15 @@ func isWebSocketUpgrade(r *http.Request) bool {
 	return false
 }
 
-// newID returns a session id: 15 random bytes in URL-safe base64 (20 chars),
-// the shape of the reference server's ids.
-func newID() string {
+// newID returns a session id: Config.SessionIDPrefix, then 15 random bytes
+// in URL-safe base64 (20 chars), the shape of the reference server's ids.
+func (s *Server) newID() string {
 	var b [15]byte
 	_, _ = rand.Read(b[:])
-	return base64.RawURLEncoding.EncodeToString(b[:])
+	p := s.cfg.SessionIDPrefix
+	id := make([]byte, len(p), len(p)+20)
+	copy(id, p)
+	return string(base64.RawURLEncoding.AppendEncode(id, b[:]))
 }
 
 func (s *Server) shardOf(id string) *shard {
@@ -215,8 +266,9 @@ func (s *Server) unregister(c *Conn) {
 }
 
 // newConn builds a session whose first queued frame is its open packet.
-func (s *Server) newConn(req *Request, transport string, ws *wsConn) *Conn {
-	c := &Conn{srv: s, id: newID(), req: req, transport: transport, ws: ws}
+func (s *Server) newConn(id string, req *Request, transport string, ws *wsConn) *Conn {
+	c := &Conn{srv: s, id: id, req: req, transport: transport, ws: ws}
+	c.setProtocol(req)
 	upgrades := s.upgrades
 	if transport == TransportWebSocket {
 		upgrades = []string{}
@@ -232,6 +284,9 @@ func (s *Server) newConn(req *Request, transport string, ws *wsConn) *Conn {
 // open registers c, starts its heartbeat and calls OnOpen.
 func (s *Server) open(c *Conn) {
 	s.stats.handshakes.Add(1)
+	if c.eio3 {
+		s.stats.handshakesEIO3.Add(1)
+	}
 	if c.transport == TransportPolling {
 		s.stats.openPolling.Add(1)
 	} else {
@@ -239,8 +294,9 @@ func (s *Server) open(c *Conn) {
 	}
 	c.mu.Lock()
 	c.delivering = true // OnOpen runs first: OnClose waits for it
-	c.due = time.Now().Add(s.cfg.PingInterval)
-	c.timer = time.AfterFunc(s.cfg.PingInterval, c.onTimer)
+	first := c.firstTimer()
+	c.due = time.Now().Add(first)
+	c.timer = time.AfterFunc(first, c.onTimer)
 	c.mu.Unlock()
 	s.register(c)
 	if s.closing.Load() {
@@ -309,10 +365,8 @@ func (s *Server) dropDraining() {
 		sh.mu.Unlock()
 		for _, c := range conns {
 			c.mu.Lock()
-			if c.draining {
-				c.draining = false
+			if c.stopDrainingLocked() {
 				c.timer.Stop()
-				s.drains.done()
 			}
 			c.mu.Unlock()
 		}

@@ -149,11 +149,13 @@ func (s *Server) accept(w http.ResponseWriter, r *http.Request) (*wsConn, error)
 // serveWebSocketHandshake opens a session whose first transport is a
 // websocket: the open packet is its first text frame.
 func (s *Server) serveWebSocketHandshake(w http.ResponseWriter, r *http.Request, req *Request) {
+	id := s.newID()
+	s.setCookie(w, id) // on the 101 response
 	t, err := s.accept(w, r)
 	if err != nil {
 		return
 	}
-	c := s.newConn(req, TransportWebSocket, t)
+	c := s.newConn(id, req, TransportWebSocket, t)
 	s.open(c)
 	c.mu.Lock()
 	c.kickLocked() // write the open packet (and what OnOpen sent)
@@ -165,7 +167,12 @@ func (s *Server) serveWebSocketHandshake(w http.ResponseWriter, r *http.Request,
 func (s *Server) serveUpgrade(c *Conn, w http.ResponseWriter, r *http.Request) {
 	c.mu.Lock()
 	ok := c.state == stateOpen && c.transport == TransportPolling && c.probe == nil && !s.cfg.DisableUpgrades
+	taken := c.state == stateOpen && (c.transport == TransportWebSocket || c.probe != nil)
 	c.mu.Unlock()
+	if taken {
+		s.ignoreWebSocket(w, r)
+		return
+	}
 	if !ok {
 		s.refuse(w, codeBadRequest, "")
 		return
@@ -186,6 +193,21 @@ func (s *Server) serveUpgrade(c *Conn, w http.ResponseWriter, r *http.Request) {
 	c.upgradeTimer = time.AfterFunc(s.cfg.UpgradeTimeout, func() { c.cancelUpgrade(t) })
 	c.mu.Unlock()
 	s.group.goFunc(func() { c.readLoop(t) })
+}
+
+// ignoreWebSocket answers a websocket for a session that has one already
+// (upgraded, or upgrading): as the reference server does, it completes the
+// handshake and closes the new websocket at once, leaving the session alone.
+func (s *Server) ignoreWebSocket(w http.ResponseWriter, r *http.Request) {
+	s.stats.wsIgnored.Add(1)
+	t, err := s.accept(w, r)
+	if err != nil {
+		return
+	}
+	s.group.goFunc(func() {
+		t.closeGracefully(websocket.StatusNormalClosure, "")
+		s.untrack(t)
+	})
 }
 
 // cancelUpgrade abandons the upgrade on t; the session stays on polling.
@@ -246,6 +268,12 @@ func (c *Conn) readBurst(t *wsConn) (wait bool) {
 	for {
 		typ, data, err := t.conn.Read(context.Background())
 		if err != nil {
+			if errors.Is(err, websocket.ErrMessageTooBig) {
+				// The library has answered with close code 1009.
+				s.stats.tooLarge.Add(1)
+				c.tooLarge.Store(true)
+				c.badInput("websocket message over MaxPayload", nil)
+			}
 			c.transportFailed(t, readErrorReason(err))
 			return false
 		}
@@ -257,7 +285,7 @@ func (c *Conn) readBurst(t *wsConn) (wait bool) {
 			t.closeGracefully(websocket.StatusInvalidFramePayloadData, "invalid UTF-8")
 			return false
 		}
-		p, err := engineio.DecodePacket(data, typ == websocket.MessageBinary)
+		p, err := c.decodeWSPacket(data, typ == websocket.MessageBinary)
 		if err != nil {
 			s.stats.parse.Add(1)
 			c.badInput("undecodable packet", err)
@@ -507,7 +535,7 @@ func (c *Conn) writeLoop() {
 		c.queue = nil
 		c.mu.Unlock()
 
-		n, err := t.writeBatch(batch)
+		n, err := t.writeBatch(c.wsFrames(batch))
 		s.stats.packetsOut.Add(uint64(len(batch)))
 		s.stats.bytesOut.Add(uint64(n))
 		clear(batch)
@@ -545,7 +573,7 @@ const maxInlineBytes = 16 << 10
 // pool; else the writer is idle again.
 func (c *Conn) finishWrite(t *wsConn, frames []engineio.Frame, n int) {
 	s := c.srv
-	pending, err := t.out.tryWriteFrames(t.raw, frames)
+	pending, err := t.out.tryWriteFrames(t.raw, c.wsFrames(frames))
 	s.stats.packetsOut.Add(uint64(len(frames)))
 	s.stats.bytesOut.Add(uint64(n))
 	c.mu.Lock()

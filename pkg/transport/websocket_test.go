@@ -10,7 +10,6 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/sockgate/sockgate/internal/leakcheck"
 	"github.com/sockgate/sockgate/pkg/protocol/engineio"
 )
 
@@ -171,6 +170,27 @@ func TestWebSocketOversizeMessage(t *testing.T) {
 	if err := readClosed(t, ws); websocket.CloseStatus(err) != websocket.StatusMessageTooBig {
 		t.Fatalf("client saw %v", err)
 	}
+	st := ts.Stats()
+	if st.Errors.PayloadTooLarge != 1 || st.Closes.PayloadTooLarge != 1 || st.Closes.TransportError != 0 {
+		t.Fatalf("payload too large: errors %d, closes %+v", st.Errors.PayloadTooLarge, st.Closes)
+	}
+}
+
+func TestWebSocketHandshakeCookie(t *testing.T) {
+	ts := newTestServer(t, Config{Cookie: "io"})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	ws, resp, err := websocket.Dial(ctx, ts.wsURL("?EIO=4&transport=websocket"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.CloseNow()
+	_, open := read(t, ws)
+	c := ts.rec.waitOpen(t)
+	want := "io=" + c.ID() + "; Path=/; HttpOnly; SameSite=Lax"
+	if got := resp.Header.Get("Set-Cookie"); got != want || !strings.Contains(open, c.ID()) {
+		t.Fatalf("Set-Cookie %q, want %q (open packet %s)", got, want, open)
+	}
 }
 
 func TestWebSocketBadPacket(t *testing.T) {
@@ -265,10 +285,40 @@ func TestUpgrade(t *testing.T) {
 	if status, _ := p.get(); status != http.StatusBadRequest {
 		t.Fatalf("polling after upgrade: %d", status)
 	}
-	// A second upgrade is refused.
-	if _, resp, err := websocket.Dial(context.Background(), ts.wsURL("?EIO=4&transport=websocket&sid="+p.sid), nil); err == nil || resp.StatusCode != http.StatusBadRequest {
-		t.Fatalf("second upgrade: %v", err)
+	// A second websocket with the same sid completes its handshake and is
+	// closed at once; the first carries on.
+	second := dial(t, ts.wsURL("?EIO=4&transport=websocket&sid="+p.sid))
+	if err := readClosed(t, second); websocket.CloseStatus(err) != websocket.StatusNormalClosure {
+		t.Fatalf("second websocket: %v", err)
 	}
+	write(t, ws, websocket.MessageText, "4still here")
+	if m := ts.rec.waitMessage(t); m.data != "still here" {
+		t.Fatalf("got %+v", m)
+	}
+	if _, s := read(t, ws); s != "4still here" {
+		t.Fatalf("echo %q", s)
+	}
+	if st := ts.Stats(); st.Errors.DuplicateWS != 1 || st.OpenWebSocket != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+func TestSecondWebSocketDuringUpgrade(t *testing.T) {
+	ts := newTestServer(t, Config{})
+	p := ts.pollHandshake(t)
+	c := ts.rec.waitOpen(t)
+	ws := dial(t, ts.wsURL("?EIO=4&transport=websocket&sid="+p.sid))
+	write(t, ws, websocket.MessageText, "2probe")
+	if _, s := read(t, ws); s != "3probe" {
+		t.Fatalf("probe answer %q", s)
+	}
+	// The upgrade in progress keeps its probe: the newcomer is closed.
+	second := dial(t, ts.wsURL("?EIO=4&transport=websocket&sid="+p.sid))
+	if err := readClosed(t, second); websocket.CloseStatus(err) != websocket.StatusNormalClosure {
+		t.Fatalf("second websocket: %v", err)
+	}
+	write(t, ws, websocket.MessageText, "5")
+	checkFor(t, 5*time.Second, "websocket transport", func() bool { return c.Transport() == TransportWebSocket })
 }
 
 func TestUpgradeTimeout(t *testing.T) {
@@ -348,9 +398,7 @@ func TestShutdown(t *testing.T) {
 	if status != http.StatusServiceUnavailable {
 		t.Fatalf("handshake after shutdown: %d", status)
 	}
-	if err := leakcheck.Check(leakOptions()); err != nil {
-		t.Fatal(err)
-	}
+	checkLeaks(t)
 }
 
 // TestWebSocketServerCloseWhileClientSends closes sessions gracefully while

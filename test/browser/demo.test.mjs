@@ -1,59 +1,32 @@
 // The chat demo in a real browser: Debian's chromium driven by playwright-core
 // (no downloaded browsers). Two pages in #chat see each other's message, a
 // page in #study does not, and an XSS string shows as text without a dialog.
+// With the client bundle blocked, the page says so and its form never submits
+// natively.
 //
 // Without /usr/bin/chromium the test is skipped, unless CI is set: then it fails.
 
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { startGateway, REFERENCE } from "../lib/harness.mjs";
+import { startGateway } from "../lib/harness.mjs";
+import { skipBrowser, launchChromium } from "../lib/browser.mjs";
 
-const CHROMIUM = "/usr/bin/chromium";
 const XSS = "<img src=x onerror=alert(1)>";
 
-let skip = false;
-if (REFERENCE) {
-  skip = "the Node reference server does not serve the demo";
-} else if (!existsSync(CHROMIUM)) {
-  if (process.env.CI) throw new Error(`${CHROMIUM} is missing and CI is set: install Debian's chromium`);
-  skip = `${CHROMIUM} is missing (apt-get install chromium); set CI=1 to make this a failure`;
-}
-
-describe("chat demo in chromium", { skip, timeout: 90_000 }, () => {
-  let server, browser, context, userDataDir;
+describe("chat demo in chromium", { skip: skipBrowser, timeout: 90_000 }, () => {
+  let server, browser, context;
   const dialogs = [];
   const pageErrors = [];
 
   before(async () => {
-    const { chromium } = await import("playwright-core");
     server = await startGateway();
-    userDataDir = await mkdtemp(join(tmpdir(), "sockgate-chromium-"));
-    context = await chromium.launchPersistentContext(userDataDir, {
-      executablePath: CHROMIUM,
-      headless: true,
-      timeout: 30_000,
-      args: [
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-    });
-    context.setDefaultTimeout(10_000);
-    browser = context;
+    browser = await launchChromium();
+    context = browser.context;
   });
 
   after(async () => {
-    await browser?.close().catch(() => {});
+    await browser?.close();
     await server?.stop();
-    if (userDataDir) await rm(userDataDir, { recursive: true, force: true });
   });
 
   async function openPage(room) {
@@ -101,5 +74,51 @@ describe("chat demo in chromium", { skip, timeout: 90_000 }, () => {
 
     assert.deepEqual(dialogs, [], "a dialog fired");
     assert.deepEqual(pageErrors, []);
+  });
+
+  it("without the client bundle the page says so and the form does not submit natively", async () => {
+    const page = await context.newPage();
+    try {
+      let bundleRequests = 0;
+      await page.route("**/socket.io/socket.io.js", (route) => {
+        bundleRequests++;
+        return route.abort("failed");
+      });
+      // A document-level listener runs after the form's own: a submit event
+      // that reaches it not default-prevented is a native submission (which
+      // would reload the page), whatever the CSP then does with it.
+      await page.addInitScript(() => {
+        window.__nativeSubmits = 0;
+        window.__cspViolations = [];
+        document.addEventListener("submit", (e) => {
+          if (!e.defaultPrevented) window.__nativeSubmits++;
+        });
+        document.addEventListener("securitypolicyviolation", (e) => {
+          window.__cspViolations.push(e.violatedDirective);
+        });
+      });
+      const navigations = [];
+      page.on("framenavigated", (f) => {
+        if (f === page.mainFrame()) navigations.push(f.url());
+      });
+      await page.goto(server.url + "/", { waitUntil: "load" });
+      assert.equal(bundleRequests, 1, "the page did not request the bundle");
+      await page.locator('#status[data-state="disconnected"]', { hasText: "bundle" }).waitFor();
+
+      await page.fill("#input", "typed while offline");
+      await page.press("#input", "Enter");
+      // Submitting through script too (requestSubmit runs the submit event as a
+      // click on #send would), so the check does not hinge on #send being disabled.
+      await page.evaluate(() => document.getElementById("form").requestSubmit());
+      await page.click("#send", { force: true });
+
+      assert.equal(await page.evaluate(() => window.__nativeSubmits), 0, "the form submitted natively");
+      assert.deepEqual(await page.evaluate(() => window.__cspViolations), []);
+      assert.deepEqual(navigations, [server.url + "/"], "the page navigated");
+      assert.equal(await page.inputValue("#input"), "typed while offline");
+      assert.equal(await page.locator('#messages [data-testid="message"]').count(), 0);
+    } finally {
+      await page.close();
+    }
   });
 });

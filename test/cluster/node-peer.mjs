@@ -1,14 +1,17 @@
 // A Node.js socket.io 4 cluster node for the mixed-cluster tests: the
 // official @socket.io/redis-adapter (createAdapter, or createShardedAdapter
-// with -redis-sharded) and the gateway's built-in events (join, leave,
+// with -redis-sharded), or @socket.io/redis-streams-adapter with
+// -redis-adapter streams, and the gateway's built-in events (join, leave,
 // message, echo), so that it can sit in one cluster with sockgate nodes.
+// -recovery <duration> (e.g. 30s) turns on connectionStateRecovery.
 //
 //   node test/cluster/node-peer.mjs -addr 127.0.0.1:4001 -redis-url redis://127.0.0.1:6379 \
-//        [-redis-key socket.io] [-redis-sharded]
+//        [-redis-key socket.io] [-redis-sharded | -redis-adapter streams] [-recovery 30s]
 //
-// HTTP: /healthz (200), /readyz (200 while both Redis connections are
-// ready, else 503), and POST /control with one JSON command, answered with
-// JSON. Buffers travel as {"$bin": base64} both ways.
+// HTTP: /healthz (200), /readyz (200 once Redis was connected once),
+// /readyz?verbose ({"cluster": "ok" while both Redis connections are ready,
+// else "degraded: redis"}), and POST /control with one JSON command,
+// answered with JSON. Buffers travel as {"$bin": base64} both ways.
 //
 //   {"cmd":"fetchSockets","rooms":[..],"except":[..]}  → [{id, rooms, handshake}]
 //   {"cmd":"emit","rooms":[..],"except":[..],"args":[event, ...]} → {"ok":true}
@@ -25,6 +28,7 @@
 import http from "node:http";
 import { Server } from "socket.io";
 import { createAdapter, createShardedAdapter } from "@socket.io/redis-adapter";
+import { createAdapter as createStreamsAdapter } from "@socket.io/redis-streams-adapter";
 import { Redis } from "ioredis";
 
 // `node --test test/` runs every .mjs under test/ as a test file: without
@@ -40,6 +44,15 @@ const addr = flag("-addr", "127.0.0.1:3000");
 const redisURL = flag("-redis-url", "");
 const key = flag("-redis-key", "socket.io");
 const sharded = process.argv.includes("-redis-sharded");
+const streams = flag("-redis-adapter", "classic") === "streams";
+const recoveryMs = durationMs(flag("-recovery", "0"));
+
+// durationMs reads a Go-style duration of one unit: 500ms, 30s, 2m.
+function durationMs(s) {
+  const m = /^(\d+)(ms|s|m)?$/.exec(s);
+  if (!m) throw new Error(`bad duration ${s}`);
+  return Number(m[1]) * ({ ms: 1, s: 1000, m: 60000 }[m[2] ?? "ms"] ?? 1);
+}
 const sep = addr.lastIndexOf(":");
 const host = addr.slice(0, sep) || "127.0.0.1";
 const port = Number(addr.slice(sep + 1));
@@ -75,6 +88,7 @@ function toJSON(v) {
 
 let pub = null;
 let sub = null;
+let startedUp = false;
 const received = [];
 
 const httpServer = http.createServer((req, res) => {
@@ -83,9 +97,13 @@ const httpServer = http.createServer((req, res) => {
     res.end(typeof body === "string" ? body : JSON.stringify(toJSON(body)));
   };
   if (req.url === "/healthz") return reply(200, "ok\n");
-  if (req.url === "/readyz") {
-    const ready = !redisURL || (pub?.status === "ready" && sub?.status === "ready");
-    return reply(ready ? 200 : 503, ready ? "ready\n" : "not ready: redis\n");
+  if (req.url === "/readyz" || req.url === "/readyz?verbose") {
+    // As the gateway: once started, Redis is reported, not a readiness
+    // condition (the harness waits for the first connection through it).
+    const healthy = !redisURL || (pub?.status === "ready" && sub?.status === "ready");
+    startedUp ||= healthy;
+    if (req.url === "/readyz") return reply(startedUp ? 200 : 503, startedUp ? "ready\n" : "not ready: starting\n");
+    return reply(200, { ready: true, cluster: healthy ? "ok" : "degraded: redis" });
   }
   if (req.url === "/control" && req.method === "POST") {
     let body = "";
@@ -108,16 +126,22 @@ const httpServer = http.createServer((req, res) => {
   if (!req.url.startsWith("/socket.io/")) reply(404, "not found\n");
 });
 
-const io = new Server(httpServer, { serveClient: false });
+const io = new Server(httpServer, {
+  serveClient: false,
+  allowEIO3: process.argv.includes("-allow-eio3"),
+  ...(recoveryMs > 0 ? { connectionStateRecovery: { maxDisconnectionDuration: recoveryMs } } : {}),
+});
 
 if (redisURL) {
   pub = new Redis(redisURL, { lazyConnect: false });
   sub = pub.duplicate();
   for (const c of [pub, sub]) c.on("error", (err) => console.error("redis:", err.message));
   io.adapter(
-    sharded
-      ? createShardedAdapter(pub, sub, { channelPrefix: key })
-      : createAdapter(pub, sub, { key, requestsTimeout: 2000 }),
+    streams
+      ? createStreamsAdapter(pub, { channelPrefix: key })
+      : sharded
+        ? createShardedAdapter(pub, sub, { channelPrefix: key })
+        : createAdapter(pub, sub, { key, requestsTimeout: 2000 }),
   );
 }
 

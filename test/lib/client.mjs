@@ -2,6 +2,7 @@
 // collect events, and clean up every client a test opened.
 
 import { io } from "socket.io-client";
+import ioV2 from "socket.io-client-v2";
 import { withTimeout, waitUntil } from "./harness.mjs";
 
 export { io };
@@ -62,6 +63,15 @@ export function connectError(socket, ms = 5000) {
   });
 }
 
+// cutTransport closes a socket's Engine.IO connection without a DISCONNECT
+// packet, as a network failure would: the server sees "transport close" and
+// the client reconnects (if reconnection is on), to url when given (another
+// node of a cluster) with the pid and offset of connection state recovery.
+export function cutTransport(socket, url) {
+  if (url) socket.io.uri = url;
+  socket.io.engine.close();
+}
+
 // ack emits an event and resolves with the ack's arguments (as an array).
 export function ack(socket, event, ...args) {
   return withTimeout(
@@ -83,5 +93,37 @@ export class Recorder {
     let found;
     await waitUntil(() => (found = this.items.find(pred)) !== undefined, ms, what);
     return found;
+  }
+}
+
+// LegacyClients opens socket.io-client 2.x sockets and closes them all.
+export class LegacyClients {
+  constructor() {
+    this.all = [];
+  }
+
+  open(url, opts = {}) {
+    const socket = ioV2(url, { reconnection: false, forceNew: true, timeout: 4000, ...opts });
+    this.all.push(socket);
+    return socket;
+  }
+
+  // connect resolves once connected; rejects on connect_error, error or timeout.
+  async connect(url, opts = {}, ms = 5000) {
+    const socket = this.open(url, opts);
+    await withTimeout(
+      new Promise((resolve, reject) => {
+        socket.once("connect", resolve);
+        socket.once("connect_error", reject);
+        socket.once("error", reject);
+      }),
+      ms,
+      "socket.io-client 2 connect",
+    );
+    return socket;
+  }
+
+  closeAll() {
+    for (const s of this.all.splice(0)) s.close();
   }
 }

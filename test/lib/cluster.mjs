@@ -138,10 +138,14 @@ function jsonBinary(key, value) {
 }
 
 // clusterArgs are the gateway flags (and node-peer.mjs flags) of a node.
-function clusterArgs({ redis, key, sharded }) {
+// Gateways take every flag; node-peer.mjs takes the Redis ones and
+// -recovery. args are gateway-only flags.
+function clusterArgs({ redis, key, sharded, streams, recovery }) {
   const args = ["-redis-url", redis.url];
   if (key) args.push("-redis-key", key);
   if (sharded) args.push("-redis-sharded");
+  if (streams) args.push("-redis-adapter", "streams");
+  if (recovery) args.push("-recovery", recovery);
   return args;
 }
 
@@ -154,12 +158,23 @@ export async function startNodePeer(opts) {
 }
 
 // startGoNode starts a gateway joined to opts.redis (a node peer with
-// SOCKGATE_TEST_SERVER=node). It waits for /readyz when the gateway has it.
+// SOCKGATE_TEST_SERVER=node), with opts.args as extra flags. It waits until
+// /readyz is 200 and /readyz?verbose reports the cluster connection ok.
 export async function startGoNode(opts) {
   if (REFERENCE) return startNodePeer(opts);
-  const server = await startGateway({ args: clusterArgs(opts) });
+  const server = await startGateway({ args: [...clusterArgs(opts), ...(opts.args ?? [])] });
   const node = new Node("go", server);
-  await waitUntil(async () => [200, 404].includes(await node.status("/readyz")), 10_000, "gateway /readyz").catch(async (err) => {
+  // Ready, and joined to Redis (which readiness does not require).
+  const joined = async () => {
+    if ((await node.status("/readyz")) !== 200) return false;
+    try {
+      const res = await fetch(node.url + "/readyz?verbose", { signal: AbortSignal.timeout(2000) });
+      return (await res.json()).cluster === "ok";
+    } catch {
+      return false;
+    }
+  };
+  await waitUntil(joined, 10_000, "gateway /readyz and its Redis connection").catch(async (err) => {
     await node.stop();
     throw err;
   });

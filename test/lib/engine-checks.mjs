@@ -6,7 +6,7 @@
 
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { sleep, withTimeout } from "./harness.mjs";
+import { sleep, withTimeout, REFERENCE } from "./harness.mjs";
 import { RawSocket, poll, openPolling } from "./raw.mjs";
 
 export const PING_INTERVAL = 300;
@@ -118,6 +118,32 @@ export function defineEngineChecks(server, path, { echo }) {
         });
       }
 
+      // As Node's httpCompression: a response of 1 KiB or more is
+      // compressed for a client that accepts it; smaller ones are not.
+      for (const [coding, size] of [["gzip", 2000], ["deflate", 2000], [null, 900]]) {
+        it(`polling: a ${size}-byte response to a client accepting ${coding ?? "gzip"} is ${coding ? "compressed" : "not compressed"}`, async () => {
+          const sid = await openPolling(url(), path);
+          const body = "4" + "z".repeat(size - 1);
+          assert.equal((await poll(url(), path, { sid, method: "POST", body })).status, 200);
+          // fetch decompresses transparently; the header tells what came.
+          // A slow machine may get a ping first: answer it and poll again.
+          for (let i = 0; ; i++) {
+            assert.ok(i < 5, "the echo never came");
+            const res = await fetch(`${url()}${path}?EIO=4&transport=polling&sid=${sid}`, {
+              headers: { "accept-encoding": coding ?? "gzip" },
+              signal: AbortSignal.timeout(3000),
+            });
+            assert.equal(res.status, 200);
+            const records = (await res.text()).split("\x1e");
+            if (records.includes(body)) {
+              assert.equal(res.headers.get("content-encoding"), coding);
+              break;
+            }
+            if (records.includes("2")) await poll(url(), path, { sid, method: "POST", body: "3" });
+          }
+        });
+      }
+
       it("websocket: sends and receives a plain text packet", async () => {
         const s = new RawSocket(`${wsURL()}${path}?EIO=4&transport=websocket`);
         try {
@@ -183,6 +209,18 @@ export function defineEngineChecks(server, path, { echo }) {
       assert.equal((await poll(url(), path, { sid })).status, 400);
     });
 
+    it("polling: closes the session upon a cancelled GET", async () => {
+      const sid = await openPolling(url(), path);
+      const abort = new AbortController();
+      const pending = fetch(`${url()}${path}?EIO=4&transport=polling&sid=${sid}`, { signal: abort.signal }).catch(() => {});
+      await sleep(20);
+      abort.abort();
+      await pending;
+      // Whether or not the server has noticed the abort yet, the next GET
+      // finds the session closed (or is a second concurrent GET, which closes it).
+      assert.equal((await poll(url(), path, { sid })).status, 400);
+    });
+
     it("websocket: closes the session upon an invalid packet format", async () => {
       const s = new RawSocket(`${wsURL()}${path}?EIO=4&transport=websocket`);
       try {
@@ -244,13 +282,29 @@ export function defineEngineChecks(server, path, { echo }) {
   });
 
   describe(`Engine.IO close on ${path}`, () => {
-    it("polling: forcefully closes the session", async () => {
+    // The GET and the POST are sent together: whichever the server sees
+    // first, the GET ends with a noop and the session is gone after it.
+    for (const [name, delay] of [["with a GET pending", 20], ["with a GET sent alongside", 0]]) {
+      it(`polling: forcefully closes the session ${name}`, async () => {
+        const sid = await openPolling(url(), path);
+        const [pull, push] = await Promise.all([
+          poll(url(), path, { sid }),
+          sleep(delay).then(() => poll(url(), path, { sid, method: "POST", body: "1" })),
+        ]);
+        assert.equal(push.status, 200);
+        assert.equal(pull.status, 200);
+        assert.equal(pull.text, "6");
+        assert.equal((await poll(url(), path, { sid })).status, 400);
+      });
+    }
+
+    // Node's engine.io relies on handling the GET first; sockgate keeps the
+    // session briefly so that a GET arriving after the close still gets it.
+    it("polling: a GET arriving just after the close packet gets a noop, once", { skip: REFERENCE }, async () => {
       const sid = await openPolling(url(), path);
-      const [pull, push] = await Promise.all([
-        poll(url(), path, { sid }),
-        sleep(20).then(() => poll(url(), path, { sid, method: "POST", body: "1" })),
-      ]);
+      const push = await poll(url(), path, { sid, method: "POST", body: "1" });
       assert.equal(push.status, 200);
+      const pull = await poll(url(), path, { sid });
       assert.equal(pull.status, 200);
       assert.equal(pull.text, "6");
       assert.equal((await poll(url(), path, { sid })).status, 400);
@@ -316,18 +370,33 @@ export function defineEngineChecks(server, path, { echo }) {
       }
     });
 
-    it("refuses a second websocket with the same sid after the upgrade", async () => {
-      const { sid, s } = await upgraded();
-      try {
-        s.send("5");
-        await refused(`${wsURL()}${path}?EIO=4&transport=websocket&sid=${sid}`);
-        if (echo) {
-          s.send("4hello");
-          assert.equal(await s.next(), "4hello");
+    // The newcomer's handshake succeeds (a refused handshake is an error to
+    // a browser, not a close); then the server closes it.
+    for (const [name, upgrade] of [["after the upgrade", true], ["during the upgrade", false]]) {
+      it(`closes a second websocket with the same sid ${name}`, async () => {
+        const { sid, s } = await upgraded();
+        try {
+          if (upgrade) s.send("5");
+          const second = new RawSocket(`${wsURL()}${path}?EIO=4&transport=websocket&sid=${sid}`);
+          try {
+            await withTimeout(second.opened, 3000, "the second websocket's handshake");
+            await second.waitClose(3000);
+            assert.equal(second.queue.length, 0, "the second websocket got frames");
+          } finally {
+            second.close();
+          }
+          if (!upgrade) s.send("5");
+          if (echo) {
+            s.send("4hello");
+            assert.equal(await s.next(), "4hello");
+          } else {
+            // The session is alive on the first websocket: it keeps pinging.
+            assert.equal(await s.next(2000, { skipPings: false }), "2");
+          }
+        } finally {
+          s.close();
         }
-      } finally {
-        s.close();
-      }
-    });
+      });
+    }
   });
 }

@@ -182,7 +182,7 @@ export class Server {
   }
 
   async start(ms = 15_000) {
-    const env = { ...process.env };
+    const env = { ...process.env, ...this.env }; // this.env: more variables, if set
     delete env.NODE_TEST_CONTEXT; // the server is not a test file
     const proc = spawn(this.cmd, this.args, { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
     this.proc = proc;
@@ -259,19 +259,19 @@ export async function startGateway({ port, args = [] } = {}) {
   port ??= await freePort();
   if (REFERENCE) {
     const ref = join(ROOT, "test", "lib", "reference.mjs");
-    return new Server(process.execPath, [ref, "gateway", String(port)], port, "/healthz").start();
+    return new Server(process.execPath, [ref, "gateway", String(port), ...args], port, "/healthz").start();
   }
   const bin = await buildBinary("gateway");
   return new Server(bin, ["-addr", `127.0.0.1:${port}`, ...args], port, "/healthz").start();
 }
 
 // startConformance builds and starts cmd/conformance.
-export async function startConformance({ port } = {}) {
+export async function startConformance({ port, args = [] } = {}) {
   port ??= await freePort();
   if (REFERENCE) {
     const ref = join(ROOT, "test", "lib", "reference.mjs");
-    return new Server(process.execPath, [ref, "conformance", String(port)], port, null).start();
+    return new Server(process.execPath, [ref, "conformance", String(port), ...args], port, null).start();
   }
   const bin = await buildBinary("conformance");
-  return new Server(bin, ["-addr", `127.0.0.1:${port}`], port, null).start();
+  return new Server(bin, ["-addr", `127.0.0.1:${port}`, ...args], port, null).start();
 }

@@ -14,7 +14,9 @@ import { Server as EngineServer } from "engine.io";
 // `node --test test/` runs every .mjs file under test/, this one included.
 if (process.env.NODE_TEST_CONTEXT) process.exit(0);
 
-const [mode, port] = process.argv.slice(2);
+const [mode, port, ...flags] = process.argv.slice(2);
+// The gateway flags the reference honours.
+const allowEIO3 = flags.includes("-allow-eio3");
 const http = createServer((req, res) => {
   if (req.url === "/healthz") {
     res.writeHead(200).end("ok");
@@ -31,7 +33,7 @@ function validRoom(room) {
 
 const servers = [];
 if (mode === "gateway") {
-  const io = new Server(http, { cors: { origin: "*" } });
+  const io = new Server(http, { cors: { origin: "*" }, allowEIO3 });
   servers.push(io);
   io.on("connection", (socket) => {
     const roomEvent = (name, fn) =>
@@ -63,6 +65,7 @@ if (mode === "gateway") {
     maxHttpBufferSize: 1e6,
     connectTimeout: 1000,
     cors: { origin: "*" },
+    allowEIO3,
   });
   servers.push(io);
   const onConnection = (socket) => {
@@ -92,7 +95,7 @@ if (mode === "gateway") {
   });
   custom.on("connection", onConnection);
 
-  const eio = new EngineServer({ pingInterval: 300, pingTimeout: 200, maxHttpBufferSize: 1e6, cors: { origin: "*" } });
+  const eio = new EngineServer({ pingInterval: 300, pingTimeout: 200, maxHttpBufferSize: 1e6, cors: { origin: "*" }, allowEIO3 });
   eio.attach(http, { path: "/engine.io/" });
   eio.on("connection", (socket) => socket.on("message", (data) => socket.send(data)));
 } else {

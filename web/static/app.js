@@ -11,13 +11,30 @@
   const form = $("form");
   const input = $("input");
   const notice = $("notice");
+  let socket = null; // null while the client bundle is missing
 
+  // First of all, so that the form never submits natively (a page load that
+  // would lose the messages), whether or not the client bundle loaded.
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    const text = input.value;
+    if (socket === null || text === "") return;
+    socket.send(text);
+    input.value = "";
+    input.focus();
+  });
+
+  // Socket.IO lives where the page loads the client bundle from (the
+  // gateway's -path): ".../socket.io.js" without the file name.
+  const bundle = document.querySelector('script[src$="socket.io.js"]');
+  const bundlePath = bundle ? new URL(bundle.src).pathname : "/socket.io/socket.io.js";
   if (typeof io !== "function") {
-    setStatus("disconnected", "socket.io client bundle missing (see README: make run)");
+    setStatus("disconnected", "socket.io client bundle did not load from " + bundlePath);
     return;
   }
 
-  const socket = io.connect("/");
+  socket = io.connect("/", { path: bundlePath.replace(/socket\.io\.js$/, "") });
+  $("send").disabled = false;
   let room = ""; // the room this page is in ("" = none: messages reach everyone)
 
   function setStatus(state, text) {
@@ -97,13 +114,4 @@
     b.addEventListener("click", () => enter(b.dataset.join));
   });
   $("leave").addEventListener("click", leave);
-
-  form.addEventListener("submit", (e) => {
-    e.preventDefault();
-    const text = input.value;
-    if (text === "") return;
-    socket.send(text);
-    input.value = "";
-    input.focus();
-  });
 })();

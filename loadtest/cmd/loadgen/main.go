@@ -53,6 +53,7 @@ func run(args []string) int {
 	fs.DurationVar(&cfg.Drain, "drain", 5*time.Second, "fanout: wait this long without progress for late deliveries")
 	fs.DurationVar(&cfg.Duration, "duration", 10*time.Second, "echo/churn: how long to run")
 	fs.IntVar(&cfg.Clients, "c", 50, "echo: concurrent clients")
+	fs.IntVar(&cfg.Stalled, "stalled", 0, "fanout: extra room members that stop reading once joined (slow consumers; not counted in -n)")
 	fs.Float64Var(&cfg.ChurnRate, "churn-rate", 100, "churn: connections opened (and closed) per second")
 	fs.DurationVar(&cfg.ChurnLife, "churn-life", time.Second, "churn: lifetime of each churning connection")
 	fs.DurationVar(&cfg.Settle, "settle", 15*time.Second, "churn: how long nodes may take to return to baseline")

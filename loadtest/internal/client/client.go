@@ -77,6 +77,8 @@ type Client struct {
 	cancel context.CancelFunc
 	done   chan struct{} // closed when the read goroutine has exited
 
+	stalled atomic.Bool // StopReading: the read loop reads no more
+
 	mu      sync.Mutex
 	nextID  uint64
 	pending map[uint64]func(args [][]byte, err error)
@@ -281,6 +283,11 @@ func (c *Client) Call(ctx context.Context, name string, args ...[]byte) ([][]byt
 	}
 }
 
+// StopReading makes the client read nothing more (after the frame it may
+// be waiting for): the server's writes fill the TCP windows and then its
+// write queue, as with a client that hangs. Close or Abort still end it.
+func (c *Client) StopReading() { c.stalled.Store(true) }
+
 // Close disconnects the namespace, closes the websocket and waits for the
 // read goroutine to exit.
 func (c *Client) Close() error {
@@ -359,6 +366,10 @@ func (c *Client) readLoop(ctx context.Context) {
 	for {
 		var typ websocket.MessageType
 		var data []byte
+		if c.stalled.Load() {
+			<-ctx.Done() // until Close or Abort
+			return
+		}
 		typ, data, err = c.conn.Read(ctx)
 		if err != nil {
 			return

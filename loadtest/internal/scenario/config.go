@@ -33,6 +33,8 @@ type Config struct {
 
 	Clients int // echo: concurrent clients, default 50
 
+	Stalled int // fanout: extra room members that stop reading once joined (slow consumers)
+
 	ChurnRate float64       // churn: connections opened (and later closed) per second, default 100
 	ChurnLife time.Duration // churn: how long each churning connection lives, default 1s
 	Settle    time.Duration // churn: how long to wait for nodes to return to baseline, default 15s
@@ -87,7 +89,7 @@ func (c Config) validate() error {
 	if len(c.Nodes) == 0 {
 		return errors.New("scenario: no nodes")
 	}
-	if c.N < 0 || c.Concurrency < 0 || c.Messages < 0 || c.Payload < 0 || c.Clients < 0 {
+	if c.N < 0 || c.Concurrency < 0 || c.Messages < 0 || c.Payload < 0 || c.Clients < 0 || c.Stalled < 0 {
 		return errors.New("scenario: negative count")
 	}
 	if c.Rate < 0 || c.Ramp < 0 || c.ChurnRate < 0 {

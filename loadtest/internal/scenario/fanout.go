@@ -27,6 +27,16 @@ type FanoutResult struct {
 	DeliveriesPerSec float64        `json:"deliveries_per_s"`
 	Latency          hist.Summary   `json:"latency"`
 	Connect          *ConnectResult `json:"connect"`
+	Stalled          *StalledResult `json:"stalled,omitempty"`
+}
+
+// StalledResult reports the members that stopped reading (-stalled) and
+// how many of them the server closed as slow consumers (its
+// sockgate_engineio_slow_consumer_closes_total over the run; a stalled
+// client reads nothing, so it cannot tell by itself).
+type StalledResult struct {
+	Members      int     `json:"members"`
+	ServerCloses float64 `json:"server_slow_consumer_closes"`
 }
 
 // fanout is the state shared by a fan-out's receivers and its publisher.
@@ -195,7 +205,7 @@ func (r *fanoutRun) progressLine() string {
 // runFanout: cfg.N receivers in one room, cfg.Messages messages at cfg.Rate.
 func runFanout(ctx context.Context, cfg Config, sum *Summary) {
 	pr := newProbe(cfg)
-	d := newDialer(cfg, cfg.N+1)
+	d := newDialer(cfg, cfg.N+1+cfg.Stalled)
 	var mu sync.Mutex
 	var run *fanoutRun
 	stop := progress(ctx, cfg.Log, cfg.Progress, func() string {
@@ -217,6 +227,19 @@ func runFanout(ctx context.Context, cfg Config, sum *Summary) {
 	mu.Lock()
 	run = r
 	mu.Unlock()
+	// Members that stop reading once in the room: their TCP windows fill,
+	// then their write queues on the server.
+	var stalled []*client.Client
+	if cfg.Stalled > 0 {
+		small := client.SmallReceiveBuffer(4096)
+		stalled = d.openAll(ctx, cfg.Stalled, func(int) client.Options {
+			return client.Options{HTTPClient: small}
+		}, joinRoom(cfg.Room))
+		for _, c := range stalled {
+			c.StopReading()
+		}
+		defer closeAll(stalled)
+	}
 	before := pr.take(ctx)
 	sendStart := time.Now()
 	r.publish(ctx, cfg.Messages, cfg.Rate)
@@ -224,6 +247,13 @@ func runFanout(ctx context.Context, cfg Config, sum *Summary) {
 	r.waitDelivered(ctx, len(r.receivers))
 	after := pr.take(context.WithoutCancel(ctx))
 	sum.Fanout = r.result(sendStart, sendDur, cfg.Rate)
+	if cfg.Stalled > 0 {
+		st := &StalledResult{Members: len(stalled)}
+		if a, b := sumMetric(after, "sockgate_engineio_slow_consumer_closes_total"), sumMetric(before, "sockgate_engineio_slow_consumer_closes_total"); a >= 0 && b >= 0 {
+			st.ServerCloses = a - b
+		}
+		sum.Fanout.Stalled = st
+	}
 	cost := pr.cost(before, after, before, after, "delivery", float64(sum.Fanout.Delivered), 0)
 	sum.Server = &cost
 	r.close()

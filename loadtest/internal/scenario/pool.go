@@ -22,7 +22,6 @@ type dialer struct {
 	sources  []*http.Client
 	counters *client.Counters
 
-	next      atomic.Uint64 // round-robin over nodes and sources
 	ok        atomic.Int64
 	failed    atomic.Int64
 	handshake hist.Histogram
@@ -48,7 +47,7 @@ func (d *dialer) dial(ctx context.Context, i int, opts client.Options) (*client.
 	opts.Path = d.cfg.Path
 	opts.Counters = d.counters
 	node := d.cfg.Nodes[i%len(d.cfg.Nodes)]
-	if len(d.sources) > 0 {
+	if len(d.sources) > 0 && opts.HTTPClient == nil {
 		opts.HTTPClient = d.sources[(i/len(d.cfg.Nodes))%len(d.sources)]
 	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)

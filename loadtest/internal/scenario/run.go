@@ -26,6 +26,7 @@ func Run(ctx context.Context, name string, cfg Config) (*Summary, error) {
 		run = runFanout
 		params["n"], params["room"], params["messages"], params["rate_per_s"], params["payload_bytes"] =
 			cfg.N, cfg.Room, cfg.Messages, cfg.Rate, cfg.Payload
+		params["stalled"] = cfg.Stalled
 	case "echo":
 		run = runEcho
 		params["clients"], params["rate_per_s"], params["payload_bytes"], params["duration_s"] =

@@ -30,8 +30,9 @@ type Adapter struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	pub  publisher
-	subs subscriptions
+	pub    publisher
+	subs   subscriptions
+	reader streamReader // streams format
 
 	mu         sync.RWMutex
 	namespaces map[string]*namespace
@@ -68,17 +69,21 @@ func New(cfg Config) (*Adapter, error) {
 		}
 		a.ownClient = true
 	}
-	if cfg.Sharded {
+	if cfg.Sharded || cfg.Streams {
 		a.uid = randomHex(8) // ClusterAdapter: 16 hex characters
 	} else {
 		a.uid = randomUID(6) // uid2(6)
 	}
 	a.log = a.log.With("uid", a.uid)
+	a.stats.init()
 	a.ctx, a.cancel = context.WithCancel(context.Background())
 	a.pub.init(a)
 	a.subs.init(a)
 	a.wg.Add(1)
 	go a.pub.run()
+	if cfg.Streams {
+		a.startStreams()
+	}
 	return a, nil
 }
 
@@ -137,6 +142,7 @@ func (a *Adapter) Close() error {
 	a.pub.stop()
 	a.cancel()
 	a.subs.close()
+	a.reader.closeReaders()
 	a.wg.Wait()
 	if a.ownClient {
 		return a.client.Close()
@@ -164,6 +170,9 @@ func (a *Adapter) Health() error {
 	}
 	if err := a.pub.health(); err != nil {
 		return fmt.Errorf("%w: publisher: %v", ErrDegraded, err)
+	}
+	if err := a.reader.health(); err != nil {
+		return fmt.Errorf("%w: stream reader: %v", ErrDegraded, err)
 	}
 	return nil
 }

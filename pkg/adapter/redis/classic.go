@@ -661,6 +661,10 @@ func (n *namespace) publishOp(op clusterOp, opts adapter.Options, rooms []string
 		err error
 		ch  = n.reqChannel
 	)
+	if n.streams {
+		n.publishStreamOp(op, opts, rooms, close)
+		return
+	}
 	if n.sharded {
 		ch, b, err = n.encodeShardedOp(op, opts, rooms, close)
 	} else {
@@ -684,7 +688,7 @@ func (n *namespace) publishOp(op clusterOp, opts adapter.Options, rooms []string
 }
 
 func (n *namespace) encodeFetchRequest(id string, opts adapter.Options) (string, []byte, error) {
-	if n.sharded {
+	if n.sharded || n.streams {
 		return n.encodeShardedFetch(id, opts)
 	}
 	b, err := marshalJSON(classicRequest{UID: n.a.uid, RequestID: id, Type: classicRemoteFetch, Opts: toWireOpts(opts)})
@@ -695,7 +699,7 @@ func (n *namespace) encodeServerSideEmit(id string, data json.RawMessage) (strin
 	if len(data) == 0 || data[0] != '[' {
 		return "", nil, fmt.Errorf("redis: serverSideEmit: %w", errNoArray)
 	}
-	if n.sharded {
+	if n.sharded || n.streams {
 		return n.encodeShardedServerSideEmit(id, data)
 	}
 	b, err := marshalJSON(classicRequest{UID: n.a.uid, RequestID: id, Type: classicServerSideEmit, Data: data})

@@ -44,6 +44,30 @@ type Config struct {
 	// Sharded selects the format of Node's createShardedAdapter (SPUBLISH /
 	// SSUBSCRIBE, Redis ≥ 7) instead of the classic createAdapter one.
 	Sharded bool
+	// Streams selects the format of Node's @socket.io/redis-streams-adapter
+	// 0.3.x: broadcasts and remote join/leave/disconnect go through a Redis
+	// stream (XADD, read with XREAD), which keeps the history that
+	// connection state recovery needs; requests and responses go over
+	// pub/sub (SPUBLISH/SSUBSCRIBE when Sharded is set too, as Node's
+	// useShardedPubSub).
+	Streams bool
+	// StreamName is the stream, or the prefix of the streams when
+	// StreamCount > 1 (Node's streamName). Default "socket.io".
+	StreamName string
+	// StreamCount spreads the namespaces over that many streams
+	// ("<StreamName>-<i>", i from Node's hash of the namespace name).
+	// Default 1.
+	StreamCount int
+	// StreamMaxLen trims the stream with MAXLEN ~ on every XADD (Node's
+	// maxLen). Default 10,000.
+	StreamMaxLen int64
+	// StreamReadCount is the COUNT of each XREAD. Default 100.
+	StreamReadCount int64
+	// StreamBlock is the BLOCK of each XREAD. Default 2s.
+	StreamBlock time.Duration
+	// SessionKeyPrefix prefixes the Redis keys of recovery sessions
+	// (Node's sessionKeyPrefix). Default "sio:session:".
+	SessionKeyPrefix string
 	// SubscriptionMode applies to sharded mode. Default Dynamic.
 	SubscriptionMode SubscriptionMode
 	// RequestsTimeout bounds cluster requests (fetchSockets, allRooms,
@@ -79,6 +103,10 @@ const (
 	DefaultPublishQueueSize  = 8192
 	DefaultPublishQueueBytes = 64 << 20
 	DefaultMaxMessageSize    = 10 << 20
+	DefaultStreamMaxLen      = 10000
+	DefaultStreamReadCount   = 100
+	DefaultStreamBlock       = 2 * time.Second
+	DefaultSessionKeyPrefix  = "sio:session:"
 )
 
 func (c Config) withDefaults() (Config, error) {
@@ -106,6 +134,24 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.StreamName == "" {
+		c.StreamName = DefaultKey
+	}
+	if c.StreamCount <= 0 {
+		c.StreamCount = 1
+	}
+	if c.StreamMaxLen <= 0 {
+		c.StreamMaxLen = DefaultStreamMaxLen
+	}
+	if c.StreamReadCount <= 0 {
+		c.StreamReadCount = DefaultStreamReadCount
+	}
+	if c.StreamBlock <= 0 {
+		c.StreamBlock = DefaultStreamBlock
+	}
+	if c.SessionKeyPrefix == "" {
+		c.SessionKeyPrefix = DefaultSessionKeyPrefix
 	}
 	if c.Client == nil && c.URL == "" {
 		return c, errors.New("redis: Config needs a Client or a URL")

@@ -17,6 +17,9 @@ func TestConformance(t *testing.T) {
 		{"classic-specific-response", func(c *Config) { c.PublishOnSpecificResponseChannel = true }},
 		{"sharded", func(c *Config) { c.Sharded = true }},
 		{"sharded-static", func(c *Config) { c.Sharded, c.SubscriptionMode = true, Static }},
+		{"streams", func(c *Config) { c.Streams = true }},
+		{"streams-sharded-pubsub", func(c *Config) { c.Streams, c.Sharded = true, true }},
+		{"streams-3", func(c *Config) { c.Streams, c.StreamCount = true, 3 }},
 	}
 	for _, m := range modes {
 		t.Run(m.name, func(t *testing.T) {

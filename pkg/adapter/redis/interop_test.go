@@ -55,7 +55,7 @@ type nodePeer struct {
 func startNodePeer(t *testing.T, root, redisURL, key, mode string) *nodePeer {
 	t.Helper()
 	cmd := exec.Command("node", "testdata/node-peer.mjs")
-	cmd.Env = append(os.Environ(), "NODE_ROOT="+root, "REDIS_URL="+redisURL, "KEY="+key, "MODE="+mode)
+	cmd.Env = append(os.Environ(), "NODE_ROOT="+root, "REDIS_URL="+redisURL, "KEY="+key, "MODE="+mode, "STREAM="+key+"-stream")
 	cmd.Stderr = testWriter{t}
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -242,10 +242,10 @@ func (s idSocket) ID() string { return string(s) }
 func TestNodeInterop(t *testing.T) {
 	s := needRedis(t)
 	root := nodeRoot(t)
-	for _, mode := range []string{"classic", "sharded"} {
+	for _, mode := range []string{"classic", "sharded", "streams"} {
 		t.Run(mode, func(t *testing.T) {
 			sharded := mode == "sharded"
-			a := newTestAdapters(t, 1, func(c *Config) { c.Sharded = sharded })[0]
+			a := newTestAdapters(t, 1, func(c *Config) { c.Sharded, c.Streams = sharded, mode == "streams" })[0]
 			key := a.cfg.Key
 			local := &goLocal{}
 			nsp, err := a.Namespace(local)
@@ -365,7 +365,7 @@ func TestNodeInterop(t *testing.T) {
 					}
 				}
 			})
-			if !sharded {
+			if mode == "classic" { // the emitter PUBLISHes in the classic format
 				t.Run("emitter reaches go", func(t *testing.T) {
 					peer.call(map[string]any{"cmd": "emitter", "room": "room1", "event": "from-emitter", "args": []any{5, map[string]string{"buffer": "00ff"}}})
 					p := local.waitDelivery(t, `["from-emitter"`)
@@ -376,8 +376,10 @@ func TestNodeInterop(t *testing.T) {
 					local.waitEmit(t, `["from-emitter-sse",1]`)
 				})
 			}
-			if st := a.Stats(); len(st.Malformed) > 0 {
-				t.Errorf("malformed messages: %v", st.Malformed)
+			for reason, n := range a.Stats().Malformed {
+				if n > 0 {
+					t.Errorf("%d malformed messages (%s)", n, reason)
+				}
 			}
 			peer.call(map[string]any{"cmd": "quit"})
 		})

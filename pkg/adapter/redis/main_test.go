@@ -13,8 +13,8 @@ import (
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
+	"go.uber.org/goleak"
 
-	"github.com/sockgate/sockgate/internal/leakcheck"
 	"github.com/sockgate/sockgate/pkg/adapter"
 )
 
@@ -81,8 +81,14 @@ func TestMain(m *testing.M) {
 	if testServer != nil {
 		testServer.stop()
 	}
-	// The adapter's goroutines must all end.
-	leakcheck.Exit(code, leakcheck.Options{Match: []string{"sockgate/pkg/adapter/redis."}})
+	// The adapter's goroutines (and go-redis's) must all end.
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
 }
 
 // needRedis skips (or fails under CI) without a redis-server.
@@ -120,7 +126,8 @@ func newTestAdapters(t testing.TB, n int, tweak func(*Config)) []*Adapter {
 	key := uniqueKey(t)
 	out := make([]*Adapter, n)
 	for i := range out {
-		cfg := Config{URL: "redis://" + s.addr(), Key: key, Logger: testLogger(t)}
+		cfg := Config{URL: "redis://" + s.addr(), Key: key, Logger: testLogger(t),
+			StreamName: key + "-stream", SessionKeyPrefix: key + ":session:"}
 		if tweak != nil {
 			tweak(&cfg)
 		}

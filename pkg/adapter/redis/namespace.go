@@ -25,6 +25,10 @@ type namespace struct {
 	local   adapter.Local
 	name    string
 	sharded bool
+	streams bool // the streams format: ClusterAdapter messages, stream + pub/sub
+	spub    bool // publish with SPUBLISH (sharded, or streams with Sharded)
+	stream  string
+	rec     atomic.Pointer[adapter.RecoveryConfig] // streams, once recovery is enabled
 
 	// Classic: broadcast prefix <key>#<nsp>#, request, shared and own
 	// response channels. Sharded: main <key>#<nsp>#, private <key>#<nsp>#<uid>#.
@@ -43,13 +47,19 @@ func newNamespace(a *Adapter, local adapter.Local) *namespace {
 		a:        a,
 		local:    local,
 		name:     local.Name(),
-		sharded:  a.cfg.Sharded,
+		sharded:  a.cfg.Sharded && !a.cfg.Streams,
+		streams:  a.cfg.Streams,
+		spub:     a.cfg.Sharded,
 		requests: make(map[string]*pending),
 		acks:     make(map[string]*ackWaiter),
 	}
 	key := a.cfg.Key
 	n.bcChannel = key + "#" + n.name + "#"
-	if n.sharded {
+	if n.streams {
+		n.ownChannel = n.bcChannel + a.uid + "#"
+		n.stream = streamName(n.name, a.cfg.StreamName, a.cfg.StreamCount)
+		n.Rooms = adapter.NewRooms(nil)
+	} else if n.sharded {
 		n.ownChannel = n.bcChannel + a.uid + "#"
 		var onChange func(string, bool)
 		if a.cfg.SubscriptionMode != Static {
@@ -69,6 +79,10 @@ func newNamespace(a *Adapter, local adapter.Local) *namespace {
 // §1: PSUBSCRIBE, then the request channel exactly once, on one connection).
 func (n *namespace) subscribe() {
 	s := &n.a.subs
+	if n.streams {
+		s.subscribe(n.subKind(), n.bcChannel, n.ownChannel)
+		return
+	}
 	if n.sharded {
 		s.subscribe("ssubscribe", n.bcChannel, n.ownChannel)
 		return
@@ -131,6 +145,10 @@ func (n *namespace) Close() error {
 		return nil
 	}
 	s := &n.a.subs
+	if n.streams {
+		s.unsubscribe(n.subKind(), n.bcChannel, n.ownChannel)
+		return nil
+	}
 	if n.sharded {
 		chs := []string{n.bcChannel, n.ownChannel}
 		for _, room := range n.Names() {
@@ -176,7 +194,7 @@ func (n *namespace) handle(kind channelKind, ch, rest string, payload []byte) {
 	if n.closed.Load() {
 		return
 	}
-	if n.sharded {
+	if n.sharded || n.streams {
 		n.onShardedMessage(ch, rest, payload)
 		return
 	}
@@ -192,11 +210,11 @@ func (n *namespace) handle(kind channelKind, ch, rest string, payload []byte) {
 
 // publish queues a message; it reports false when it was dropped.
 func (n *namespace) publish(ch string, payload []byte) bool {
-	return n.a.pub.enqueue(pubItem{channel: ch, payload: payload, sharded: n.sharded})
+	return n.a.pub.enqueue(pubItem{channel: ch, payload: payload, sharded: n.spub})
 }
 
 func (n *namespace) newRequestID() string {
-	if n.sharded {
+	if n.sharded || n.streams {
 		return randomHex(8)
 	}
 	return randomUID(6)
@@ -243,6 +261,9 @@ func (n *namespace) Broadcast(_ context.Context, pkt *socketio.Packet, opts adap
 	if err := n.check(); err != nil {
 		return err
 	}
+	if n.streams {
+		return n.streamsBroadcast(pkt, opts)
+	}
 	var err error
 	if !opts.Flags.Local {
 		// Publish first: the other nodes start delivering while this one
@@ -260,7 +281,7 @@ func (n *namespace) Broadcast(_ context.Context, pkt *socketio.Packet, opts adap
 }
 
 func (n *namespace) encodeBroadcast(pkt *socketio.Packet, opts adapter.Options, requestID string) (string, []byte, error) {
-	if n.sharded {
+	if n.sharded || n.streams {
 		return n.encodeShardedBroadcast(pkt, opts, requestID)
 	}
 	if requestID != "" {
@@ -388,7 +409,7 @@ func (n *namespace) AllRooms(ctx context.Context) ([]string, error) {
 		return nil, err
 	}
 	rooms := n.Names()
-	if n.sharded {
+	if n.sharded || n.streams {
 		// The ClusterAdapter format has no all-rooms request (wire notes
 		// §5): ask for every socket and collect their rooms.
 		infos, err := n.FetchSockets(ctx, adapter.Options{})
@@ -441,39 +462,53 @@ func mergeRooms(rooms, more []string) []string {
 }
 
 // ServerCount asks Redis how many nodes subscribe to the namespace:
-// NUMSUB of the request channel, or SHARDNUMSUB of the main channel.
+// NUMSUB of the request channel (classic), SHARDNUMSUB of the main channel
+// (sharded), or NUMSUB/SHARDNUMSUB of the main channel (streams, as Node's
+// streams adapter counts).
 func (n *namespace) ServerCount(ctx context.Context) (int, error) {
 	if err := n.check(); err != nil {
 		return 0, err
 	}
+	switch {
+	case n.streams:
+		return n.countSubscribers(ctx, n.bcChannel, n.spub)
+	case n.sharded:
+		return n.countSubscribers(ctx, n.bcChannel, true)
+	}
+	return n.countSubscribers(ctx, n.reqChannel, false)
+}
+
+// countSubscribers counts the subscribers of ch: of shard channels on the
+// master of ch's slot, of plain channels summed over every master of a
+// Redis Cluster, as Node does.
+func (n *namespace) countSubscribers(ctx context.Context, ch string, shard bool) (int, error) {
 	var (
 		c   int64
 		err error
 	)
 	cc, cluster := n.a.client.(*goredis.ClusterClient)
 	switch {
-	case n.sharded && cluster:
+	case shard && cluster:
 		// go-redis sends PUBSUB to any node; a shard channel's subscribers
 		// are known to its slot's master only.
 		var master *goredis.Client
-		if master, err = cc.MasterForKey(ctx, n.bcChannel); err == nil {
-			c, err = sumCounts(master.PubSubShardNumSub(ctx, n.bcChannel).Result())
+		if master, err = cc.MasterForKey(ctx, ch); err == nil {
+			c, err = sumCounts(master.PubSubShardNumSub(ctx, ch).Result())
 		}
-	case n.sharded:
-		c, err = sumCounts(n.a.client.PubSubShardNumSub(ctx, n.bcChannel).Result())
+	case shard:
+		c, err = sumCounts(n.a.client.PubSubShardNumSub(ctx, ch).Result())
 	case cluster:
-		// Each node knows its own SUBSCRIBE connections: sum over every
-		// master, as Node does.
+		// Each node knows its own SUBSCRIBE connections.
 		var mu sync.Mutex
 		err = cc.ForEachMaster(ctx, func(ctx context.Context, master *goredis.Client) error {
-			v, err := sumCounts(master.PubSubNumSub(ctx, n.reqChannel).Result())
+			v, err := sumCounts(master.PubSubNumSub(ctx, ch).Result())
 			mu.Lock()
 			c += v
 			mu.Unlock()
 			return err
 		})
 	default:
-		c, err = sumCounts(n.a.client.PubSubNumSub(ctx, n.reqChannel).Result())
+		c, err = sumCounts(n.a.client.PubSubNumSub(ctx, ch).Result())
 	}
 	if err != nil {
 		return 0, fmt.Errorf("redis: server count: %w", err)
@@ -497,6 +532,7 @@ const (
 	reqAllRooms reqKind = iota + 1
 	reqFetch
 	reqServerSideEmit
+	numReqKinds = iota // the kinds above, in the order of RequestTypes
 )
 
 type pending struct {
@@ -531,6 +567,7 @@ func (n *namespace) request(ctx context.Context, op string, kind reqKind, expect
 	n.requests[id] = p
 	n.mu.Unlock()
 	n.a.stats.requestsSent.Add(1)
+	defer n.a.stats.requestDuration[kind-1].ObserveSince(time.Now())
 
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()

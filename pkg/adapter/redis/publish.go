@@ -6,6 +6,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	goredis "github.com/redis/go-redis/v9"
 )
 
 // pubItem is one message waiting to be published.
@@ -14,6 +16,23 @@ type pubItem struct {
 	payload []byte
 	sharded bool       // SPUBLISH instead of PUBLISH
 	done    chan error // optional, buffered: receives the outcome
+
+	// stream, if set, makes this an XADD of values (MAXLEN ~ maxLen) to
+	// that stream instead of a publish; channel and payload are unused.
+	stream string
+	values []string
+	maxLen int64
+	// after, if set, runs on the publisher goroutine once the pipeline has
+	// returned, in queue order, with the entry ID of an XADD.
+	after func(id string, err error)
+}
+
+func (it *pubItem) size() int {
+	n := len(it.payload)
+	for _, v := range it.values {
+		n += len(v)
+	}
+	return n
 }
 
 // publisher owns the publish queue: producers enqueue without blocking and
@@ -34,6 +53,10 @@ type publisher struct {
 
 const maxBatch = 256
 
+// probeInterval is how often a failing publisher pings Redis, so that its
+// health comes back soon after Redis does even when nothing is published.
+const probeInterval = 100 * time.Millisecond
+
 func (p *publisher) init(a *Adapter) {
 	p.a = a
 	p.queue = make(chan pubItem, a.cfg.PublishQueueSize)
@@ -45,7 +68,7 @@ var errQueueFull = errors.New("redis: publish queue full")
 // enqueue queues it, or drops it (counted, logged once per episode) when the
 // queue is full by count or by bytes (PublishQueueBytes).
 func (p *publisher) enqueue(it pubItem) bool {
-	size := int64(len(it.payload))
+	size := int64(it.size())
 	if total := p.bytes.Add(size); total <= int64(p.a.cfg.PublishQueueBytes) || total == size {
 		select {
 		case p.queue <- it:
@@ -62,6 +85,9 @@ func (p *publisher) enqueue(it pubItem) bool {
 	if it.done != nil {
 		it.done <- errQueueFull
 	}
+	if it.after != nil {
+		it.after("", errQueueFull)
+	}
 	return false
 }
 
@@ -76,10 +102,20 @@ func (p *publisher) health() error {
 func (p *publisher) run() {
 	defer p.a.wg.Done()
 	batch := make([]pubItem, 0, maxBatch)
+	probe := time.NewTimer(probeInterval)
+	defer probe.Stop()
 	for {
+		if p.health() != nil {
+			probe.Reset(probeInterval)
+		} else {
+			probe.Stop()
+		}
 		select {
 		case it := <-p.queue:
 			batch = append(batch[:0], it)
+		case <-probe.C:
+			p.probe()
+			continue
 		case <-p.quit:
 			p.flush(batch[:0])
 			return
@@ -104,7 +140,7 @@ func (p *publisher) run() {
 func (p *publisher) release(batch []pubItem) {
 	var size int64
 	for _, it := range batch {
-		size += int64(len(it.payload))
+		size += int64(it.size())
 	}
 	p.bytes.Add(-size)
 	if len(p.queue) == 0 && p.dropLogged.Load() {
@@ -134,13 +170,18 @@ func (p *publisher) send(ctx context.Context, batch []pubItem, timeout time.Dura
 	defer cancel()
 	pipe := p.a.client.Pipeline()
 	for _, it := range batch {
-		if it.sharded {
+		switch {
+		case it.stream != "":
+			pipe.XAdd(ctx, &goredis.XAddArgs{Stream: it.stream, MaxLen: it.maxLen, Approx: true, ID: "*", Values: it.values})
+		case it.sharded:
 			pipe.SPublish(ctx, it.channel, it.payload)
-		} else {
+		default:
 			pipe.Publish(ctx, it.channel, it.payload)
 		}
 	}
+	start := time.Now()
 	cmds, err := pipe.Exec(ctx)
+	p.a.stats.publishLatency.ObserveSince(start)
 	failed := 0
 	for i, it := range batch {
 		var e error
@@ -155,26 +196,49 @@ func (p *publisher) send(ctx context.Context, batch []pubItem, timeout time.Dura
 		if it.done != nil {
 			it.done <- e
 		}
+		if it.after != nil {
+			id := ""
+			if e == nil && i < len(cmds) {
+				if c, ok := cmds[i].(*goredis.StringCmd); ok {
+					id = c.Val()
+				}
+			}
+			it.after(id, e)
+		}
 	}
 	c := &p.a.stats
 	c.published.Add(uint64(len(batch) - failed))
 	c.publishErrors.Add(uint64(failed))
 
+	if failed > 0 && err == nil {
+		err = errors.New("publish failed")
+	}
+	p.setHealth(err)
+}
+
+// probe pings Redis while publishing fails.
+func (p *publisher) probe() {
+	ctx, cancel := context.WithTimeout(p.a.ctx, time.Second)
+	defer cancel()
+	err := p.a.client.Ping(ctx).Err()
+	if p.a.ctx.Err() != nil {
+		return // closing
+	}
+	p.setHealth(err)
+}
+
+// setHealth records the outcome of a pipeline or probe (nil: success) and
+// logs the transitions.
+func (p *publisher) setHealth(err error) {
 	p.mu.Lock()
 	wasFailing := p.lastErr != nil
-	if failed > 0 {
-		if err == nil {
-			err = errors.New("publish failed")
-		}
-		p.lastErr = err
-	} else {
-		p.lastErr = nil
-	}
+	p.lastErr = err
 	p.mu.Unlock()
+	failed := err != nil
 	switch {
-	case failed > 0 && !wasFailing:
+	case failed && !wasFailing:
 		p.a.log.Warn("redis adapter: publishing fails; messages are dropped until Redis answers", "err", err)
-	case failed == 0 && wasFailing:
+	case !failed && wasFailing:
 		p.a.log.Info("redis adapter: publishing works again")
 		p.dropLogged.Store(false)
 	}

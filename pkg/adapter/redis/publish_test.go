@@ -36,6 +36,7 @@ func offlinePublisher(t *testing.T, cfg Config) (*publisher, *syncBuffer) {
 	}
 	logs := &syncBuffer{}
 	a := &Adapter{cfg: cfg, log: slog.New(slog.NewTextHandler(logs, nil))}
+	a.stats.init()
 	a.pub.init(a)
 	return &a.pub, logs
 }

@@ -63,9 +63,14 @@ func (n *namespace) shardedChannel(opts adapter.Options, requestID string) strin
 
 // encodeShardedBroadcast writes type 3: JSON with the raw event data
 // embedded, or msgpack of the whole message when there are attachments.
+// The streams format always publishes msgpack (Node's streams adapter
+// decodes every pub/sub message as msgpack).
 func (n *namespace) encodeShardedBroadcast(pkt *socketio.Packet, opts adapter.Options, requestID string) (string, []byte, error) {
-	ch := n.shardedChannel(opts, requestID)
-	if len(pkt.Attachments) == 0 {
+	ch := n.bcChannel
+	if n.sharded {
+		ch = n.shardedChannel(opts, requestID)
+	}
+	if len(pkt.Attachments) == 0 && !n.streams {
 		b := make([]byte, 0, 128+len(pkt.Data))
 		b = append(b, `{"type":3,"data":{"packet":{"type":2,"data":`...)
 		b = append(b, pkt.Data...)
@@ -121,10 +126,16 @@ func (n *namespace) encodeCluster(typ int, data clusterData) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return marshalJSON(clusterMessage{Type: typ, Data: d, UID: n.a.uid, NSP: n.name})
+	b, err := marshalJSON(clusterMessage{Type: typ, Data: d, UID: n.a.uid, NSP: n.name})
+	if err != nil || !n.streams {
+		return b, err
+	}
+	return jsonToMsgpack(make([]byte, 0, len(b)), b, nil)
 }
 
-func (n *namespace) encodeShardedOp(op clusterOp, opts adapter.Options, rooms []string, close bool) (string, []byte, error) {
+// clusterOpData is the type and data of a ClusterAdapter join (4), leave
+// (5) or disconnect (6).
+func clusterOpData(op clusterOp, opts adapter.Options, rooms []string, close bool) (int, clusterData) {
 	d := clusterData{Opts: toWireOpts(opts)}
 	typ := clusterDisconnectSockets
 	switch op {
@@ -135,7 +146,11 @@ func (n *namespace) encodeShardedOp(op clusterOp, opts adapter.Options, rooms []
 	default:
 		d.Close = &close
 	}
-	b, err := n.encodeCluster(typ, d)
+	return typ, d
+}
+
+func (n *namespace) encodeShardedOp(op clusterOp, opts adapter.Options, rooms []string, close bool) (string, []byte, error) {
+	b, err := n.encodeCluster(clusterOpData(op, opts, rooms, close))
 	return n.bcChannel, b, err
 }
 
@@ -159,7 +174,8 @@ func (n *namespace) respondSharded(requester string, typ int, d clusterData) {
 	n.publish(n.bcChannel+requester+"#", b)
 }
 
-// onShardedMessage handles every sharded channel of the namespace.
+// onShardedMessage handles every sharded channel of the namespace, and the
+// pub/sub channels of the streams format.
 func (n *namespace) onShardedMessage(ch, _ string, payload []byte) {
 	var m clusterMessage
 	atts, reason, err := decodeDoc(payload, &m)
@@ -167,6 +183,12 @@ func (n *namespace) onShardedMessage(ch, _ string, payload []byte) {
 		n.a.bad(ch, reason, err)
 		return
 	}
+	n.onClusterMessage(ch, m, atts, "")
+}
+
+// onClusterMessage handles one ClusterAdapter message; offset is the
+// stream entry ID of a message read from a stream.
+func (n *namespace) onClusterMessage(ch string, m clusterMessage, atts [][]byte, offset string) {
 	if m.UID == n.a.uid || m.NSP != n.name {
 		return
 	}
@@ -180,7 +202,7 @@ func (n *namespace) onShardedMessage(ch, _ string, payload []byte) {
 	switch m.Type {
 	case clusterInitialHeartbeat, clusterHeartbeat, clusterAdapterClose:
 	case clusterBroadcast:
-		n.serveShardedBroadcast(ch, m.UID, d, atts)
+		n.serveShardedBroadcast(ch, m.UID, d, atts, offset)
 	case clusterSocketsJoin:
 		n.a.stats.requestsServed.Add(1)
 		n.localJoin(d.Opts.options(), derefRooms(d.Rooms))
@@ -241,7 +263,7 @@ func (n *namespace) onShardedMessage(ch, _ string, payload []byte) {
 	}
 }
 
-func (n *namespace) serveShardedBroadcast(ch, requester string, d clusterData, atts [][]byte) {
+func (n *namespace) serveShardedBroadcast(ch, requester string, d clusterData, atts [][]byte, offset string) {
 	var pk struct {
 		Type int             `json:"type"`
 		Data json.RawMessage `json:"data"`
@@ -257,6 +279,9 @@ func (n *namespace) serveShardedBroadcast(ch, requester string, d clusterData, a
 	pkt := n.eventPacket(append([]byte(nil), pk.Data...), atts)
 	opts := d.Opts.options()
 	if d.RequestID == "" {
+		if offset != "" && n.rec.Load() != nil && adapter.Stored(pkt, opts) {
+			pkt = adapter.WithOffset(pkt, offset)
+		}
 		n.local.Deliver(pkt, opts.Flags, n.sockets(opts))
 		return
 	}
@@ -273,7 +298,7 @@ func (n *namespace) serveShardedBroadcast(ch, requester string, d clusterData, a
 // binary.
 func (n *namespace) publishShardedAck(requester, id string, ack *socketio.Packet) {
 	ch := n.bcChannel + requester + "#"
-	if len(ack.Attachments) == 0 {
+	if len(ack.Attachments) == 0 { // JSON, or msgpack by encodeCluster for streams
 		elems, err := socketio.SplitArray(ack.Data)
 		arg := json.RawMessage("null")
 		if err == nil && len(elems) > 0 {

@@ -1,6 +1,11 @@
 package redis
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+	"time"
+
+	"github.com/sockgate/sockgate/pkg/histogram"
+)
 
 // badReason classifies rejected messages.
 type badReason uint8
@@ -29,8 +34,23 @@ type counters struct {
 	requestsSent    atomic.Uint64
 	requestsServed  atomic.Uint64
 	requestTimeouts atomic.Uint64
+	sessionsStored  atomic.Uint64
 	malformed       [numReasons]atomic.Uint64
+
+	publishLatency  *histogram.Histogram              // seconds per publish pipeline
+	requestDuration [numReqKinds]*histogram.Histogram // seconds per cluster request, by kind
 }
+
+func (c *counters) init() {
+	c.publishLatency = histogram.NewLatency()
+	for i := range c.requestDuration {
+		c.requestDuration[i] = histogram.NewLatency()
+	}
+}
+
+// requestTypes name the request kinds (reqAllRooms...) in
+// Stats.RequestDuration.
+var requestTypes = [numReqKinds]string{"allRooms", "fetchSockets", "serverSideEmit"}
 
 // Stats is a snapshot of an adapter's counters.
 type Stats struct {
@@ -41,9 +61,21 @@ type Stats struct {
 	RequestsSent    uint64 // cluster requests issued by this node
 	RequestsServed  uint64 // cluster requests from other nodes handled here
 	RequestTimeouts uint64 // requests of this node that timed out
+	// Streams format: entries read, the age of the last one when it was
+	// read (the stream lag), recovery sessions written.
+	StreamEntries  uint64
+	StreamLag      time.Duration
+	SessionsStored uint64
 	// Malformed counts rejected messages by reason: oversized, channel,
-	// namespace, msgpack, json, type, packet, panic.
+	// namespace, msgpack, json, type, packet, panic (always all of them).
 	Malformed map[string]uint64
+	// PublishLatency is the time of each publish pipeline (one or more
+	// messages sent together) until Redis answered or failed, in seconds.
+	PublishLatency histogram.Snapshot
+	// RequestDuration is the time of each cluster request of this node
+	// until every reply arrived or it timed out, in seconds, by request
+	// type: allRooms, fetchSockets and serverSideEmit (always all three).
+	RequestDuration map[string]histogram.Snapshot
 }
 
 // Stats returns a snapshot of the adapter's counters.
@@ -57,12 +89,18 @@ func (a *Adapter) Stats() Stats {
 		RequestsSent:    c.requestsSent.Load(),
 		RequestsServed:  c.requestsServed.Load(),
 		RequestTimeouts: c.requestTimeouts.Load(),
+		StreamEntries:   a.reader.entries.Load(),
+		StreamLag:       time.Duration(a.reader.lagMs.Load()) * time.Millisecond,
+		SessionsStored:  c.sessionsStored.Load(),
 		Malformed:       make(map[string]uint64, numReasons),
+		PublishLatency:  c.publishLatency.Snapshot(),
+		RequestDuration: make(map[string]histogram.Snapshot, numReqKinds),
+	}
+	for i, h := range c.requestDuration {
+		s.RequestDuration[requestTypes[i]] = h.Snapshot()
 	}
 	for i := range c.malformed {
-		if v := c.malformed[i].Load(); v > 0 {
-			s.Malformed[badReason(i).String()] = v
-		}
+		s.Malformed[badReason(i).String()] = c.malformed[i].Load()
 	}
 	return s
 }

@@ -300,7 +300,8 @@ func (s *subscriptions) receive(c *subConn) {
 			if !s.pause(c, backoff) {
 				return
 			}
-			backoff = min(backoff*2, time.Second)
+			// At most a quarter second: health comes back soon after Redis.
+			backoff = min(backoff*2, 250*time.Millisecond)
 			continue
 		}
 		backoff = 50 * time.Millisecond

@@ -1,6 +1,7 @@
 package redis
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -22,88 +23,81 @@ const maxDepth = 100
 
 var errTranscode = errors.New("redis: cannot transcode value")
 
-// jsonToMsgpack appends the msgpack form of the JSON value js. Placeholders
-// whose num indexes attachments become bin values with that attachment.
-// Integers keep their exact value up to 64 bits; other numbers become
-// float64, except integral ones that fit in 64 bits, which notepack would
-// also write as integers.
+// jsonToMsgpack appends the msgpack form of the JSON value js, read with
+// socketio's Scanner (the Decoder's validation, so both agree on what is
+// valid JSON). Placeholders, as socketio.Placeholder recognises them (the
+// rule socket.io-parser applies, and the session layer too), whose num
+// indexes attachments become bin values with that attachment; an object
+// that only looks like one stays a map. Integers keep their exact value up
+// to 64 bits; other numbers become float64, except integral ones that fit
+// in 64 bits, which notepack would also write as integers.
 func jsonToMsgpack(dst, js []byte, attachments [][]byte) ([]byte, error) {
-	s := jsonScanner{b: js, atts: attachments}
-	s.ws()
-	dst, err := s.value(dst, 0)
-	if err != nil {
-		return dst, err
-	}
-	s.ws()
-	if s.i != len(s.b) {
-		return dst, s.errf("trailing data")
-	}
-	return dst, nil
-}
-
-type jsonScanner struct {
-	b    []byte
-	i    int
-	atts [][]byte
-}
-
-func (s *jsonScanner) errf(format string, args ...any) error {
-	return fmt.Errorf("%w: json at %d: %s", errTranscode, s.i, fmt.Sprintf(format, args...))
-}
-
-func (s *jsonScanner) ws() {
-	for s.i < len(s.b) {
-		switch s.b[s.i] {
-		case ' ', '\t', '\n', '\r':
-			s.i++
-		default:
-			return
+	var s socketio.Scanner
+	s.Reset(js, maxDepth, len(attachments) > 0)
+	// open[d-1] is the container at depth d: where its header is in dst,
+	// and how many elements (members) it has so far.
+	type container struct{ at, n int }
+	var inline [16]container
+	open := inline[:0]
+	for {
+		k := s.Next()
+		d := s.Depth()
+		switch k {
+		case socketio.End:
+			if err := s.Err(); err != nil {
+				return dst, fmt.Errorf("%w: %w", errTranscode, err)
+			}
+			return dst, nil
+		case socketio.BeginObject, socketio.BeginArray:
+			if d > 1 {
+				open[d-2].n++
+			}
+			fix := byte(0x90)
+			if k == socketio.BeginObject {
+				fix = 0x80
+			}
+			open = append(open, container{at: len(dst)})
+			dst = append(dst, fix) // the real header is written at the end
+			continue
+		case socketio.EndObject:
+			c := open[d]
+			open = open[:d]
+			if num, ok := s.Placeholder(); ok && num >= 0 && num < len(attachments) {
+				dst = msgpack.AppendBinary(dst[:c.at], attachments[num])
+				continue
+			}
+			dst = endCollection(dst, c.at, c.n, 0x80, false)
+			continue
+		case socketio.EndArray:
+			c := open[d]
+			open = open[:d]
+			dst = endCollection(dst, c.at, c.n, 0x90, true)
+			continue
+		}
+		if d > 0 && !s.Key() {
+			open[d-1].n++ // a member counts once, at its value
+		}
+		switch k {
+		case socketio.String:
+			dst = appendString(dst, s.Raw())
+		case socketio.Number:
+			var err error
+			if dst, err = appendNumber(dst, s.Raw()); err != nil {
+				return dst, err
+			}
+		case socketio.True:
+			dst = append(dst, 0xc3)
+		case socketio.False:
+			dst = append(dst, 0xc2)
+		case socketio.Null:
+			dst = append(dst, 0xc0)
 		}
 	}
 }
 
-func (s *jsonScanner) value(dst []byte, depth int) ([]byte, error) {
-	if s.i >= len(s.b) {
-		return dst, s.errf("unexpected end")
-	}
-	switch c := s.b[s.i]; {
-	case c == '{':
-		if depth >= maxDepth {
-			return dst, s.errf("too deep")
-		}
-		if n, ok := s.placeholder(); ok {
-			return msgpack.AppendBinary(dst, s.atts[n]), nil
-		}
-		return s.collection(dst, depth+1, true)
-	case c == '[':
-		if depth >= maxDepth {
-			return dst, s.errf("too deep")
-		}
-		return s.collection(dst, depth+1, false)
-	case c == '"':
-		return s.str(dst)
-	case c == 't':
-		return s.literal(dst, "true", 0xc3)
-	case c == 'f':
-		return s.literal(dst, "false", 0xc2)
-	case c == 'n':
-		return s.literal(dst, "null", 0xc0)
-	case c == '-' || (c >= '0' && c <= '9'):
-		return s.number(dst)
-	}
-	return dst, s.errf("unexpected %q", s.b[s.i])
-}
-
-func (s *jsonScanner) literal(dst []byte, lit string, code byte) ([]byte, error) {
-	if len(s.b)-s.i < len(lit) || string(s.b[s.i:s.i+len(lit)]) != lit {
-		return dst, s.errf("bad literal")
-	}
-	s.i += len(lit)
-	return append(dst, code), nil
-}
-
-// collection reserves a one-byte header; endCollection writes the real
-// header, moving the elements when n needs a longer one.
+// endCollection writes the real header of the container whose one-byte
+// placeholder header is at dst[at], moving the elements when n needs a
+// longer one.
 func endCollection(dst []byte, at, n int, fix byte, array bool) []byte {
 	if n < 16 {
 		dst[at] = fix | byte(n)
@@ -122,247 +116,23 @@ func endCollection(dst []byte, at, n int, fix byte, array bool) []byte {
 	return dst
 }
 
-// collection transcodes the array or object at s.i, whose elements are at
-// depth.
-func (s *jsonScanner) collection(dst []byte, depth int, object bool) ([]byte, error) {
-	fix, end := byte(0x90), byte(']')
-	if object {
-		fix, end = 0x80, '}'
+// appendString transcodes raw, a JSON string validated by the Scanner
+// (quotes included), to a msgpack str.
+func appendString(dst, raw []byte) []byte {
+	raw = raw[1 : len(raw)-1]
+	if bytes.IndexByte(raw, '\\') >= 0 {
+		raw = socketio.AppendUnquoted(make([]byte, 0, len(raw)), raw)
 	}
-	s.i++ // [ or {
-	at := len(dst)
-	dst = append(dst, fix)
-	s.ws()
-	if s.i < len(s.b) && s.b[s.i] == end {
-		s.i++
-		return dst, nil
-	}
-	for n := 1; ; n++ {
-		s.ws()
-		var err error
-		if object {
-			if dst, err = s.key(dst); err != nil {
-				return dst, err
-			}
-		}
-		if dst, err = s.value(dst, depth); err != nil {
-			return dst, err
-		}
-		s.ws()
-		if s.i >= len(s.b) {
-			return dst, s.errf("unexpected end")
-		}
-		c := s.b[s.i]
-		s.i++
-		if c == end {
-			return endCollection(dst, at, n, fix, !object), nil
-		}
-		if c != ',' {
-			return dst, s.errf("expected , or %c", end)
-		}
-	}
+	return msgpack.AppendStringBytes(dst, raw)
 }
 
-// key transcodes the object key at s.i and moves past the colon after it.
-func (s *jsonScanner) key(dst []byte) ([]byte, error) {
-	if s.i >= len(s.b) || s.b[s.i] != '"' {
-		return dst, s.errf("expected key")
+// appendNumber transcodes text, a JSON number validated by the Scanner.
+func appendNumber(dst, raw []byte) ([]byte, error) {
+	if v, ok := smallInt(raw); ok {
+		return msgpack.AppendInt(dst, v), nil
 	}
-	dst, err := s.str(dst)
-	if err != nil {
-		return dst, err
-	}
-	s.ws()
-	if s.i >= len(s.b) || s.b[s.i] != ':' {
-		return dst, s.errf("expected :")
-	}
-	s.i++
-	s.ws()
-	return dst, nil
-}
-
-// placeholder recognizes {"_placeholder":true,"num":N} (keys in any order,
-// no escapes) with N indexing an attachment. It consumes the object only
-// when it returns true.
-func (s *jsonScanner) placeholder() (int, bool) {
-	if len(s.atts) == 0 {
-		return 0, false
-	}
-	save := s.i
-	num, seenFlag, seenNum := -1, false, false
-	s.i++ // {
-	for k := 0; k < 2; k++ {
-		s.ws()
-		key, ok := s.plainString()
-		if !ok {
-			break
-		}
-		s.ws()
-		if s.i >= len(s.b) || s.b[s.i] != ':' {
-			break
-		}
-		s.i++
-		s.ws()
-		switch key {
-		case "_placeholder":
-			if len(s.b)-s.i < 4 || string(s.b[s.i:s.i+4]) != "true" {
-				s.i = save
-				return 0, false
-			}
-			s.i += 4
-			seenFlag = true
-		case "num":
-			start := s.i
-			for s.i < len(s.b) && s.b[s.i] >= '0' && s.b[s.i] <= '9' && s.i-start < 9 {
-				s.i++
-			}
-			if s.i == start {
-				s.i = save
-				return 0, false
-			}
-			num, _ = strconv.Atoi(string(s.b[start:s.i]))
-			seenNum = true
-		default:
-			s.i = save
-			return 0, false
-		}
-		s.ws()
-		if s.i >= len(s.b) {
-			break
-		}
-		if k == 0 && s.b[s.i] == ',' {
-			s.i++
-			continue
-		}
-		if k == 1 && s.b[s.i] == '}' && seenFlag && seenNum && num < len(s.atts) {
-			s.i++
-			return num, true
-		}
-		break
-	}
-	s.i = save
-	return 0, false
-}
-
-// plainString reads a string without escapes.
-func (s *jsonScanner) plainString() (string, bool) {
-	if s.i >= len(s.b) || s.b[s.i] != '"' {
-		return "", false
-	}
-	for j := s.i + 1; j < len(s.b); j++ {
-		switch s.b[j] {
-		case '\\':
-			return "", false
-		case '"':
-			key := string(s.b[s.i+1 : j])
-			s.i = j + 1
-			return key, true
-		}
-	}
-	return "", false
-}
-
-// str transcodes a JSON string to a msgpack str. It checks the escapes and
-// leaves decoding them to socketio.AppendUnquoted; other bytes are copied as
-// they are.
-func (s *jsonScanner) str(dst []byte) ([]byte, error) {
-	s.i++ // "
-	start := s.i
-	escaped := false
-	for s.i < len(s.b) {
-		switch c := s.b[s.i]; {
-		case c == '"':
-			raw := s.b[start:s.i]
-			s.i++
-			if escaped {
-				raw = socketio.AppendUnquoted(make([]byte, 0, len(raw)), raw)
-			}
-			return msgpack.AppendStringBytes(dst, raw), nil
-		case c < 0x20:
-			return dst, s.errf("control character in string")
-		case c == '\\':
-			if err := s.escape(); err != nil {
-				return dst, err
-			}
-			escaped = true
-		default:
-			s.i++
-		}
-	}
-	return dst, s.errf("unterminated string")
-}
-
-// escape moves past the escape sequence at s.i, which it checks.
-func (s *jsonScanner) escape() error {
-	if s.i+1 >= len(s.b) {
-		return s.errf("unexpected end")
-	}
-	e := s.b[s.i+1]
-	s.i += 2
-	switch e {
-	case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-	case 'u':
-		if _, ok := s.hex4(); !ok {
-			return s.errf("bad \\u escape")
-		}
-	default:
-		return s.errf("bad escape")
-	}
-	return nil
-}
-
-func (s *jsonScanner) hex4() (rune, bool) {
-	if len(s.b)-s.i < 4 {
-		return 0, false
-	}
-	v, err := strconv.ParseUint(string(s.b[s.i:s.i+4]), 16, 32)
-	if err != nil {
-		return 0, false
-	}
-	s.i += 4
-	return rune(v), true
-}
-
-func (s *jsonScanner) digits() int {
-	n := 0
-	for s.i < len(s.b) && s.b[s.i] >= '0' && s.b[s.i] <= '9' {
-		s.i++
-		n++
-	}
-	return n
-}
-
-func (s *jsonScanner) number(dst []byte) ([]byte, error) {
-	start := s.i
-	integer := true
-	if s.b[s.i] == '-' {
-		s.i++
-	}
-	// -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
-	switch {
-	case s.i < len(s.b) && s.b[s.i] == '0':
-		s.i++
-	case s.digits() == 0:
-		return dst, s.errf("bad number")
-	}
-	if s.i < len(s.b) && s.b[s.i] == '.' {
-		s.i++
-		integer = false
-		if s.digits() == 0 {
-			return dst, s.errf("bad number")
-		}
-	}
-	if s.i < len(s.b) && (s.b[s.i] == 'e' || s.b[s.i] == 'E') {
-		s.i++
-		integer = false
-		if s.i < len(s.b) && (s.b[s.i] == '+' || s.b[s.i] == '-') {
-			s.i++
-		}
-		if s.digits() == 0 {
-			return dst, s.errf("bad number")
-		}
-	}
-	text := string(s.b[start:s.i])
+	integer := !bytes.ContainsAny(raw, ".eE")
+	text := string(raw)
 	if integer {
 		if text[0] == '-' {
 			if v, err := strconv.ParseInt(text, 10, 64); err == nil {
@@ -374,13 +144,36 @@ func (s *jsonScanner) number(dst []byte) ([]byte, error) {
 	}
 	f, err := strconv.ParseFloat(text, 64)
 	if err != nil && !errors.Is(err, strconv.ErrRange) {
-		return dst, s.errf("bad number %q", text)
+		return dst, fmt.Errorf("%w: bad number %q", errTranscode, text)
 	}
 	// notepack writes every integral number as an integer.
 	if f == math.Trunc(f) && f >= -(1<<63) && f < 1<<63 {
 		return msgpack.AppendInt(dst, int64(f)), nil
 	}
 	return msgpack.AppendFloat64(dst, f), nil
+}
+
+// smallInt parses the common case of a plain integer of at most 18 digits
+// without allocating.
+func smallInt(raw []byte) (int64, bool) {
+	digits := raw
+	if len(digits) > 0 && digits[0] == '-' {
+		digits = digits[1:]
+	}
+	if len(digits) == 0 || len(digits) > 18 {
+		return 0, false
+	}
+	var v int64
+	for _, c := range digits {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		v = v*10 + int64(c-'0')
+	}
+	if raw[0] == '-' {
+		v = -v
+	}
+	return v, true
 }
 
 // msgpackToJSON transcodes the next msgpack value of r to JSON appended to

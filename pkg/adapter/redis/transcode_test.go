@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"math"
+	"reflect"
 	"testing"
 	"time"
 
@@ -31,6 +32,17 @@ func TestJSONToMsgpack(t *testing.T) {
 		{"placeholder keys reversed", `{"num":0, "_placeholder":true}`, [][]byte{{9}}, "c40109"},
 		{"placeholder out of range is a map", `{"_placeholder":true,"num":1}`, [][]byte{{9}},
 			"82" + "ac" + hex.EncodeToString([]byte("_placeholder")) + "c3" + "a3" + hex.EncodeToString([]byte("num")) + "01"},
+		{"placeholder with extra member", `{"num":0,"_placeholder":true,"x":1}`, [][]byte{{9}}, "c40109"},
+		{"placeholder with escaped key", `{"\u005fplaceholder":true,"n\u0075m":0}`, [][]byte{{9}}, "c40109"},
+		{"placeholder num 1e0", `[{"_placeholder":true,"num":1e0}]`, [][]byte{{9}, {8}}, "91c40108"},
+		{"placeholder hides an invalid one", `{"_placeholder":true,"num":0,"x":{"_placeholder":true,"num":5}}`, [][]byte{{9}}, "c40109"},
+		{"truthy _placeholder is a map", `{"_placeholder":1,"num":0}`, [][]byte{{9}},
+			"82" + "ac" + hex.EncodeToString([]byte("_placeholder")) + "01" + "a3" + hex.EncodeToString([]byte("num")) + "00"},
+		{"last duplicate false is a map", `{"_placeholder":true,"num":0,"_placeholder":false}`, [][]byte{{9}},
+			"83" + "ac" + hex.EncodeToString([]byte("_placeholder")) + "c3" + "a3" + hex.EncodeToString([]byte("num")) + "00" +
+				"ac" + hex.EncodeToString([]byte("_placeholder")) + "c2"},
+		{"map16 with a placeholder inside", `[{"a":0,"b":0,"c":0,"d":0,"e":0,"f":0,"g":0,"h":0,"i":0,"j":0,"k":0,"l":0,"m":0,"n":0,"o":0,"p":{"_placeholder":true,"num":0}}]`, [][]byte{{9}},
+			"91de0010a16100a16200a16300a16400a16500a16600a16700a16800a16900a16a00a16b00a16c00a16d00a16e00a16f00a170c40109"},
 		{"array16", `[0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0]`, nil, "dc0010" + "00000000000000000000000000000000"},
 		{"literals", ` [ true , false , null ] `, nil, "93c3c2c0"},
 	}
@@ -135,12 +147,19 @@ func FuzzMsgpackToJSON(f *testing.F) {
 	})
 }
 
+// FuzzJSONToMsgpack checks that the transcoder accepts only valid JSON and
+// that a payload crossing Redis (JSON to msgpack and back) means to its
+// recipients what it means on the sender's node: with socket.io-parser's
+// reconstructPacket applied to both, the values are equal.
 func FuzzJSONToMsgpack(f *testing.F) {
-	for _, s := range []string{`["hello",1,2.5,{"a":[true,null]}]`, `{"_placeholder":true,"num":0}`, `"\ud83d\ude00\u0000"`, `-0.0e-5`, `[[[[]]]]`} {
+	for _, s := range []string{`["hello",1,2.5,{"a":[true,null]}]`, `{"_placeholder":true,"num":0}`, `"\ud83d\ude00\u0000"`, `-0.0e-5`, `[[[[]]]]`,
+		`[{"num":1,"_placeholder":true,"x":1},{"\u005fplaceholder":true,"num":0}]`, `[{"_placeholder":1,"num":0},{"_placeholder":true,"num":0,"_placeholder":false}]`,
+		`{"a":{"_placeholder":true,"num":0,"b":{"_placeholder":true,"num":9}}}`, `[{"_placeholder":true,"num":1.0e0}]`} {
 		f.Add([]byte(s))
 	}
+	atts := [][]byte{{1}, {2, 2}}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		mp, err := jsonToMsgpack(nil, b, [][]byte{{1}})
+		mp, err := jsonToMsgpack(nil, b, atts)
 		if err != nil {
 			return
 		}
@@ -151,12 +170,59 @@ func FuzzJSONToMsgpack(f *testing.F) {
 		if err := r.Skip(); err != nil || r.Remaining() != 0 {
 			t.Fatalf("output %x is not one msgpack value: %v", mp, err)
 		}
-		var atts [][]byte
-		out, err := msgpackToJSON(nil, msgpack.NewReader(mp), &atts)
+		var gotAtts [][]byte
+		out, err := msgpackToJSON(nil, msgpack.NewReader(mp), &gotAtts)
 		if err != nil || !json.Valid(out) {
 			t.Fatalf("back to JSON: %q %v", out, err)
 		}
+		var local, remote any
+		if json.Unmarshal(b, &local) != nil || json.Unmarshal(out, &remote) != nil {
+			return // a lone surrogate: not valid for encoding/json's decoder
+		}
+		lv, lok := reconstruct(local, atts)
+		rv, rok := reconstruct(remote, gotAtts)
+		if lok && (!rok || !reflect.DeepEqual(lv, rv)) {
+			t.Fatalf("%s crossed Redis as %s:\n local  %#v\n remote %#v", b, out, lv, rv)
+		}
 	})
+}
+
+// attachment stands for an attachment in a reconstructed value.
+type attachment string
+
+// reconstruct replaces, as socket.io-parser 4.2's reconstructPacket does,
+// each object whose _placeholder is exactly true with its attachment; false
+// when the packet would be refused (num missing, not a number or out of
+// range; a fractional num, which Node resolves to undefined, too).
+func reconstruct(v any, atts [][]byte) (any, bool) {
+	switch v := v.(type) {
+	case map[string]any:
+		if v["_placeholder"] == true {
+			num, ok := v["num"].(float64)
+			if !ok || num < 0 || num >= float64(len(atts)) || num != math.Trunc(num) {
+				return nil, false
+			}
+			return attachment(atts[int(num)]), true
+		}
+		out := make(map[string]any, len(v))
+		for k, e := range v {
+			var ok bool
+			if out[k], ok = reconstruct(e, atts); !ok {
+				return nil, false
+			}
+		}
+		return out, true
+	case []any:
+		out := make([]any, len(v))
+		for i, e := range v {
+			var ok bool
+			if out[i], ok = reconstruct(e, atts); !ok {
+				return nil, false
+			}
+		}
+		return out, true
+	}
+	return v, true
 }
 
 // FuzzMessages feeds arbitrary payloads to every channel handler of both

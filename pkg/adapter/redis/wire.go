@@ -107,6 +107,7 @@ type wireSocket struct {
 	Handshake wireHandshake   `json:"handshake"`
 	Rooms     roomList        `json:"rooms"`
 	Data      json.RawMessage `json:"data"`
+	User      json.RawMessage `json:"user"` // a sockgate extension; never sent by Node
 }
 
 type wireHandshake struct {
@@ -163,6 +164,7 @@ func (w *wireSocket) info() adapter.SocketInfo {
 	if len(info.Data) == 0 {
 		info.Data = json.RawMessage("null")
 	}
+	json.Unmarshal(w.User, &info.User) // anything but a string leaves it empty
 	return info
 }
 

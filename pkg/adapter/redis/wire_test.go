@@ -70,6 +70,7 @@ func offlineNamespace(t testing.TB, uid string, sharded bool) (*namespace, *recL
 	}
 	a.ctx, a.cancel = context.WithCancel(context.Background())
 	t.Cleanup(a.cancel)
+	a.stats.init()
 	a.pub.a = a
 	a.pub.queue = make(chan pubItem, 1024)
 	l := &recLocal{name: "/"}
@@ -273,5 +274,26 @@ func TestWireSharded(t *testing.T) {
 	if len(pkts) != 1 || pkts[0].Type != socketio.BinaryEvent || string(pkts[0].Data) != `["b",{"_placeholder":true,"num":0}]` ||
 		!bytes.Equal(pkts[0].Attachments[0], []byte{1, 2, 3}) {
 		t.Fatalf("got %+v", pkts)
+	}
+}
+
+// TestWireSocketUser: a socket's user crosses nodes; Node's sockets have
+// none, and a user that is not a string is dropped, not an error.
+func TestWireSocketUser(t *testing.T) {
+	infos := encodeSockets([]adapter.SocketInfo{{ID: "a", User: "42"}, {ID: "b"}})
+	raw, err := json.Marshal(infos)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := decodeSockets(raw)
+	if err != nil || len(back) != 2 || back[0].User != "42" || back[1].User != "" {
+		t.Fatalf("round trip: %+v, %v", back, err)
+	}
+	if b, _ := json.Marshal(infos[1]); strings.Contains(string(b), `"user"`) {
+		t.Errorf("a socket without user sends one: %s", b)
+	}
+	odd, err := decodeSockets(json.RawMessage(`[{"id":"c","rooms":[],"data":null,"user":{"x":1},"handshake":{}}]`))
+	if err != nil || len(odd) != 1 || odd[0].User != "" {
+		t.Fatalf("non-string user: %+v, %v", odd, err)
 	}
 }

@@ -95,13 +95,17 @@ func DecodePacket(msg []byte, binary bool) (Packet, error) {
 // or "b" followed by base64 for a binary message.
 func decodePayloadPacket(rec []byte) (Packet, error) {
 	if len(rec) > 0 && rec[0] == 'b' {
-		enc := rec[1:]
-		data := make([]byte, base64.StdEncoding.DecodedLen(len(enc)))
-		n, err := base64.StdEncoding.Decode(data, enc)
-		if err != nil {
-			return Packet{}, ErrBadBase64
-		}
-		return Packet{Type: PacketMessage, Data: data[:n], Binary: true}, nil
+		return decodeBase64Message(rec[1:])
 	}
 	return DecodePacket(rec, false)
+}
+
+// decodeBase64Message decodes the base64 data of a binary message.
+func decodeBase64Message(enc []byte) (Packet, error) {
+	data := make([]byte, base64.StdEncoding.DecodedLen(len(enc)))
+	n, err := base64.StdEncoding.Decode(data, enc)
+	if err != nil {
+		return Packet{}, ErrBadBase64
+	}
+	return Packet{Type: PacketMessage, Data: data[:n], Binary: true}, nil
 }

@@ -116,44 +116,12 @@ func nameOf(raw []byte) (string, error) {
 }
 
 // Attachment resolves elem, a raw JSON element of a binary packet's data, to
-// its attachment: when elem is a placeholder {"_placeholder":true,"num":N}
-// (any truthy "_placeholder", as socket.io-parser reads it) with
-// 0 <= N < len(atts) it returns atts[N] and true, otherwise nil and
-// false. Member order and whitespace do not matter.
+// its attachment: when elem is a placeholder as Placeholder reads it (its
+// "_placeholder" is exactly true, socket.io-parser's rule) whose num indexes
+// atts it returns atts[num] and true, otherwise nil and false.
 func Attachment(elem []byte, atts [][]byte) ([]byte, bool) {
-	i := skipSpace(elem, 0)
-	if i >= len(elem) || elem[i] != '{' {
-		return nil, false
-	}
-	i = skipSpace(elem, i+1)
-	isPH, num, numOK := false, 0, false
-	for i < len(elem) && elem[i] == '"' {
-		kend, err := skipString(elem, i)
-		if err != nil {
-			return nil, false
-		}
-		k := classifyKey(elem[i:kend])
-		i = skipSpace(elem, kend)
-		if i >= len(elem) || elem[i] != ':' {
-			return nil, false
-		}
-		i = skipSpace(elem, i+1)
-		vend, err := skipValue(elem, i)
-		if err != nil {
-			return nil, false
-		}
-		switch v := elem[i:vend]; k {
-		case keyPlaceholder:
-			isPH = v[0] == '{' || v[0] == '[' || truthy(v) // JavaScript truthiness, as in the decoder
-		case keyNum:
-			num, numOK = smallUint(v)
-		}
-		i = skipSpace(elem, vend)
-		if i < len(elem) && elem[i] == ',' {
-			i = skipSpace(elem, i+1)
-		}
-	}
-	if i >= len(elem) || elem[i] != '}' || !isPH || !numOK || num >= len(atts) {
+	num, ok := Placeholder(elem)
+	if !ok || num < 0 || num >= len(atts) {
 		return nil, false
 	}
 	return atts[num], true

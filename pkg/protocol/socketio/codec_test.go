@@ -100,6 +100,25 @@ func normalize(p Packet) Packet {
 	return p
 }
 
+// Placeholders follow socket.io-parser's reconstructPacket: only an object
+// whose "_placeholder" is exactly true is one, and nothing inside it is
+// looked at.
+func TestDecodePlaceholders(t *testing.T) {
+	for _, text := range []string{
+		`52-["a",{"num":0,"x":{"_placeholder":true,"num":7},"_placeholder":true}]`,
+		`52-["a",{"\u005fplaceholder":true,"num":0,"extra":[{"_placeholder":true}]}]`,
+		`52-["a",{"_placeholder":true,"num":1e0},{"_placeholder":true,"num":-0},{"_placeholder":1}]`,
+	} {
+		t.Run(text, func(t *testing.T) {
+			var d Decoder
+			p, err := decodeAll(t, &d, text, []byte{1}, []byte{2})
+			if err != nil || p == nil {
+				t.Fatalf("Decode: %v, %v", p, err)
+			}
+		})
+	}
+}
+
 func TestDecodeLenient(t *testing.T) {
 	tests := []struct {
 		name, text string
@@ -111,6 +130,7 @@ func TestDecodeLenient(t *testing.T) {
 		{"negative name", `2[-1.5e3]`, Packet{Type: Event, Namespace: "/", Data: []byte(`[-1.5e3]`)}},
 		{"non-placeholder object in plain event", `2["a",{"_placeholder":true,"num":9}]`, Packet{Type: Event, Namespace: "/", Data: []byte(`["a",{"_placeholder":true,"num":9}]`)}},
 		{"falsy placeholder", `50-["a",{"_placeholder":false,"num":9}]`, Packet{Type: BinaryEvent, Namespace: "/", Data: []byte(`["a",{"_placeholder":false,"num":9}]`)}},
+		{"truthy but not true placeholder", `50-["a",{"_placeholder":1,"num":9},{"_placeholder":"x"}]`, Packet{Type: BinaryEvent, Namespace: "/", Data: []byte(`["a",{"_placeholder":1,"num":9},{"_placeholder":"x"}]`)}},
 		{"empty nsp", "0/,", Packet{Type: Connect, Namespace: "/"}},
 	}
 	for _, tt := range tests {
@@ -194,7 +214,10 @@ func TestDecodeErrors(t *testing.T) {
 		{"placeholder no num", `51-["a",{"_placeholder":true}]`, Limits{}, "placeholder"},
 		{"placeholder float num", `51-["a",{"_placeholder":true,"num":0.5}]`, Limits{}, "placeholder"},
 		{"placeholder string num", `51-["a",{"_placeholder":true,"num":"0"}]`, Limits{}, "placeholder"},
-		{"placeholder nested", `62-[[{"x":{"_placeholder":1,"num":2}}]]`, Limits{}, "placeholder"},
+		{"placeholder nested", `62-[[{"x":{"_placeholder":true,"num":2}}]]`, Limits{}, "placeholder"},
+		{"placeholder nested after a valid one", `62-[[{"_placeholder":true,"num":1},{"x":[{"_placeholder":true,"num":2}]}]]`, Limits{}, "placeholder"},
+		{"placeholder inside a non-placeholder", `51-["a",{"_placeholder":false,"x":{"_placeholder":true,"num":3}}]`, Limits{}, "placeholder"},
+		{"placeholder first of two invalid", `51-["a",{"x":{"_placeholder":true}},{"_placeholder":true,"num":9}]`, Limits{}, "placeholder"},
 		{"placeholder zero count", `50-["a",{"_placeholder":true,"num":0}]`, Limits{}, "placeholder"},
 		{"placeholder duplicate key", `51-["a",{"_placeholder":false,"num":5,"_placeholder":true}]`, Limits{}, "placeholder"},
 		{"placeholder escaped key", `51-["a",{"\u005fplaceholder":true,"n\u0075m":3}]`, Limits{}, "placeholder"},
@@ -328,7 +351,7 @@ func TestAppendString(t *testing.T) {
 				t.Fatal("dst prefix lost")
 			}
 			got = got[1:]
-			if err := scanJSON(got, 10, nil); err != nil {
+			if err := scanJSON(got, 10, -1); err != nil {
 				t.Fatalf("AppendString(%q) = %s: invalid JSON: %v", s, got, err)
 			}
 			var back string

@@ -132,11 +132,11 @@ func (d *Decoder) Decode(text []byte) (*Packet, error) {
 
 	// JSON data: the rest.
 	if i < len(text) {
-		var ph *phCheck
+		attachments := -1 // no placeholders in a plain packet
 		if binary {
-			ph = &phCheck{count: count}
+			attachments = count
 		}
-		if err := scanJSON(text[i:], d.Limits.maxDepth(), ph); err != nil {
+		if err := scanJSON(text[i:], d.Limits.maxDepth(), attachments); err != nil {
 			return nil, err
 		}
 		p.Data = trimSpace(text[i:])

@@ -15,10 +15,18 @@
 // keeps the exact JSON bytes received (key order, number precision such as
 // 9007199254740993, escapes), and binary packets keep their placeholders
 // ({"_placeholder":true,"num":N}) with the attachments alongside. The Decoder
-// validates the JSON once with an iterative scanner (bounded nesting, valid
-// UTF-8, nothing after the value) and checks each packet type's payload as
-// socket.io-parser does, so hostile input gives an error wrapping
-// ErrInvalidPacket and never a panic or a deep recursion.
+// validates the JSON once with the package's iterative Scanner (bounded
+// nesting, valid UTF-8, nothing after the value) and checks each packet
+// type's payload as socket.io-parser does, so hostile input gives an error
+// wrapping ErrInvalidPacket and never a panic or a deep recursion.
+//
+// Which objects are placeholders is decided in one place, with
+// socket.io-parser 4.2's rule: an object whose "_placeholder" member is
+// exactly true (keys compared unescaped, the last duplicate winning, other
+// members ignored). Placeholder applies it to one value, and a Scanner
+// Reset with placeholders set reports it on each object it reads, so
+// every layer that walks payloads (the Decoder, Attachment, the Redis
+// adapter's transcoder) agrees with the Node parser and with each other.
 //
 // Helpers work on raw JSON: SplitArray, SplitEvent and EventName read event
 // and ack data; Attachment resolves a placeholder element; AppendEvent,

@@ -107,8 +107,12 @@ func FuzzScanJSON(f *testing.F) {
 	for _, s := range []string{`[]`, `{}`, `"a"`, `1`, `-0.5e+3`, `[1,{"a":[null,true]}]`, ` [ ] `, `[1,]`, `01`, `"\u12"`, "\"\x01\"", `{"a"}`} {
 		f.Add([]byte(s))
 	}
+	for _, s := range []string{`[{"_placeholder":true,"num":0}]`, `{"x":{"num":1,"_placeholder":true,"y":{"_placeholder":true}}}`,
+		`[{"\u005fplaceholder":true,"num":2}]`, `[{"_placeholder":1,"num":9}]`, `[{"_placeholder":true,"num":1e0}]`} {
+		f.Add([]byte(s))
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		err := scanJSON(data, 10000, nil)
+		err := scanJSON(data, 10000, -1)
 		valid := json.Valid(data)
 		if err == nil && !valid {
 			t.Fatalf("scanJSON accepts %q, encoding/json does not", data)
@@ -116,7 +120,55 @@ func FuzzScanJSON(f *testing.F) {
 		if err != nil && valid && utf8.Valid(data) {
 			t.Fatalf("scanJSON rejects %q: %v", data, err)
 		}
+		if err != nil {
+			return
+		}
+		// Placeholders: a port of socket.io-parser's reconstructPacket over
+		// encoding/json's tree (which, like JSON.parse, unescapes keys and
+		// keeps the last of duplicates) is the reference.
+		var tree any
+		d := json.NewDecoder(bytes.NewReader(data))
+		d.UseNumber()
+		if d.Decode(&tree) != nil {
+			return
+		}
+		const attachments = 2
+		want := reconstructOK(tree, attachments)
+		if got := scanJSON(data, 10000, attachments); (got == nil) != want {
+			t.Fatalf("scanJSON(%q, 2 attachments) = %v, reconstructPacket accepts: %v", data, got, want)
+		}
 	})
+}
+
+// reconstructOK reports whether socket.io-parser 4.2's reconstructPacket
+// accepts v with n attachments: every object it meets whose _placeholder is
+// exactly true has a numeric num in [0, n), and it does not descend into
+// those. (A fractional num, which it resolves to undefined, counts as
+// rejected here, as the Decoder rejects it.)
+func reconstructOK(v any, n int) bool {
+	switch v := v.(type) {
+	case map[string]any:
+		if v["_placeholder"] == true {
+			num, ok := v["num"].(json.Number)
+			if !ok {
+				return false
+			}
+			f, err := num.Float64()
+			return err == nil && f >= 0 && f < float64(n) && f == float64(int(f))
+		}
+		for _, e := range v {
+			if !reconstructOK(e, n) {
+				return false
+			}
+		}
+	case []any:
+		for _, e := range v {
+			if !reconstructOK(e, n) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func FuzzSplitArray(f *testing.F) {
@@ -125,7 +177,7 @@ func FuzzSplitArray(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		elems, err := SplitArray(data)
-		if scanJSON(data, 10000, nil) != nil {
+		if scanJSON(data, 10000, -1) != nil {
 			return // only no panic is promised
 		}
 		var want []json.RawMessage
@@ -147,8 +199,12 @@ func FuzzSplitArray(f *testing.F) {
 			}
 		}
 		if name, args, err := SplitEvent(data); err == nil {
+			// UseNumber: an event name may be any JSON number, even one
+			// out of float64's range (testdata/fuzz/FuzzSplitArray).
 			var first any
-			if json.Unmarshal(elems[0], &first) != nil {
+			dec := json.NewDecoder(bytes.NewReader(elems[0]))
+			dec.UseNumber()
+			if dec.Decode(&first) != nil {
 				t.Fatal("unreadable first element")
 			}
 			if s, ok := first.(string); ok && s != name {
@@ -162,7 +218,8 @@ func FuzzSplitArray(f *testing.F) {
 }
 
 func FuzzAttachment(f *testing.F) {
-	for _, s := range []string{`{"_placeholder":true,"num":0}`, `{"num":1,"_placeholder":true}`, `{"_placeholder":true,"num":`, `{"a":{"_placeholder":true,"num":0}}`} {
+	for _, s := range []string{`{"_placeholder":true,"num":0}`, `{"num":1,"_placeholder":true}`, `{"_placeholder":true,"num":`, `{"a":{"_placeholder":true,"num":0}}`,
+		`{"\u005fplaceholder":true,"num":1.0}`, `{"_placeholder":1,"num":0}`, `{"_placeholder":true,"num":0,"_placeholder":false}`} {
 		f.Add([]byte(s))
 	}
 	atts := [][]byte{{0}, {1}}
@@ -172,18 +229,16 @@ func FuzzAttachment(f *testing.F) {
 			return
 		}
 		var m map[string]any
-		if json.Unmarshal(elem, &m) != nil {
+		if scanJSON(elem, 10000, -1) != nil || json.Unmarshal(elem, &m) != nil {
+			if ok {
+				t.Fatalf("Attachment(%q) resolved invalid JSON", elem)
+			}
 			return // Attachment trusts validated input
 		}
 		num, isNum := m["num"].(float64)
-		switch ph := m["_placeholder"].(type) {
-		case nil, bool:
-			if ph != true {
-				t.Fatalf("Attachment(%q) resolved a falsy placeholder", elem)
-			}
-		}
-		if !isNum || num < 0 || num >= float64(len(atts)) || b[0] != byte(num) {
-			t.Fatalf("Attachment(%q) = %v; encoding/json reads %v", elem, b, m)
+		want := m["_placeholder"] == true && isNum && num >= 0 && num < float64(len(atts)) && num == float64(int(num))
+		if ok != want || (ok && b[0] != byte(num)) {
+			t.Fatalf("Attachment(%q) = %v, %v; encoding/json reads %v", elem, b, ok, m)
 		}
 	})
 }
@@ -194,7 +249,7 @@ func FuzzAppendString(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		out := AppendString(nil, s)
-		if err := scanJSON(out, 1, nil); err != nil {
+		if err := scanJSON(out, 1, -1); err != nil {
 			t.Fatalf("AppendString(%q) = %s: %v", s, out, err)
 		}
 		var back string

@@ -2,7 +2,10 @@ package socketio
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
+	"math"
+	"strconv"
 	"unicode/utf8"
 )
 
@@ -42,7 +45,7 @@ func trimSpace(data []byte) []byte {
 	return data[i:j]
 }
 
-// keyKind classifies object keys the placeholder check cares about.
+// keyKind classifies object keys the placeholder recogniser cares about.
 type keyKind uint8
 
 const (
@@ -56,29 +59,25 @@ const (
 // JSON.parse.
 type phFrame struct {
 	depth  int
-	truthy bool // "_placeholder" is truthy
-	numOK  bool // "num" is a non-negative integer
-	num    int
+	isTrue bool // the "_placeholder" member is the literal true
+	num    int  // the "num" member's index, -1 when it is not one
 }
 
-// phCheck verifies, like socket.io-parser's reconstructPacket, that every
-// object whose "_placeholder" member is truthy has a "num" member that is an
-// integer in [0, count).
-type phCheck struct {
-	count  int
+// phFrames is the stack of the open objects that have placeholder keys.
+type phFrames struct {
 	n      int        // open frames
 	inline [8]phFrame // frames 0..7
 	spill  []phFrame  // frames 8.., rarely used
 }
 
-func (c *phCheck) at(k int) *phFrame {
+func (c *phFrames) at(k int) *phFrame {
 	if k < len(c.inline) {
 		return &c.inline[k]
 	}
 	return &c.spill[k-len(c.inline)]
 }
 
-func (c *phCheck) frame(depth int) *phFrame {
+func (c *phFrames) frame(depth int) *phFrame {
 	if c.n > 0 {
 		if f := c.at(c.n - 1); f.depth == depth {
 			return f
@@ -89,76 +88,97 @@ func (c *phCheck) frame(depth int) *phFrame {
 	}
 	c.n++
 	f := c.at(c.n - 1)
-	*f = phFrame{depth: depth}
+	*f = phFrame{depth: depth, num: -1}
 	return f
 }
 
-// value records a member value (raw scalar, or a container when raw is nil)
-// of the object at depth.
-func (c *phCheck) value(depth int, k keyKind, raw []byte) {
+// value records a member value (raw scalar, or nil for a container) of the
+// object at depth.
+func (c *phFrames) value(depth int, k keyKind, raw []byte) {
 	switch k {
 	case keyPlaceholder:
-		c.frame(depth).truthy = raw == nil || truthy(raw)
+		c.frame(depth).isTrue = len(raw) == 4 && string(raw) == "true"
 	case keyNum:
-		f := c.frame(depth)
-		f.num, f.numOK = smallUint(raw)
+		c.frame(depth).num = placeholderIndex(raw)
 	}
 }
 
-// close is called when the object at depth ends at offset off.
-func (c *phCheck) close(depth, off int) error {
+// close pops the frame of the object at depth, which just ended, and
+// returns its placeholder state.
+func (c *phFrames) close(depth int) (num int, isPlaceholder bool) {
 	if c.n == 0 {
-		return nil
+		return -1, false
 	}
 	f := c.at(c.n - 1)
 	if f.depth != depth {
-		return nil
+		return -1, false
 	}
 	c.n--
-	if f.truthy && (!f.numOK || f.num >= c.count) {
-		return jsonError(off, "placeholder does not refer to one of the %d attachments", c.count)
-	}
-	return nil
+	return f.num, f.isTrue
 }
 
-// truthy reports whether a raw JSON scalar is truthy in JavaScript.
-func truthy(raw []byte) bool {
-	switch raw[0] {
-	case 't':
-		return true
-	case 'f', 'n':
-		return false
-	case '"':
-		return len(raw) > 2
-	}
-	// A number: truthy unless every digit of its mantissa is zero.
-	for _, c := range raw {
-		if c == 'e' || c == 'E' {
-			break
-		}
-		if c >= '1' && c <= '9' {
-			return true
-		}
-	}
-	return false
-}
-
-// smallUint parses raw as a plain non-negative JSON integer (no fraction, no
-// exponent). Values too large for any attachment index saturate.
-func smallUint(raw []byte) (int, bool) {
-	if raw == nil || len(raw) == 0 {
-		return 0, false
+// placeholderIndex returns the attachment index a raw "num" member value
+// stands for: a JSON number whose value is a non-negative integer ("0",
+// "1e0", "2.0", "-0"), saturated at 1<<30; -1 for anything else. A
+// fractional number is -1 too: socket.io-parser would resolve it to
+// undefined, which no attachment stands for.
+func placeholderIndex(raw []byte) int {
+	if len(raw) == 0 || (raw[0] != '-' && (raw[0] < '0' || raw[0] > '9')) {
+		return -1 // nil (a container), a string or a literal
 	}
 	n := 0
 	for _, c := range raw {
 		if c < '0' || c > '9' {
-			return 0, false
+			return placeholderFloat(raw)
 		}
 		if n < 1<<30 {
 			n = n*10 + int(c-'0')
 		}
 	}
-	return n, true
+	return min(n, 1<<30)
+}
+
+func placeholderFloat(raw []byte) int {
+	f, err := strconv.ParseFloat(string(raw), 64)
+	if (err != nil && !errors.Is(err, strconv.ErrRange)) || f < 0 || f != math.Trunc(f) {
+		return -1
+	}
+	return int(min(f, 1<<30))
+}
+
+// Placeholder reports whether v, one JSON value, is a binary placeholder as
+// socket.io-parser 4.2's reconstructPacket reads one: an object whose
+// "_placeholder" member is exactly true (`=== true`: not 1, not "true"). As
+// for JSON.parse, key names are compared unescaped ("\u005fplaceholder" is
+// "_placeholder"), the last of duplicate members counts, other members are
+// allowed and ignored, and order does not matter.
+//
+// num is the attachment index its "num" member gives when that is a JSON
+// number with a non-negative integer value ("0", "1e0", "2.0"), else -1;
+// socket.io-parser rejects a placeholder whose num does not index one of the
+// packet's attachments ("illegal attachments"), and so does the Decoder. v
+// must be valid JSON (the Decoder validated it); anything else is not a
+// placeholder.
+func Placeholder(v []byte) (num int, ok bool) {
+	v = trimSpace(v)
+	if len(v) < 2 || v[0] != '{' {
+		return -1, false
+	}
+	var s Scanner
+	s.Reset(v, math.MaxInt, true)
+	for {
+		switch s.Next() {
+		case End:
+			return -1, false
+		case EndObject:
+			if s.depth == 0 {
+				if !s.phOK {
+					return -1, false
+				}
+				return s.phNum, true
+			}
+		}
+	}
 }
 
 // classifyKey tells whether the raw quoted key is "_placeholder" or "num",
@@ -222,149 +242,316 @@ func unquotedEqual(s []byte, lit string) bool {
 	return j == len(lit)
 }
 
-// scanJSON validates that data holds exactly one JSON value (RFC 8259, UTF-8,
-// optional surrounding whitespace) nested at most maxDepth deep. When ph is
-// not nil it also checks the placeholders of a binary packet.
-func scanJSON(data []byte, maxDepth int, ph *phCheck) error {
-	var inline [stackWords]uint64
-	stack := inline[:] // bit d-1 set: the container at depth d is an object
-	if maxDepth > stackWords*64 {
-		stack = make([]uint64, (maxDepth+63)/64)
-	}
-	isObject := func(depth int) bool { return stack[(depth-1)/64]&(1<<((depth-1)%64)) != 0 }
+// Kind is the kind of a JSON token; End (zero) is no token.
+type Kind uint8
 
-	depth := 0
-	pending := keyOther // the key whose value comes next (placeholder check)
-	i := 0
-	for {
-		// A value is expected at i.
-		i = skipSpace(data, i)
-		if i >= len(data) {
-			return jsonError(i, "unexpected end of input")
-		}
-		c := data[i]
-		switch {
-		case c == '{' || c == '[':
-			if ph != nil && pending != keyOther {
-				ph.value(depth, pending, nil)
-			}
-			pending = keyOther
-			depth++
-			if depth > maxDepth {
-				return jsonError(i, "nesting deeper than %d", maxDepth)
-			}
-			w, bit := (depth-1)/64, uint64(1)<<((depth-1)%64)
-			i = skipSpace(data, i+1)
-			if c == '[' {
-				stack[w] &^= bit
-				if i < len(data) && data[i] == ']' {
-					i++
-					depth--
-					break
-				}
-				continue // first element
-			}
-			stack[w] |= bit
-			if i < len(data) && data[i] == '}' {
-				i++
-				depth--
-				break
-			}
-			var err error
-			if i, pending, err = scanKey(data, i, ph); err != nil {
-				return err
-			}
-			continue // first member value
-		default:
-			start := i
-			var err error
-			switch {
-			case c == '"':
-				i, err = scanString(data, i)
-			case c == 't':
-				i, err = scanLiteral(data, i, "true")
-			case c == 'f':
-				i, err = scanLiteral(data, i, "false")
-			case c == 'n':
-				i, err = scanLiteral(data, i, "null")
-			case c == '-' || (c >= '0' && c <= '9'):
-				i, err = scanNumber(data, i)
-			default:
-				err = jsonError(i, "unexpected %q", c)
-			}
-			if err != nil {
-				return err
-			}
-			if ph != nil && pending != keyOther {
-				ph.value(depth, pending, data[start:i])
-			}
-			pending = keyOther
-		}
+// The token kinds. Strings and numbers keep their raw text (Scanner.Raw).
+const (
+	End Kind = iota
+	String
+	Number
+	True
+	False
+	Null
+	BeginObject
+	EndObject
+	BeginArray
+	EndArray
+)
 
-		// A value ended at i: close containers until a comma asks for more.
-		for {
-			if depth == 0 {
-				if i = skipSpace(data, i); i != len(data) {
-					return jsonError(i, "unexpected %q after the value", data[i])
-				}
-				return nil
-			}
-			i = skipSpace(data, i)
-			if i >= len(data) {
-				return jsonError(i, "unexpected end of input")
-			}
-			obj := isObject(depth)
-			c := data[i]
-			if c == ',' {
-				i++
-				if obj {
-					var err error
-					if i, pending, err = scanKey(data, skipSpace(data, i), ph); err != nil {
-						return err
-					}
-				}
-				break
-			}
-			if obj && c == '}' {
-				if ph != nil {
-					if err := ph.close(depth, i); err != nil {
-						return err
-					}
-				}
-			} else if obj || c != ']' {
-				if obj {
-					return jsonError(i, "unexpected %q in object", c)
-				}
-				return jsonError(i, "unexpected %q in array", c)
-			}
-			i++
-			depth--
-		}
-	}
+// scanner states: what comes next.
+const (
+	stValue      uint8 = iota // a value
+	stValueOrEnd              // a value or ']' (after '[')
+	stKeyOrEnd                // a key or '}' (after '{')
+	stAfter                   // ',' or the end of a container or of the input
+	stDone                    // End
+)
+
+// Scanner reads one JSON value held in memory token by token, validating it
+// as it goes (RFC 8259, UTF-8 strings, nesting bounded, nothing but
+// whitespace after the value), without recursion and without allocating for
+// nesting up to 256 deep. It is the package's one JSON scanner: the Decoder
+// validates packets with it, and other layers use it to walk payloads
+// without building a tree. The zero Scanner reads nothing; Reset starts it.
+type Scanner struct {
+	data         []byte
+	i            int // where to scan next
+	start, end   int // the last token is data[start:end]
+	depth        int
+	maxDepth     int
+	state        uint8
+	placeholders bool
+	key          bool    // the last token is an object key
+	pending      keyKind // the key whose value comes next (placeholders)
+	phOK         bool    // the last EndObject is a placeholder
+	phNum        int     // and its attachment index
+	inline       [stackWords]uint64
+	stack        []uint64 // bit d-1 set: the container at depth d is an object
+	ph           phFrames
+	err          error
 }
 
-// scanKey scans `"key" :` at i and returns the offset of the value.
-func scanKey(data []byte, i int, ph *phCheck) (int, keyKind, error) {
+// Reset makes s read data, which must hold one JSON value nested at most
+// maxDepth deep, from the start. With placeholders set, each EndObject
+// reports whether the object is a binary placeholder (see Placeholder).
+func (s *Scanner) Reset(data []byte, maxDepth int, placeholders bool) {
+	stack := s.stack
+	*s = Scanner{data: data, maxDepth: maxDepth, placeholders: placeholders}
+	s.stack = stack[:0]
+}
+
+// Raw is the last token's text in the input: for a String its quotes and
+// escapes included, for a Number its digits as written.
+func (s *Scanner) Raw() []byte { return s.data[s.start:s.end] }
+
+// Key reports whether the last token is an object member's name.
+func (s *Scanner) Key() bool { return s.key }
+
+// Placeholder describes the last EndObject when s tracks placeholders:
+// whether the object is a binary placeholder, and its attachment index, as
+// the package function Placeholder reports them.
+func (s *Scanner) Placeholder() (num int, ok bool) { return s.phNum, s.phOK }
+
+// Depth is the number of containers open after the last token.
+func (s *Scanner) Depth() int { return s.depth }
+
+// Err is the error that ended the tokens, nil at the end of a valid value.
+// It wraps ErrInvalidPacket and says what is wrong where.
+func (s *Scanner) Err() error { return s.err }
+
+func (s *Scanner) isObject(depth int) bool {
+	w := (depth - 1) / 64
+	if w < stackWords {
+		return s.inline[w]&(1<<((depth-1)%64)) != 0
+	}
+	return s.stack[w-stackWords]&(1<<((depth-1)%64)) != 0
+}
+
+func (s *Scanner) push(object bool) bool {
+	s.depth++
+	if s.depth > s.maxDepth {
+		s.failf(s.i, "nesting deeper than %d", s.maxDepth)
+		return false
+	}
+	w, bit := (s.depth-1)/64, uint64(1)<<((s.depth-1)%64)
+	var word *uint64
+	if w < stackWords {
+		word = &s.inline[w]
+	} else {
+		word = s.spill(w - stackWords)
+	}
+	if object {
+		*word |= bit
+	} else {
+		*word &^= bit
+	}
+	return true
+}
+
+// spill returns word k of the stack beyond the inline words, growing it.
+func (s *Scanner) spill(k int) *uint64 {
+	for len(s.stack) <= k {
+		s.stack = append(s.stack, 0)
+	}
+	return &s.stack[k]
+}
+
+// Next moves to the next token and returns its kind: End after the last
+// one, or on an error (then Err says which).
+func (s *Scanner) Next() Kind {
+	data := s.data
+	i := skipSpace(data, s.i)
+	s.key = false
+	switch s.state {
+	case stDone:
+		return End
+	case stKeyOrEnd:
+		if i < len(data) && data[i] == '}' {
+			return s.closeObject(i)
+		}
+		return s.scanKey(i)
+	case stValueOrEnd:
+		if i < len(data) && data[i] == ']' {
+			return s.closeArray(i)
+		}
+	case stAfter:
+		if s.depth == 0 {
+			if i != len(data) {
+				return s.failf(i, "unexpected %q after the value", data[i])
+			}
+			s.state, s.i = stDone, i
+			return End
+		}
+		if i >= len(data) {
+			return s.failf(i, "unexpected end of input")
+		}
+		obj := s.isObject(s.depth)
+		switch c := data[i]; {
+		case c == ',':
+			i = skipSpace(data, i+1)
+			if obj {
+				return s.scanKey(i)
+			}
+		case obj && c == '}':
+			return s.closeObject(i)
+		case !obj && c == ']':
+			return s.closeArray(i)
+		case obj:
+			return s.failf(i, "unexpected %q in object", c)
+		default:
+			return s.failf(i, "unexpected %q in array", c)
+		}
+	}
+
+	// A value at i.
+	if i >= len(data) {
+		return s.failf(i, "unexpected end of input")
+	}
+	pending := s.pending
+	s.pending = keyOther
+	s.start = i
+	var k Kind
+	var err error
+	switch c := data[i]; {
+	case c == '{' || c == '[':
+		if pending != keyOther {
+			s.ph.value(s.depth, pending, nil)
+		}
+		s.i, s.end = i+1, i+1
+		if !s.push(c == '{') {
+			return End
+		}
+		if c == '{' {
+			s.state = stKeyOrEnd
+			return BeginObject
+		}
+		s.state = stValueOrEnd
+		return BeginArray
+	case c == '"':
+		k = String
+		i, err = scanString(data, i)
+	case c == 't':
+		k = True
+		i, err = scanLiteral(data, i, "true")
+	case c == 'f':
+		k = False
+		i, err = scanLiteral(data, i, "false")
+	case c == 'n':
+		k = Null
+		i, err = scanLiteral(data, i, "null")
+	case c == '-' || (c >= '0' && c <= '9'):
+		k = Number
+		i, err = scanNumber(data, i)
+	default:
+		return s.failf(i, "unexpected %q", c)
+	}
+	if err != nil {
+		return s.fail(err)
+	}
+	if pending != keyOther {
+		s.ph.value(s.depth, pending, data[s.start:i])
+	}
+	s.i, s.end, s.state = i, i, stAfter
+	return k
+}
+
+func (s *Scanner) closeObject(i int) Kind {
+	if s.placeholders {
+		s.phNum, s.phOK = s.ph.close(s.depth)
+	}
+	s.depth--
+	s.start, s.end, s.i, s.state = i, i+1, i+1, stAfter
+	return EndObject
+}
+
+func (s *Scanner) closeArray(i int) Kind {
+	s.depth--
+	s.start, s.end, s.i, s.state = i, i+1, i+1, stAfter
+	return EndArray
+}
+
+// scanKey scans `"key" :` at i.
+func (s *Scanner) scanKey(i int) Kind {
+	data := s.data
 	if i >= len(data) || data[i] != '"' {
 		if i >= len(data) {
-			return i, keyOther, jsonError(i, "unexpected end of input")
+			return s.failf(i, "unexpected end of input")
 		}
-		return i, keyOther, jsonError(i, "unexpected %q, want an object key", data[i])
+		return s.failf(i, "unexpected %q, want an object key", data[i])
 	}
 	start := i
 	i, err := scanString(data, i)
 	if err != nil {
-		return i, keyOther, err
+		return s.fail(err)
 	}
-	k := keyOther
-	if ph != nil {
-		k = classifyKey(data[start:i])
+	if s.placeholders {
+		s.pending = classifyKey(data[start:i])
 	}
+	end := i
 	i = skipSpace(data, i)
 	if i >= len(data) || data[i] != ':' {
-		return i, k, jsonError(i, "missing ':' after object key")
+		return s.failf(i, "missing ':' after object key")
 	}
-	return i + 1, k, nil
+	s.start, s.end, s.i, s.state, s.key = start, end, i+1, stValue, true
+	return String
+}
+
+// failf ends the tokens with a jsonError; out of line, so that the error
+// formatting does not weigh on Next.
+//
+//go:noinline
+func (s *Scanner) failf(off int, format string, args ...any) Kind {
+	return s.fail(jsonError(off, format, args...))
+}
+
+// fail ends the tokens with err.
+func (s *Scanner) fail(err error) Kind {
+	s.state, s.err = stDone, err
+	return End
+}
+
+// scanJSON validates that data holds exactly one JSON value (RFC 8259, UTF-8,
+// optional surrounding whitespace) nested at most maxDepth deep. For a binary
+// packet (attachments >= 0) it also checks its placeholders as
+// socket.io-parser's reconstructPacket does: every object it would replace
+// with an attachment (its "_placeholder" is true) must index one of the
+// attachments. Like reconstructPacket it does not look inside a placeholder:
+// an invalid one nested in another placeholder is not an error.
+func scanJSON(data []byte, maxDepth, attachments int) error {
+	var s Scanner
+	s.Reset(data, maxDepth, attachments >= 0)
+	// The shallowest invalid placeholder not yet known to sit inside a
+	// placeholder: errAt is the depth of the innermost open container that
+	// holds it.
+	var phErr error
+	errAt := 0
+	for {
+		switch s.Next() {
+		case End:
+			if s.err != nil {
+				return s.err
+			}
+			return phErr
+		case EndObject:
+			d := s.depth + 1 // the depth of the object that ended
+			if s.phOK {
+				if phErr != nil && errAt == d {
+					phErr = nil // inside this placeholder: never looked at
+				}
+				if (s.phNum < 0 || s.phNum >= attachments) && (phErr == nil || s.depth < errAt) {
+					phErr = jsonError(s.start, "placeholder does not refer to one of the %d attachments", attachments)
+					errAt = s.depth
+				}
+			} else if phErr != nil && errAt == d {
+				errAt = s.depth
+			}
+		case EndArray:
+			if phErr != nil && errAt == s.depth+1 {
+				errAt = s.depth
+			}
+		}
+	}
 }
 
 // Word-at-a-time masks for scanString (the classic "has a byte less than

@@ -4,6 +4,11 @@
 //
 // It refuses to copy a bundle whose version differs from the lock file's, so a
 // stale node_modules is caught at build time instead of being shipped.
+//
+// The generated files are committed, so that `go build` and `go install` work
+// without npm. With -check it writes nothing and fails, naming the files, when
+// generating would change web/dist: the test command runs it that way, after
+// `npm ci`, so a bundle that no longer matches package-lock.json is caught.
 package main
 
 import (
@@ -15,6 +20,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // files are the bundle files served under /socket.io/.
@@ -30,14 +36,15 @@ const pkgName = "socket.io-client"
 func main() {
 	out := flag.String("out", "dist", "directory to write the bundle to")
 	root := flag.String("root", "", "directory holding package-lock.json and node_modules (default: nearest parent that has them)")
+	check := flag.Bool("check", false, "write nothing; fail if generating would change a file in -out")
 	flag.Parse()
-	if err := run(*root, *out); err != nil {
+	if err := run(*root, *out, *check); err != nil {
 		fmt.Fprintln(os.Stderr, "genbundle:", err)
 		os.Exit(1)
 	}
 }
 
-func run(root, out string) error {
+func run(root, out string, check bool) error {
 	if root == "" {
 		var err error
 		if root, err = findRoot(); err != nil {
@@ -57,29 +64,41 @@ func run(root, out string) error {
 		return fmt.Errorf("node_modules has %s %s but package-lock.json pins %s: run `npm ci` in %s",
 			pkgName, installed, locked, root)
 	}
-	if err := os.MkdirAll(out, 0o755); err != nil {
-		return err
-	}
-	changed := 0
+	want := make(map[string][]byte, len(files)+1)
 	for _, name := range files {
 		data, err := os.ReadFile(filepath.Join(pkgDir, "dist", name))
 		if err != nil {
 			return err
 		}
-		ok, err := writeIfChanged(filepath.Join(out, name), data)
+		want[name] = data
+	}
+	want["VERSION"] = []byte(installed + "\n")
+	if check {
+		var stale []string
+		for _, name := range append(files, "VERSION") {
+			if old, err := os.ReadFile(filepath.Join(out, name)); err != nil || !bytes.Equal(old, want[name]) {
+				stale = append(stale, name)
+			}
+		}
+		if len(stale) > 0 {
+			return fmt.Errorf("%s is not what %s %s (package-lock.json) generates: %s differ\n  run `go generate ./web` and commit %s",
+				out, pkgName, installed, strings.Join(stale, ", "), out)
+		}
+		fmt.Fprintf(os.Stderr, "genbundle: %s matches %s %s\n", out, pkgName, installed)
+		return nil
+	}
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return err
+	}
+	changed := 0
+	for _, name := range append(files, "VERSION") {
+		ok, err := writeIfChanged(filepath.Join(out, name), want[name])
 		if err != nil {
 			return err
 		}
 		if ok {
 			changed++
 		}
-	}
-	ok, err := writeIfChanged(filepath.Join(out, "VERSION"), []byte(installed+"\n"))
-	if err != nil {
-		return err
-	}
-	if ok {
-		changed++
 	}
 	fmt.Fprintf(os.Stderr, "genbundle: %s %s -> %s (%d files updated)\n", pkgName, installed, out, changed)
 	return nil

@@ -1,7 +1,8 @@
-// node-peer.mjs: a Node.js socket.io 4 server on @socket.io/redis-adapter,
-// driven by the Go interop test through JSON lines.
+// node-peer.mjs: a Node.js socket.io 4 server on @socket.io/redis-adapter
+// (or @socket.io/redis-streams-adapter), driven by the Go interop test
+// through JSON lines.
 //
-// env: REDIS_URL, KEY, MODE (classic | sharded)
+// env: REDIS_URL, KEY, MODE (classic | sharded | streams), STREAM (streams)
 // stdin:  {"id":N,"cmd":"...",...}  stdout: {"id":N,"result":...} or {"id":N,"error":"..."}
 // events: {"event":"client","name":...,"args":[...]} when the test client receives an event,
 //         {"event":"serverSideEmit","args":[...]} when the server gets one.
@@ -15,6 +16,7 @@ const root = process.env.NODE_ROOT;
 const require = createRequire(path.join(root, "package.json"));
 const { Server } = require("socket.io");
 const { createAdapter, createShardedAdapter } = require("@socket.io/redis-adapter");
+const { createAdapter: createStreamsAdapter } = require("@socket.io/redis-streams-adapter");
 const { Emitter } = require("@socket.io/redis-emitter");
 const { Redis } = require("ioredis");
 const { io: ioc } = require("socket.io-client");
@@ -46,9 +48,12 @@ const revive = (v) => {
 };
 
 const httpServer = http.createServer();
-const adapter = sharded
-  ? createShardedAdapter(pub, sub, { channelPrefix: key })
-  : createAdapter(pub, sub, { key, requestsTimeout: 3000 });
+const adapter =
+  process.env.MODE === "streams"
+    ? createStreamsAdapter(pub, { channelPrefix: key, streamName: process.env.STREAM })
+    : sharded
+      ? createShardedAdapter(pub, sub, { channelPrefix: key })
+      : createAdapter(pub, sub, { key, requestsTimeout: 3000 });
 const io = new Server(httpServer, { adapter });
 io.on("serverSideEmit-probe", () => {});
 io.on("ping-go", (...args) => {
