@@ -1,17 +1,25 @@
 #!/usr/bin/env bash
-# Side-by-side load comparison: a 2-node sockgate cluster against a 2-node
-# Node.js socket.io 4 + @socket.io/redis-adapter cluster, on one redis-server,
-# all on loopback. Each round starts one cluster, runs every scenario with
-# loadgen, stops it, then does the same for the other; the order alternates
-# between rounds. At the end it prints the medians side by side with ratios
-# (sockgate / node). Server cost comes from /proc/<pid> of each node, because
-# the load generator shares the machine's cores with the servers.
+# Side-by-side load comparison of three 2-node clusters on one redis-server,
+# all on loopback:
+#
+#   floor     loadtest/compare/floor: the least work a server can do for
+#             loadgen's traffic (raw epoll, pre-shaped frames, one Redis
+#             channel); a measuring stick, not a server
+#   sockgate  this repo's gateway with the Redis adapter
+#   node      Node.js socket.io 4 + @socket.io/redis-adapter
+#
+# Each round starts one cluster, runs every scenario with loadgen, stops it,
+# then does the same for the next; the order rotates between rounds. At the
+# end it prints the medians side by side with the ratios sockgate/floor and
+# sockgate/node. Server cost comes from /proc/<pid> of each node, because the
+# load generator shares the machine's cores with the servers.
 #
 #   loadtest/compare/run.sh                       # defaults below
 #   ROUNDS=3 FANOUT_N=1000 FANOUT_RATE=50 loadtest/compare/run.sh
 #
 # Knobs (environment):
-#   ROUNDS=3             rounds (each runs both clusters)
+#   ROUNDS=3             rounds (each runs every cluster)
+#   IMPLS="floor sockgate node"       the clusters to compare
 #   SCENARIOS="connect fanout echo"   any of connect fanout echo churn
 #   CONNECT_N=2000       connect: connections (held CONNECT_HOLD)
 #   CONNECT_HOLD=5s
@@ -30,6 +38,7 @@ cd "$(dirname "$0")/../.."
 root=$PWD
 
 ROUNDS=${ROUNDS:-3}
+IMPLS=${IMPLS:-"floor sockgate node"}
 SCENARIOS=${SCENARIOS:-"connect fanout echo"}
 CONNECT_N=${CONNECT_N:-2000}
 CONNECT_HOLD=${CONNECT_HOLD:-5s}
@@ -46,8 +55,10 @@ CHURN_DURATION=${CHURN_DURATION:-5s}
 for tool in go node redis-server; do
 	command -v "$tool" >/dev/null || { echo "compare: $tool not found" >&2; exit 1; }
 done
-[[ -d node_modules/socket.io && -d node_modules/@socket.io/redis-adapter ]] ||
-	{ echo "compare: node_modules missing: run npm ci at the repo root" >&2; exit 1; }
+if [[ " $IMPLS " == *" node "* ]]; then
+	[[ -d node_modules/socket.io && -d node_modules/@socket.io/redis-adapter ]] ||
+		{ echo "compare: node_modules missing: run npm ci at the repo root" >&2; exit 1; }
+fi
 
 work=$(mktemp -d)
 out=${OUT:-$work/results}
@@ -87,6 +98,7 @@ if ! "${gw_build[@]}" 2>/dev/null; then
 	"${gw_build[@]}"
 fi
 go build -o "$work/loadgen" ./loadtest/cmd/loadgen
+go build -o "$work/floor" ./loadtest/compare/floor
 
 redis_port=$(free_port)
 redis-server --bind 127.0.0.1 --port "$redis_port" --save '' --appendonly no \
@@ -112,6 +124,8 @@ start_cluster() {
 		port=$(free_port)
 		case $impl in
 		sockgate) "$work/gateway" -addr "127.0.0.1:$port" -redis-url "$redis_url" -log-level warn \
+			>"$work/$impl-$i.log" 2>&1 & ;;
+		floor) "$work/floor" -addr "127.0.0.1:$port" -redis-url "$redis_url" \
 			>"$work/$impl-$i.log" 2>&1 & ;;
 		node) node loadtest/compare/node-server.js -addr "127.0.0.1:$port" -redis-url "$redis_url" \
 			>"$work/$impl-$i.log" 2>&1 & ;;
@@ -153,8 +167,13 @@ run_scenario() {
 		-timeout 5m -progress 5s "${args[@]}" >"$out/$impl-$sc-$round.json"
 }
 
+read -r -a impls <<<"$IMPLS"
 for ((round = 1; round <= ROUNDS; round++)); do
-	if ((round % 2)); then order=(sockgate node); else order=(node sockgate); fi
+	# Rotate the order, so no implementation always runs first or last.
+	order=()
+	for ((i = 0; i < ${#impls[@]}; i++)); do
+		order+=("${impls[$(((i + round - 1) % ${#impls[@]}))]}")
+	done
 	for impl in "${order[@]}"; do
 		start_cluster "$impl"
 		for sc in $SCENARIOS; do run_scenario "$impl" "$sc" "$round"; done

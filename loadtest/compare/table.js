@@ -1,7 +1,8 @@
 // Prints the side-by-side table of loadtest/compare/run.sh from the loadgen
 // JSON summaries in a directory (files named <impl>-<scenario>-<round>.json):
-// the median over rounds of each figure, for sockgate and node, and the
-// ratio sockgate/node.
+// the median over rounds of each figure for floor, sockgate and node (the
+// columns of those that ran), and the ratios sockgate/floor and
+// sockgate/node.
 //
 //   node loadtest/compare/table.js <dir>
 'use strict';
@@ -17,7 +18,7 @@ if (!dir) {
 
 const runs = {}; // scenario -> impl -> [summary]
 for (const f of fs.readdirSync(dir).sort()) {
-  const m = /^(sockgate|node)-(\w+)-(\d+)\.json$/.exec(f);
+  const m = /^(floor|sockgate|node)-(\w+)-(\d+)\.json$/.exec(f);
   if (!m) continue;
   let s;
   try {
@@ -85,13 +86,15 @@ function fmt(x) {
   return x.toFixed(2);
 }
 
+const impls = ['floor', 'sockgate', 'node'].filter((impl) =>
+  Object.values(runs).some((byImpl) => (byImpl[impl] || []).length > 0));
+const ratios = impls.includes('sockgate') ? impls.filter((impl) => impl !== 'sockgate') : [];
+
 const out = [];
-const header = ['scenario', 'figure (median)', 'sockgate', 'node', 'sockgate/node'];
+const header = ['scenario', 'figure (median)', ...impls, ...ratios.map((impl) => `sockgate/${impl}`)];
 out.push(header);
 for (const sc of ['connect', 'fanout', 'echo', 'churn']) {
   if (!runs[sc]) continue;
-  const g = runs[sc].sockgate || [];
-  const n = runs[sc].node || [];
   for (const [label, get, better] of rows[sc]) {
     const safe = (s) => {
       try {
@@ -100,15 +103,17 @@ for (const sc of ['connect', 'fanout', 'echo', 'churn']) {
         return NaN;
       }
     };
-    const a = median(g.map(safe));
-    const b = median(n.map(safe));
-    let r = '-';
-    if (Number.isFinite(a) && Number.isFinite(b) && b !== 0) {
-      r = (a / b).toFixed(2) + (better === 'lower' ? ' (lower is better)' : ' (higher is better)');
+    const med = {};
+    for (const impl of impls) med[impl] = median((runs[sc][impl] || []).map(safe));
+    const row = [sc, label, ...impls.map((impl) => fmt(med[impl]))];
+    for (const impl of ratios) {
+      const a = med.sockgate;
+      const b = med[impl];
+      row.push(Number.isFinite(a) && Number.isFinite(b) && b !== 0 ? (a / b).toFixed(2) + (better === 'lower' ? ' (lower is better)' : ' (higher is better)') : '-');
     }
-    out.push([sc, label, fmt(a), fmt(b), r]);
+    out.push(row);
   }
-  out.push([sc, 'runs', String(g.length), String(n.length), '']);
+  out.push([sc, 'runs', ...impls.map((impl) => String((runs[sc][impl] || []).length)), ...ratios.map(() => '')]);
 }
 
 const widths = header.map((_, i) => Math.max(...out.map((row) => row[i].length)));

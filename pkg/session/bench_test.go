@@ -95,3 +95,43 @@ func BenchmarkEvent(b *testing.B) {
 		<-done
 	}
 }
+
+// BenchmarkEventAckRaw measures the gateway's echo path: receive one event
+// and ack its raw arguments.
+func BenchmarkEventAckRaw(b *testing.B) {
+	for _, inline := range []bool{false, true} {
+		b.Run(fmt.Sprintf("inline=%v", inline), func(b *testing.B) {
+			s, err := newServer(Config{Logger: quietLogger(), InlineHandlers: inline})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Shutdown(b.Context())
+			done := make(chan struct{}, 1)
+			var scratch []byte
+			s.OnConnection(func(so *Socket) {
+				so.On("echo", func(so *Socket, ev *Event) {
+					scratch = append(scratch[:0], '[')
+					for i, a := range ev.Args() {
+						if i > 0 {
+							scratch = append(scratch, ',')
+						}
+						scratch = append(scratch, a...)
+					}
+					scratch = append(scratch, ']')
+					ev.AckRaw(scratch, ev.Attachments)
+					done <- struct{}{}
+				})
+				done <- struct{}{}
+			})
+			c := s.open(&nopConn{id: "c"}, &transport.Request{})
+			c.onMessage([]byte("0"), false)
+			<-done
+			msg := []byte(`21["echo","x"]`)
+			b.ReportAllocs()
+			for b.Loop() {
+				c.onMessage(msg, false)
+				<-done
+			}
+		})
+	}
+}
