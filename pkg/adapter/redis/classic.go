@@ -13,7 +13,7 @@ import (
 	"github.com/sockgate/sockgate/pkg/protocol/socketio"
 )
 
-// Classic request types (wire notes §4).
+// Classic request types (wire format §1).
 const (
 	classicSockets          = 0
 	classicAllRooms         = 1
@@ -53,7 +53,7 @@ type classicResponse struct {
 }
 
 // appendClassicPacket appends {type:2, data, nsp}: type 2 even with binary
-// (wire notes §3), data transcoded from raw JSON with its attachments.
+// (wire format §1), data transcoded from raw JSON with its attachments.
 func (n *namespace) appendClassicPacket(b []byte, pkt *socketio.Packet) ([]byte, error) {
 	b = msgpack.AppendMapHeader(b, 3)
 	b = msgpack.AppendString(b, "type")
@@ -364,7 +364,7 @@ func readFlags(r *msgpack.Reader, f *adapter.Flags) error {
 }
 
 // decodeDoc reads a request or response: JSON if it starts with '{',
-// msgpack otherwise (wire notes §2).
+// msgpack otherwise (wire format §1).
 func decodeDoc(payload []byte, v any) (atts [][]byte, reason badReason, err error) {
 	js := payload
 	if len(payload) == 0 || payload[0] != '{' {
@@ -417,7 +417,7 @@ func (n *namespace) onClassicRequest(ch string, payload []byte) {
 		if req.RequestID != "" {
 			id := req.RequestID
 			ack = onceAck(func(arg json.RawMessage) {
-				// Always on the shared channel (wire notes §4).
+				// Always on the shared channel (wire format §1).
 				b, err := marshalJSON(classicRequest{RequestID: id, Type: classicServerSideEmit, Data: arg})
 				if err == nil {
 					n.publish(n.respChannel, b)

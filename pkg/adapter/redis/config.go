@@ -12,7 +12,7 @@ import (
 )
 
 // SubscriptionMode selects the room channels a sharded adapter subscribes
-// to (wire notes §5).
+// to (wire format §2).
 type SubscriptionMode string
 
 // Subscription modes of the sharded adapter.

@@ -4,8 +4,8 @@
 // createShardedAdapter with Sharded), @socket.io/redis-emitter 5.x, and
 // @socket.io/redis-streams-adapter 0.3.x with Streams (the format whose
 // namespaces support connection state recovery: see streams.go). The
-// wire format is described in shared/design/redis-adapter-wire.md; comments
-// cite its sections.
+// wire format is described in docs/redis-wire-format.md; comments cite
+// its sections as "wire format §N".
 //
 // Entry points: New(Config) returns an *Adapter (adapter.Adapter and
 // adapter.Health); NewClient builds a go-redis client from a redis:// or

@@ -75,7 +75,7 @@ func newNamespace(a *Adapter, local adapter.Local) *namespace {
 	return n
 }
 
-// subscribe makes the node's subscriptions for this namespace (wire notes
+// subscribe makes the node's subscriptions for this namespace (wire format
 // §1: PSUBSCRIBE, then the request channel exactly once, on one connection).
 func (n *namespace) subscribe() {
 	s := &n.a.subs
@@ -114,7 +114,7 @@ func globEscape(s string) string {
 }
 
 // socketIDLength is the length of Node socket IDs; the sharded dynamic mode
-// keeps rooms of that length on the main channel (wire notes §5).
+// keeps rooms of that length on the main channel (wire format §2).
 const socketIDLength = 20
 
 func (n *namespace) dynamicRoom(room string) bool {
@@ -317,7 +317,7 @@ func (n *namespace) SocketsJoin(_ context.Context, opts adapter.Options, rooms .
 	if err := n.check(); err != nil {
 		return err
 	}
-	// Applied here rather than through our own echo (wire notes §8.2: once,
+	// Applied here rather than through our own echo (wire format §1: once,
 	// either way), so it takes effect even while Redis is away.
 	n.localJoin(opts, rooms)
 	if !opts.Flags.Local {
@@ -410,8 +410,8 @@ func (n *namespace) AllRooms(ctx context.Context) ([]string, error) {
 	}
 	rooms := n.Names()
 	if n.sharded || n.streams {
-		// The ClusterAdapter format has no all-rooms request (wire notes
-		// §5): ask for every socket and collect their rooms.
+		// The ClusterAdapter format has no all-rooms request (wire format
+		// §2): ask for every socket and collect their rooms.
 		infos, err := n.FetchSockets(ctx, adapter.Options{})
 		return mergeRooms(rooms, infosRooms(infos)), err
 	}

@@ -10,7 +10,7 @@ import (
 	"github.com/sockgate/sockgate/pkg/protocol/socketio"
 )
 
-// ClusterAdapter message types (wire notes §5).
+// ClusterAdapter message types (wire format §2).
 const (
 	clusterInitialHeartbeat  = 1
 	clusterHeartbeat         = 2

@@ -15,8 +15,8 @@ import (
 
 // The session layer keeps event arguments as raw JSON with binary
 // placeholders ({"_placeholder":true,"num":N}) plus attachments; Node's
-// adapter publishes them as notepack msgpack, with Buffers as bin (wire notes
-// §2). The functions here convert between the two without building a tree.
+// adapter publishes them as notepack msgpack, with Buffers as bin (wire format
+// §1). The functions here convert between the two without building a tree.
 
 // maxDepth bounds the nesting of values in both directions.
 const maxDepth = 100

@@ -92,7 +92,7 @@ func unhex(t testing.TB, s string) []byte {
 // hexStr is the hex of a string, for writing captures readably.
 func hexStr(s string) string { return hex.EncodeToString([]byte(s)) }
 
-// Captured io.emit("hello","world",42,3.5,true,null,{a:1}) (wire notes §3).
+// Captured io.emit("hello","world",42,3.5,true,null,{a:1}) (wire format §1).
 func captureEmit(t testing.TB) []byte {
 	return unhex(t, "93 a6"+hexStr("sCnX8t")+" 83 a4"+hexStr("type")+" 02 a4"+hexStr("data")+" 97 a5"+hexStr("hello")+
 		" a5"+hexStr("world")+" 2a cb400c000000000000 c3 c0 81 a1"+hexStr("a")+" 01 a3"+hexStr("nsp")+" a1"+hexStr("/")+
