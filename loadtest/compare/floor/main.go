@@ -55,7 +55,6 @@ type conn struct {
 	state           state
 	in              []byte // bytes read but not yet consumed
 	out             []byte // bytes the socket did not take yet
-	member          bool   // joined the room
 	closeAfterWrite bool
 	connected       bool // Socket.IO CONNECT done
 	sid             string
