@@ -148,6 +148,7 @@ func (c *client) connect(p *socketio.Packet) {
 	}
 	if limit := c.srv.cfg.MaxNamespaces; limit > 0 && len(c.sockets) >= limit {
 		c.mu.Unlock()
+		c.srv.release(nsp, true) // a dynamic namespace it created goes again
 		c.srv.stats.connectErrors.Add(1)
 		c.srv.stats.namespacesRefused.Add(1)
 		c.sendConnectError(name, "Too many namespaces", nil)

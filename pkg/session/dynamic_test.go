@@ -130,3 +130,18 @@ func TestDynamicNamespaceChurn(t *testing.T) {
 	wg.Wait()
 	waitFor(t, "/churn to be removed", func() bool { return s.LookupNamespace("/churn") == nil })
 }
+
+// TestDynamicNamespaceRefusedAtLimit: a CONNECT refused at MaxNamespaces
+// leaves no dynamic namespace behind.
+func TestDynamicNamespaceRefusedAtLimit(t *testing.T) {
+	s := newTestServer(t, Config{MaxNamespaces: 1})
+	s.DynamicNamespaces(func(name string) bool { return strings.HasPrefix(name, "/dyn-") }, nil)
+	c := dial(t, s)
+	connect(t, c, "/")
+	c.recv(`0/dyn-1,`)
+	c.expect(t, `44/dyn-1,{"message":"Too many namespaces"}`)
+	waitFor(t, "/dyn-1 to be removed", func() bool { return s.LookupNamespace("/dyn-1") == nil })
+	if n := s.Stats().Namespaces; n != 1 {
+		t.Errorf("%d namespaces after a refusal at the limit, want 1", n)
+	}
+}
