@@ -7,8 +7,10 @@
 #   3. genbundle -check: the committed socket.io-client bundle in web/dist is
 #      exactly what `go generate ./web` makes from the npm ci'd package
 #   4. go mod tidy -diff: go.mod and go.sum are exactly what tidy writes
-#   5. go vet ./... and staticcheck ./... (honnef.co/go/tools at the version
-#      pinned below, through go run: nothing of it enters go.mod)
+#   5. go vet ./..., then GOOS=darwin and GOOS=windows go vet ./... (vet
+#      type-checks the tests too: everything builds for macOS and Windows),
+#      and staticcheck ./... (honnef.co/go/tools at the version pinned below,
+#      through go run: nothing of it enters go.mod)
 #   6. go test -race -count=1 ./...   (through scripts/testreport: plain
 #      go test output, failures only, and a "go: N passed, N failed" line);
 #      with CI (or FUZZ) set, then every fuzz target for CI_FUZZTIME (3s)
@@ -41,6 +43,12 @@ go mod tidy -diff && echo "go.mod and go.sum tidy" || failed+=(tidy)
 
 step "go vet ./..."
 go vet ./... && echo "vet ok" || failed+=(vet)
+
+# The code and its tests build for the other systems the gateway runs on.
+for goos in darwin windows; do
+	step "GOOS=$goos go vet ./..."
+	GOOS=$goos go vet ./... && echo "vet ok ($goos)" || failed+=("vet-$goos")
+done
 
 step "staticcheck ./... ($staticcheck)"
 go run "$staticcheck" ./... && echo "staticcheck ok" || failed+=(staticcheck)

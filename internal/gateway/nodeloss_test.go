@@ -10,9 +10,9 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"runtime"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -54,6 +54,9 @@ func TestNodeLossChild(t *testing.T) {
 func TestNodeLoss(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a child process")
+	}
+	if !canFreeze {
+		t.Skipf("freezes a node with SIGSTOP, which %s does not have", runtime.GOOS)
 	}
 	url, _ := startRedis(t)
 	key := "sockgate-test-nodeloss"
@@ -135,7 +138,7 @@ func TestNodeLoss(t *testing.T) {
 	time.Sleep(200 * time.Millisecond)
 
 	// Frozen: it cannot answer, and the request reports it missing.
-	if err := child.Process.Signal(syscall.SIGSTOP); err != nil {
+	if err := freeze(child.Process); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)

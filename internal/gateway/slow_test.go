@@ -38,9 +38,7 @@ func TestSlowConsumers(t *testing.T) {
 	// Stalled members: a small receive buffer, and nobody reads.
 	small := &http.Client{Transport: &http.Transport{DialContext: (&net.Dialer{
 		Control: func(_, _ string, c syscall.RawConn) error {
-			return c.Control(func(fd uintptr) {
-				_ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
-			})
+			return c.Control(func(fd uintptr) { _ = setReceiveBuffer(fd, 4096) })
 		},
 	}).DialContext}}
 	for range stalled {
