@@ -18,6 +18,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/sockgate/sockgate/internal/testutil/redistest"
 	"github.com/sockgate/sockgate/pkg/adapter"
 )
 
@@ -58,7 +59,7 @@ func TestNodeLoss(t *testing.T) {
 	if !canFreeze {
 		t.Skipf("freezes a node with SIGSTOP, which %s does not have", runtime.GOOS)
 	}
-	url, _ := startRedis(t)
+	url := redistest.Start(t).URL()
 	key := "sockgate-test-nodeloss"
 	var survivors []*Gateway
 	var addrs []string
