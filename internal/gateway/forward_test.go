@@ -3,13 +3,11 @@ package gateway
 import (
 	"context"
 	"io"
-	"log/slog"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/sockgate/sockgate/internal/testutil/redistest"
 	"github.com/sockgate/sockgate/pkg/protocol/engineio"
 )
 
@@ -27,45 +25,12 @@ func TestForwardConfig(t *testing.T) {
 	}
 }
 
-// serveTestGateway runs a gateway with Serve on a loopback listener until
-// the test ends, and returns its base URL.
-func serveTestGateway(t *testing.T, cfg Config) (*Gateway, string) {
-	t.Helper()
-	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	cfg.ShutdownTimeout = 5 * time.Second
-	g, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- g.Serve(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	})
-	url := "http://" + ln.Addr().String()
-	waitFor(t, 5*time.Second, "the gateway to serve", func() bool {
-		resp, err := http.Get(url + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-		}
-		return err == nil
-	})
-	return g, url
-}
-
 func TestForwardAcrossGateways(t *testing.T) {
-	redisURL, _ := startRedis(t)
+	redisURL := redistest.Start(t).URL()
 	cfg := Config{RedisURL: redisURL, RedisKey: "sockgate-test-" + t.Name(), Forward: true, ClusterSecret: testClusterSecret}
-	_, a := serveTestGateway(t, cfg)
-	_, b := serveTestGateway(t, cfg)
+	_, a := serveGateway(t, cfg)
+	_, b := serveGateway(t, cfg)
+	a, b = "http://"+a, "http://"+b
 
 	_, body := get(t, a+"/socket.io/?EIO=4&transport=polling", nil)
 	open, err := engineio.ParseOpen([]byte(strings.TrimPrefix(body, "0")))

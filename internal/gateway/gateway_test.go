@@ -41,6 +41,44 @@ func newTestGateway(t *testing.T, cfg Config) (*Gateway, *httptest.Server) {
 	return g, srv
 }
 
+// serveGateway runs a gateway for cfg (quiet unless cfg.Logger is set, with
+// a 5 s shutdown timeout) through Serve on a loopback listener until the
+// test ends, when Serve must return nil. It returns the gateway and its
+// address once it answers /healthz.
+func serveGateway(t *testing.T, cfg Config) (*Gateway, string) {
+	t.Helper()
+	cfg.ShutdownTimeout = 5 * time.Second
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	g, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- g.Serve(ctx, ln) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-served; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	})
+	addr := ln.Addr().String()
+	waitFor(t, 5*time.Second, "the gateway to serve", func() bool {
+		resp, err := http.Get("http://" + addr + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err == nil
+	})
+	return g, addr
+}
+
 func get(t *testing.T, url string, header http.Header) (*http.Response, string) {
 	t.Helper()
 	req, err := http.NewRequest("GET", url, nil)

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/sockgate/sockgate/internal/testutil/redistest"
 	"github.com/sockgate/sockgate/pkg/session"
 )
 
@@ -71,7 +72,7 @@ next:
 // traffic across two nodes, and that every metric the Grafana dashboard
 // queries is exported.
 func TestMetricsWithTraffic(t *testing.T) {
-	url, _ := startRedis(t)
+	url := redistest.Start(t).URL()
 	key := "sockgate-test-" + t.Name()
 	ga, srvA := newTestGateway(t, Config{RedisURL: url, RedisKey: key, MaxPayload: 1000})
 	gb, srvB := newTestGateway(t, Config{RedisURL: url, RedisKey: key})

@@ -10,14 +10,15 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"runtime"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
 
+	"github.com/sockgate/sockgate/internal/testutil/redistest"
 	"github.com/sockgate/sockgate/pkg/adapter"
 )
 
@@ -55,7 +56,10 @@ func TestNodeLoss(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a child process")
 	}
-	url, _ := startRedis(t)
+	if !canFreeze {
+		t.Skipf("freezes a node with SIGSTOP, which %s does not have", runtime.GOOS)
+	}
+	url := redistest.Start(t).URL()
 	key := "sockgate-test-nodeloss"
 	var survivors []*Gateway
 	var addrs []string
@@ -135,7 +139,7 @@ func TestNodeLoss(t *testing.T) {
 	time.Sleep(200 * time.Millisecond)
 
 	// Frozen: it cannot answer, and the request reports it missing.
-	if err := child.Process.Signal(syscall.SIGSTOP); err != nil {
+	if err := freeze(child.Process); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)

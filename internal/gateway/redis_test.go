@@ -3,17 +3,15 @@ package gateway
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"os/exec"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/sockgate/sockgate/internal/testutil/redistest"
 )
 
 // syncBuffer is a bytes.Buffer for concurrent writers.
@@ -34,52 +32,6 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// startRedis runs a throw-away redis-server on a free loopback port, or
-// skips the test when redis-server is not installed.
-func startRedis(t *testing.T) (url string, stop func()) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	return "redis://" + fmt.Sprintf("127.0.0.1:%d", port), startRedisOn(t, port)
-}
-
-// startRedisOn runs redis-server on port (again, after a stop) and waits
-// until it listens.
-func startRedisOn(t *testing.T, port int) (stop func()) {
-	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		t.Skip("redis-server not installed (make test installs it)")
-	}
-	cmd := exec.Command(bin, "--bind", "127.0.0.1", "--port", fmt.Sprint(port), "--save", "", "--appendonly", "no", "--dir", t.TempDir())
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			cmd.Process.Kill()
-			<-exited
-		})
-	}
-	t.Cleanup(stop)
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	waitFor(t, 5*time.Second, "redis-server to listen", func() bool {
-		c, err := net.Dial("tcp", addr)
-		if err == nil {
-			c.Close()
-		}
-		return err == nil
-	})
-	return stop
-}
-
 func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(d)
@@ -92,8 +44,8 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 }
 
 func TestRedisCluster(t *testing.T) {
-	url, stopRedis := startRedis(t)
-	redisPort, _ := strconv.Atoi(url[strings.LastIndexByte(url, ':')+1:])
+	rs := redistest.Start(t)
+	url := rs.URL()
 	key := "sockgate-test-" + t.Name()
 	ga, srvA := newTestGateway(t, Config{RedisURL: url, RedisKey: key})
 	gb, srvB := newTestGateway(t, Config{RedisURL: url, RedisKey: key})
@@ -126,7 +78,7 @@ func TestRedisCluster(t *testing.T) {
 	var redisLogs syncBuffer
 	SetRedisLogger(slog.New(slog.NewJSONHandler(&redisLogs, nil)))
 	defer SetRedisLogger(slog.New(slog.DiscardHandler))
-	stopRedis()
+	rs.Stop()
 	waitFor(t, 10*time.Second, "the adapters to report the outage", func() bool {
 		return ga.Readiness().Cluster != "ok" && gb.Readiness().Cluster != "ok" && gc.Readiness().Cluster != "ok"
 	})
@@ -158,7 +110,9 @@ func TestRedisCluster(t *testing.T) {
 
 	// Redis comes back: every node is healthy again within a second,
 	// without any traffic to notice it.
-	stopRedis = startRedisOn(t, redisPort)
+	if err := rs.Start(); err != nil {
+		t.Fatal(err)
+	}
 	back := time.Now()
 	waitFor(t, 5*time.Second, "the adapters to recover", func() bool {
 		return ga.Readiness().Cluster == "ok" && gb.Readiness().Cluster == "ok" && gc.Readiness().Cluster == "ok"
@@ -172,7 +126,7 @@ func TestRedisCluster(t *testing.T) {
 	if resp, _ := get(t, srvC.URL+"/readyz", nil); resp.StatusCode != http.StatusOK {
 		t.Errorf("readyz with -ready-requires-redis after the outage: %d", resp.StatusCode)
 	}
-	stopRedis()
+	rs.Stop()
 
 	// A real client answers the server's close frame: keep reading.
 	go func() {

@@ -3,8 +3,6 @@ package gateway
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -38,9 +36,7 @@ func TestSlowConsumers(t *testing.T) {
 	// Stalled members: a small receive buffer, and nobody reads.
 	small := &http.Client{Transport: &http.Transport{DialContext: (&net.Dialer{
 		Control: func(_, _ string, c syscall.RawConn) error {
-			return c.Control(func(fd uintptr) {
-				_ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
-			})
+			return c.Control(func(fd uintptr) { _ = setReceiveBuffer(fd, 4096) })
 		},
 	}).DialContext}}
 	for range stalled {
@@ -124,33 +120,6 @@ func TestSlowConsumers(t *testing.T) {
 	if !strings.Contains(rec.Body.String(), fmt.Sprintf("sockgate_engineio_slow_consumer_closes_total %d", stalled)) {
 		t.Errorf("/metrics does not count %d slow consumers", stalled)
 	}
-}
-
-// serveGateway runs a gateway for cfg (quiet, with a short shutdown) on a
-// loopback listener through Serve, until the test ends; it returns the
-// gateway and its address.
-func serveGateway(t *testing.T, cfg Config) (*Gateway, string) {
-	t.Helper()
-	cfg.ShutdownTimeout = 5 * time.Second
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
-	g, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- g.Serve(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		<-served
-	})
-	return g, ln.Addr().String()
 }
 
 // joinSlow connects a websocket client to "/" and joins room "slow".

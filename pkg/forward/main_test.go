@@ -1,16 +1,15 @@
 package forward
 
 import (
-	"context"
 	"fmt"
-	"net"
 	"os"
-	"os/exec"
 	"testing"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 	"go.uber.org/goleak"
+
+	"github.com/sockgate/sockgate/internal/testutil/redistest"
 )
 
 // redisAddr is the address of this test binary's redis-server ("" without one).
@@ -23,41 +22,19 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m, goleak.Cleanup(func(int) { stop() }))
 }
 
-// startRedis runs a throwaway redis-server on a free loopback port, when
+// startRedis runs a throwaway redis-server for the whole test binary, when
 // one is installed.
 func startRedis() (stop func()) {
-	bin, err := exec.LookPath("redis-server")
+	s, err := redistest.New()
 	if err != nil {
 		return func() {}
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
+	if err := s.Start(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		return func() {}
 	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	dir, _ := os.MkdirTemp("", "forward-redis-")
-	cmd := exec.Command(bin, "--bind", "127.0.0.1", "--port", fmt.Sprint(port), "--save", "", "--appendonly", "no", "--dir", dir)
-	if err := cmd.Start(); err != nil {
-		return func() {}
-	}
-	stop = func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		_ = os.RemoveAll(dir)
-	}
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	c := goredis.NewClient(&goredis.Options{Addr: addr, MaxRetries: -1})
-	defer c.Close()
-	for range 200 {
-		if c.Ping(context.Background()).Err() == nil {
-			redisAddr = addr
-			return stop
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
-	fmt.Fprintln(os.Stderr, "redis-server did not answer on", addr)
-	return stop
+	redisAddr = s.Addr()
+	return s.Stop
 }
 
 // newRedis returns a client of the test redis-server, or skips the test.

@@ -38,7 +38,11 @@
 // client can flood the log. A panic in a handler is
 // recovered, logged and counted; it disconnects that socket only.
 // Server-side event handlers (OnServerSideEmit) run on goroutines of their
-// own. Shutdown waits for every goroutine the package started.
+// own. Shutdown, as http.Server.Shutdown, waits until the handlers that are
+// still running (socket and server-side ones) have returned, or until its
+// context is done: then it returns the context's error, and those handlers
+// run on to their end (their cluster operations fail: the adapters are
+// closed).
 //
 // Sending never blocks: packets go to the connection's byte-bounded write
 // queue (transport.Conn.Send; broadcasts use transport.Conn.Enqueue); a client that cannot keep up is disconnected

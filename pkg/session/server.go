@@ -281,7 +281,10 @@ func (s *Server) CloseConnections(n int) int {
 
 // Shutdown disconnects every socket with reason "server shutting down",
 // closes the connections and the namespaces' adapters, and waits for the
-// server's goroutines (handlers still running included) or ctx.
+// server's goroutines (handlers still running included) or ctx, whichever
+// comes first: when ctx ends first it returns ctx.Err() (unless the
+// transport's shutdown failed before), as http.Server.Shutdown does, and
+// the handlers still running keep running.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	if s.closed {

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -637,4 +638,58 @@ func TestShutdownWhileServerSideEventsArrive(t *testing.T) {
 		close(stop)
 		<-done
 	}
+}
+
+// TestShutdownWaitsForHandlers: Shutdown returns once the handlers still
+// running have returned, or, when its context ends first, with the
+// context's error while they run on (http.Server.Shutdown's contract).
+func TestShutdownWaitsForHandlers(t *testing.T) {
+	// slowServer has a socket whose handler runs until release is closed.
+	slowServer := func(t *testing.T) (s *Server, c *fakeConn, release chan struct{}, ended *atomic.Bool) {
+		s = newTestServer(t, Config{})
+		started, release, ended := make(chan struct{}), make(chan struct{}), new(atomic.Bool)
+		s.OnConnection(func(so *Socket) {
+			so.On("slow", func(*Socket, *Event) {
+				close(started)
+				<-release
+				ended.Store(true)
+			})
+		})
+		c = dial(t, s)
+		connect(t, c, "/")
+		c.recv(`2["slow"]`)
+		<-started
+		return s, c, release, ended
+	}
+
+	t.Run("until the handlers return", func(t *testing.T) {
+		s, c, release, ended := slowServer(t)
+		done := make(chan error, 1)
+		go func() { done <- s.Shutdown(context.Background()) }()
+		waitFor(t, "Shutdown to close the connection", func() bool { closed, _ := c.isClosed(); return closed })
+		time.Sleep(20 * time.Millisecond) // Shutdown goes on to wait
+		select {
+		case err := <-done:
+			t.Fatalf("Shutdown returned (%v) while a handler was running", err)
+		default:
+		}
+		close(release)
+		if err := <-done; err != nil {
+			t.Fatalf("Shutdown: %v", err)
+		}
+		if !ended.Load() {
+			t.Fatal("Shutdown returned before the handler did")
+		}
+	})
+
+	t.Run("until the context ends", func(t *testing.T) {
+		s, _, release, ended := slowServer(t)
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		defer cancel()
+		if err := s.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("Shutdown = %v, want %v", err, context.DeadlineExceeded)
+		}
+		close(release) // the handler runs on to its end
+		waitFor(t, "the handler to return", ended.Load)
+	})
 }

@@ -1,6 +1,7 @@
 // Package nodestat samples the cost of the server processes under test:
-// CPU time and resident memory from /proc/<pid> for processes on this machine,
-// and gauges scraped from a node's Prometheus /metrics page.
+// CPU time and resident memory from /proc/<pid> for processes on this machine
+// (Linux only; elsewhere ReadProc returns the error of reading /proc), and
+// gauges scraped from a node's Prometheus /metrics page.
 //
 // All functions are safe for concurrent use; none keeps state.
 package nodestat

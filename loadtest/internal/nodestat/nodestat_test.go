@@ -2,6 +2,7 @@ package nodestat
 
 import (
 	"os"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -31,6 +32,9 @@ func TestParseStatCPU(t *testing.T) {
 }
 
 func TestReadProcSelf(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skipf("ReadProc reads /proc/<pid>, which %s does not have", runtime.GOOS)
+	}
 	p, err := ReadProc(os.Getpid())
 	if err != nil {
 		t.Fatal(err)

@@ -76,7 +76,7 @@ func startCluster(t *testing.T) *redisCluster {
 		if err != nil {
 			t.Skip(err)
 		}
-		cmd := exec.Command(srv.bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
+		cmd := exec.Command(srv.Bin(), "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
 			"--cluster-enabled", "yes", "--cluster-config-file", fmt.Sprintf("%s/nodes-%d.conf", dir, i),
 			"--dir", dir, "--dbfilename", fmt.Sprintf("dump-%d.rdb", i),
 			"--save", "", "--appendonly", "no", "--protected-mode", "no")

@@ -12,6 +12,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/sockgate/sockgate/internal/testutil/redistest"
 	"github.com/sockgate/sockgate/pkg/adapter"
 	"github.com/sockgate/sockgate/pkg/protocol/socketio"
 )
@@ -60,23 +61,15 @@ func waitUntil(t *testing.T, d time.Duration, what string, cond func() bool) {
 // TestRedisRestart kills redis-server during a stream of broadcasts and
 // starts it again on the same port.
 func TestRedisRestart(t *testing.T) {
-	shared := needRedis(t)
-	port, err := freePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &redisServer{bin: shared.bin, port: port}
-	if err := srv.start(); err != nil {
-		t.Fatal(err)
-	}
-	defer srv.stop()
+	needRedis(t)
+	srv := redistest.Start(t) // a server of its own, to kill and restart
 
 	key := uniqueKey(t)
 	locals := []*countLocal{{}, {}}
 	var nsps []adapter.Namespace
 	var as []*Adapter
 	for i := range locals {
-		a, err := New(Config{URL: "redis://" + srv.addr(), Key: key, Logger: testLogger(t)})
+		a, err := New(Config{URL: srv.URL(), Key: key, Logger: testLogger(t)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -114,7 +107,7 @@ func TestRedisRestart(t *testing.T) {
 	defer func() { close(stop); wg.Wait() }()
 
 	waitUntil(t, 5*time.Second, "cross-node delivery", func() bool { return locals[1].count("before") > 10 })
-	srv.stop()
+	srv.Stop()
 	phase.Store("down")
 	waitUntil(t, 5*time.Second, "local delivery while Redis is down", func() bool { return locals[0].count("down") > 20 })
 	waitUntil(t, 5*time.Second, "degraded health", func() bool { return as[0].Health() != nil && as[1].Health() != nil })
@@ -123,7 +116,7 @@ func TestRedisRestart(t *testing.T) {
 		return st.PublishErrors+st.PublishDropped > 0
 	})
 
-	if err := srv.start(); err != nil {
+	if err := srv.Start(); err != nil {
 		t.Fatal(err)
 	}
 	restarted := time.Now()
@@ -150,7 +143,7 @@ func TestBadInput(t *testing.T) {
 		t.Fatal(err)
 	}
 	n.AddAll(idSocket("s1"), "s1", "room1")
-	c := goredis.NewClient(&goredis.Options{Addr: s.addr()})
+	c := goredis.NewClient(&goredis.Options{Addr: s.Addr()})
 	defer c.Close()
 	ctx := context.Background()
 	key := a.cfg.Key

@@ -255,7 +255,7 @@ func TestNodeInterop(t *testing.T) {
 			goSock := idSocket("go-socket-1")
 			nsp.AddAll(goSock, string(goSock), "room1")
 
-			peer := startNodePeer(t, root, "redis://"+s.addr(), key, mode)
+			peer := startNodePeer(t, root, s.URL(), key, mode)
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
 			for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {

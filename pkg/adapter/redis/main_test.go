@@ -1,85 +1,32 @@
 package redis
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
-	"os/exec"
-	"strconv"
 	"strings"
 	"testing"
-	"time"
 
-	goredis "github.com/redis/go-redis/v9"
 	"go.uber.org/goleak"
 
+	"github.com/sockgate/sockgate/internal/testutil/redistest"
 	"github.com/sockgate/sockgate/pkg/adapter"
 )
 
 // testServer is the redis-server of this test binary (nil without one).
-var testServer *redisServer
-
-// redisServer runs a throwaway redis-server on a loopback port.
-type redisServer struct {
-	bin  string
-	port int
-	cmd  *exec.Cmd
-}
-
-func (s *redisServer) addr() string { return "127.0.0.1:" + strconv.Itoa(s.port) }
-
-func (s *redisServer) start() error {
-	s.cmd = exec.Command(s.bin, "--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--protected-mode", "no")
-	if err := s.cmd.Start(); err != nil {
-		return err
-	}
-	c := goredis.NewClient(&goredis.Options{Addr: s.addr(), MaxRetries: -1})
-	defer c.Close()
-	for i := 0; i < 100; i++ {
-		if c.Ping(context.Background()).Err() == nil {
-			return nil
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	s.stop()
-	return fmt.Errorf("redis-server on %s did not answer", s.addr())
-}
-
-func (s *redisServer) stop() {
-	if s.cmd != nil && s.cmd.Process != nil {
-		_ = s.cmd.Process.Kill()
-		_ = s.cmd.Wait()
-		s.cmd = nil
-	}
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
+var testServer *redistest.Server
 
 func TestMain(m *testing.M) {
-	if bin, err := exec.LookPath("redis-server"); err == nil {
-		port, err := freePort()
-		if err == nil {
-			s := &redisServer{bin: bin, port: port}
-			if err := s.start(); err == nil {
-				testServer = s
-			} else {
-				fmt.Fprintln(os.Stderr, "redis-server:", err)
-			}
+	if s, err := redistest.New(); err == nil {
+		if err := s.Start(); err == nil {
+			testServer = s
+		} else {
+			fmt.Fprintln(os.Stderr, "redis-server:", err)
 		}
 	}
 	code := m.Run()
 	if testServer != nil {
-		testServer.stop()
+		testServer.Stop()
 	}
 	// The adapter's goroutines (and go-redis's) must all end.
 	if code == 0 {
@@ -92,7 +39,7 @@ func TestMain(m *testing.M) {
 }
 
 // needRedis skips (or fails under CI) without a redis-server.
-func needRedis(t testing.TB) *redisServer {
+func needRedis(t testing.TB) *redistest.Server {
 	t.Helper()
 	if testServer == nil {
 		if os.Getenv("CI") != "" {
@@ -126,7 +73,7 @@ func newTestAdapters(t testing.TB, n int, tweak func(*Config)) []*Adapter {
 	key := uniqueKey(t)
 	out := make([]*Adapter, n)
 	for i := range out {
-		cfg := Config{URL: "redis://" + s.addr(), Key: key, Logger: testLogger(t),
+		cfg := Config{URL: s.URL(), Key: key, Logger: testLogger(t),
 			StreamName: key + "-stream", SessionKeyPrefix: key + ":session:"}
 		if tweak != nil {
 			tweak(&cfg)

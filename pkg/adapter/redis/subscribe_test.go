@@ -51,7 +51,7 @@ func TestRoomJoinLeaveLoop(t *testing.T) {
 		n.Del(sock, "gone")
 	}
 	n.AddAll(sock, "loop")
-	c := goredis.NewClient(&goredis.Options{Addr: srv.addr()})
+	c := goredis.NewClient(&goredis.Options{Addr: srv.Addr()})
 	defer c.Close()
 	prefix := a.cfg.Key + "#/#"
 	want := []string{prefix, prefix + a.uid + "#", prefix + "loop#"}
