@@ -1,3 +1,5 @@
+//go:build linux && !sockgate_portable
+
 package transport
 
 import (
