@@ -121,25 +121,48 @@ func (t *wsConn) closeGracefully(code ws.StatusCode, reason string) {
 }
 
 // fail fails the connection (RFC 6455 section 7.1.7) from its reader: a
-// close frame with code, then its input is discarded until the peer closes
-// (a client closes once it has answered our close frame) or closeWait
-// passes, so that closing does not reset a connection whose peer has not
-// read our close frame yet.
+// close frame with code, then its input is read until the peer's close
+// frame or its end, for closeWait at most, so that closing does not reset a
+// connection whose peer has not read our close frame yet. Frames are read
+// as long as they parse (after bad UTF-8 the stream is still whole); past a
+// frame that does not, bytes are discarded.
 func (t *wsConn) fail(code ws.StatusCode, reason string) {
-	if t.sendClose(code, reason) == nil {
-		_ = t.nc.SetReadDeadline(time.Now().Add(closeWait))
-		t.releaseStash()
-		if t.rerr == nil {
-			bp := stashPool.Get().(*[]byte)
-			for {
-				if _, err := t.nc.Read(*bp); err != nil {
-					break
-				}
-			}
-			stashPool.Put(bp)
+	defer t.closeNow()
+	if t.sendClose(code, reason) != nil {
+		return
+	}
+	_ = t.nc.SetReadDeadline(time.Now().Add(closeWait))
+	if code != ws.StatusMessageTooBig { // else a payload is left unread
+		if err := t.drainFrames(); !errors.As(err, new(*wsFailure)) {
+			return
 		}
 	}
-	t.closeNow()
+	t.releaseStash()
+	if t.rerr != nil {
+		return
+	}
+	bp := stashPool.Get().(*[]byte)
+	for {
+		if _, err := t.nc.Read(*bp); err != nil {
+			break
+		}
+	}
+	stashPool.Put(bp)
+}
+
+// drainFrames reads and drops messages until the peer's close frame
+// (errPeerClosed) or another error.
+func (t *wsConn) drainFrames() error {
+	for {
+		if t.buffered() == 0 {
+			if err := t.fill(true); err != nil {
+				return err
+			}
+		}
+		if _, _, _, err := t.nextMessage(t.s.cfg.MaxPayload); err != nil {
+			return err
+		}
+	}
 }
 
 // accept upgrades r to a websocket; on failure the upgrader has answered.
@@ -238,14 +261,7 @@ func (s *Server) ignoreWebSocket(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		_ = t.nc.SetReadDeadline(time.Now().Add(closeWait))
-		for {
-			if t.buffered() == 0 && t.fill(true) != nil {
-				break
-			}
-			if _, _, _, err := t.nextMessage(s.cfg.MaxPayload); err != nil {
-				break // the peer's close (or its end, or the deadline)
-			}
-		}
+		_ = t.drainFrames() // until the peer's close, its end, or the deadline
 		t.releaseStash()
 	})
 }
