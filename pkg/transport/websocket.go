@@ -234,7 +234,6 @@ func (s *Server) serveUpgrade(c *Conn, w http.ResponseWriter, r *http.Request) {
 	if c.state != stateOpen || c.transport != TransportPolling || c.probe != nil {
 		c.mu.Unlock()
 		t.closeNow()
-		s.untrack(t)
 		return
 	}
 	c.probe = t
@@ -502,7 +501,7 @@ func (c *Conn) writeLoop() {
 			// What a non-blocking write left (finishWrite).
 			c.mu.Unlock()
 			if _, err := t.out.writeFrames(nil); err != nil {
-				c.close(ReasonTransportError, closeDrop)
+				c.close(writeErrorReason(err), closeDrop)
 				t.closeNow()
 			}
 			continue
@@ -531,10 +530,21 @@ func (c *Conn) writeLoop() {
 		}
 		c.mu.Unlock()
 		if err != nil {
-			c.close(ReasonTransportError, closeDrop)
+			c.close(writeErrorReason(err), closeDrop)
 			t.closeNow()
 		}
 	}
+}
+
+// writeErrorReason is the session's close reason for a failed write: a
+// transport error, unless the websocket was closing already (the peer's
+// close frame came, or ours went), which the reader reports in its own
+// words when it is first.
+func writeErrorReason(err error) string {
+	if errors.Is(err, errWriterClosed) {
+		return ReasonTransportClose
+	}
+	return ReasonTransportError
 }
 
 // inlineWritableLocked reports whether a sender may write frames itself
@@ -575,7 +585,7 @@ func (c *Conn) finishWrite(t *wsConn, frames []engineio.Frame, n int) {
 	}
 	c.mu.Unlock()
 	if err != nil {
-		c.close(ReasonTransportError, closeDrop)
+		c.close(writeErrorReason(err), closeDrop)
 		t.closeNow()
 	}
 	s.group.goFunc(c.writeLoop)

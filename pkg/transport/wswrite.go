@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"fmt"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -18,6 +19,10 @@ const maxBatchBytes = 64 << 10
 // bigPayload is the size from which a payload is written from its own
 // memory (writev) instead of being copied into the batch buffer.
 const bigPayload = 16 << 10
+
+// errWriterClosed: a close frame was sent (by either side's close
+// handshake) or the connection closed; no data frame may follow.
+var errWriterClosed = fmt.Errorf("transport: websocket closing: %w", net.ErrClosed)
 
 // batchWriter writes a websocket's frames: data messages in batches
 // (consecutive frames gathered into one syscall) and control frames (pong,
@@ -131,7 +136,7 @@ func (b *batchWriter) writeControl(op ws.OpCode, payload []byte) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
-		return net.ErrClosed
+		return errWriterClosed
 	}
 	if op == ws.OpClose {
 		b.closed = true
@@ -185,7 +190,7 @@ func (b *batchWriter) tryWriteFrames(raw syscall.RawConn, frames []engineio.Fram
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
-		return false, net.ErrClosed
+		return false, errWriterClosed
 	}
 	f := framePool.Get().(*frameBuf)
 	for _, fr := range frames {
@@ -219,7 +224,7 @@ func (b *batchWriter) writeFrames(frames []engineio.Frame) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
-		return 0, net.ErrClosed
+		return 0, errWriterClosed
 	}
 	b.setDeadlineLocked()
 	if err := b.flushPendingLocked(); err != nil {
