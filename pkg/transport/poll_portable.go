@@ -7,6 +7,8 @@ package transport
 // blocking read (its stack and a small read buffer).
 type poller struct{}
 
+type pollState struct{}
+
 func (p *poller) park(*Server, *Conn, *wsConn) bool { return false }
 func (p *poller) forget(*wsConn)                    {}
 func (p *poller) stop()                             {}

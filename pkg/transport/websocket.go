@@ -55,10 +55,7 @@ type wsConn struct {
 	closed bool          // closeNow ran
 	done   chan struct{} // closed by closeNow; made by a closeGracefully waiting for it
 
-	// Guarded by the server's poller.mu.
-	token      uint64 // the connection's key in the poller, 0 until parked
-	registered bool   // in the poller's epoll set
-	unpollable bool   // closing: never park again
+	pollState // the poller's, guarded by its mutex
 }
 
 // closeNow closes the connection at once: out of the poller and the
