@@ -85,13 +85,24 @@ func TestWebSocketEarlyAndCoalescedFrames(t *testing.T) {
 // packet.
 func rawWebSocket(t *testing.T, ts *testServer) (net.Conn, *bufio.Reader) {
 	t.Helper()
+	nc, br := rawWebSocketQuery(t, ts, "EIO=4&transport=websocket")
+	_ = nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if f := readServerFrame(t, br); f.Header.OpCode != ws.OpText || f.Payload[0] != '0' {
+		t.Fatalf("open packet: %+v", f)
+	}
+	return nc, br
+}
+
+// rawWebSocketQuery completes a websocket handshake by hand.
+func rawWebSocketQuery(t *testing.T, ts *testServer, query string) (net.Conn, *bufio.Reader) {
+	t.Helper()
 	addr := strings.TrimPrefix(ts.ts.URL, "http://")
 	nc, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { nc.Close() })
-	req := "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: " + addr + "\r\n" +
+	req := "GET /socket.io/?" + query + " HTTP/1.1\r\nHost: " + addr + "\r\n" +
 		"Upgrade: websocket\r\nConnection: Upgrade\r\n" +
 		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
 	if _, err := io.WriteString(nc, req); err != nil {
@@ -101,10 +112,6 @@ func rawWebSocket(t *testing.T, ts *testServer) (net.Conn, *bufio.Reader) {
 	resp, err := http.ReadResponse(br, nil)
 	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
 		t.Fatalf("handshake: %v %v", resp, err)
-	}
-	_ = nc.SetReadDeadline(time.Now().Add(5 * time.Second))
-	if f := readServerFrame(t, br); f.Header.OpCode != ws.OpText || f.Payload[0] != '0' {
-		t.Fatalf("open packet: %+v", f)
 	}
 	return nc, br
 }
@@ -176,6 +183,41 @@ func TestWebSocketPeerCloseEchoed(t *testing.T) {
 		t.Fatalf("after the close frame: %v, want EOF", err)
 	}
 	if e := ts.rec.waitClose(t); e.reason != ReasonTransportClose {
+		t.Fatalf("reason %q", e.reason)
+	}
+}
+
+// TestWebSocketCloseHandshake: a websocket the server closes (here the
+// second one of an upgraded session, and a session closed by the server)
+// gets a close frame with 1000, and its TCP connection ends as soon as the
+// client has answered, well within the close handshake's bound.
+func TestWebSocketCloseHandshake(t *testing.T) {
+	ts := newTestServer(t, Config{})
+	check := func(nc net.Conn, br *bufio.Reader) {
+		t.Helper()
+		_ = nc.SetReadDeadline(time.Now().Add(closeWait / 2))
+		f := readServerFrame(t, br)
+		if code, _ := ws.ParseCloseFrameData(f.Payload); f.Header.OpCode != ws.OpClose || code != ws.StatusNormalClosure {
+			t.Fatalf("want close 1000: %+v", f)
+		}
+		if _, err := nc.Write(frame(true, 0, ws.OpClose, string(f.Payload), true)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := br.ReadByte(); err != io.EOF {
+			t.Fatalf("after the close handshake: %v, want EOF", err)
+		}
+	}
+
+	nc, br := rawWebSocket(t, ts)
+	c := ts.rec.waitOpen(t)
+	second, br2 := rawWebSocketQuery(t, ts, "EIO=4&transport=websocket&sid="+c.ID())
+	check(second, br2)
+	if ts.Stats().Errors.DuplicateWS != 1 {
+		t.Fatal("not counted")
+	}
+	c.Close(ReasonForcedClose)
+	check(nc, br)
+	if e := ts.rec.waitClose(t); e.reason != ReasonForcedClose {
 		t.Fatalf("reason %q", e.reason)
 	}
 }
