@@ -132,6 +132,7 @@ func engineCollector(snapshot func() transport.Stats) *metrics.Collector[transpo
 				emit(float64(e.AbortedPoll), "aborted_poll")
 				emit(float64(e.WebSocketAccept), "websocket_accept")
 				emit(float64(e.DuplicateWS), "duplicate_websocket")
+				emit(float64(e.WebSocketFrames), "websocket_protocol")
 				emit(float64(e.Panics), "panic")
 				emit(float64(e.Origin), "origin")
 				emit(float64(e.ConnectionLimit), "connection_limit")

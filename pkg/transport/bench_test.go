@@ -76,13 +76,21 @@ func BenchmarkWebSocketFanout(b *testing.B) {
 			}
 		})
 	}
+	// Wait for OnOpen, not Count: a session counts before its OnOpen runs.
 	deadline := time.Now().Add(30 * time.Second)
-	for srv.Count() < n && time.Now().Before(deadline) {
+	var conns []*Conn
+	for time.Now().Before(deadline) {
+		h.mu.Lock()
+		conns = h.conns
+		h.mu.Unlock()
+		if len(conns) >= n {
+			break
+		}
 		time.Sleep(time.Millisecond)
 	}
-	h.mu.Lock()
-	conns := h.conns
-	h.mu.Unlock()
+	if len(conns) < n {
+		b.Fatalf("%d of %d sessions opened", len(conns), n)
+	}
 	for time.Now().Before(deadline) && read.Load() < int64(n*len(`0{"sid":"AAAAAAAAAAAAAAAAAAAA","upgrades":[],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000}`)+2*n) {
 		time.Sleep(time.Millisecond)
 	}

@@ -284,7 +284,7 @@ func (c *Conn) close(reason string, mode closeMode) {
 		if graceful {
 			// Bound the flush: a client that does not read within a ping
 			// timeout is gone.
-			_ = c.ws.nc.SetWriteDeadline(time.Now().Add(s.cfg.PingTimeout))
+			c.ws.out.limit(time.Now().Add(s.cfg.PingTimeout))
 			if !c.writing {
 				c.writing = true
 				s.group.goFunc(c.writeLoop) // flushes, then closes the websocket

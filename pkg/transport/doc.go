@@ -20,14 +20,31 @@
 // Writes never block the caller: each Conn has a byte-bounded queue and at
 // most one writer at a time, which exists only while there is something to
 // write. On a WebSocket, [Conn.Send] to an idle connection writes on the
-// caller's goroutine with one non-blocking write(2); [Conn.Enqueue], for
-// broadcasts, hands the connection to a small pool of writer goroutines
+// caller's goroutine with one non-blocking write(2) (Linux); [Conn.Enqueue],
+// for broadcasts, hands the connection to a small pool of writer goroutines
 // shared by the Server, which batch what accumulates per connection. Either
 // way, what the socket does not take at once is finished by a writer
 // goroutine of the connection's own, started on demand. Polling sessions
 // are written by their pending GET. Heartbeats and timeouts use runtime
-// timers, never a goroutine per connection. An idle WebSocket session costs
-// one goroutine (its reader).
+// timers, never a goroutine per connection. Every blocking write has a
+// deadline.
+//
+// WebSocket framing (RFC 6455) is the package's own, on the frame-level API
+// of github.com/gobwas/ws, with no extension negotiated: frames that break
+// the RFC fail the connection with close code 1002, invalid UTF-8 with
+// 1007, messages over Config.MaxPayload with 1009; pings get pongs, and a
+// close from either side completes the close handshake, bounded in time.
+//
+// Idle WebSockets: on Linux, a quiet websocket has no goroutine and no
+// buffer. Its reader goroutine exits once nothing it received waits to be
+// handled, and the connection is parked in an epoll set of the Server's
+// own, whose one goroutine starts a reader when bytes arrive; they are read
+// into a pooled buffer taken only then. A busy client (two messages within
+// a second) keeps its reader goroutine for a while instead. Elsewhere, over
+// TLS, and in builds with the sockgate_portable tag (the standard library's
+// net.Conn only), an idle websocket keeps one reader goroutine with a
+// starting-size stack waiting in a blocking read into a 128-byte buffer, and
+// websocket sends go through writer goroutines.
 //
 // Admission: a handshake or upgrade whose Origin header is not one of
 // Config.AllowedOrigins gets 403; Config.MaxConnections and

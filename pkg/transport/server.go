@@ -346,7 +346,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 		s.wsMu.Unlock()
 		for _, t := range open {
-			_ = t.nc.Close()
+			t.closeNow()
 		}
 		_ = s.group.wait(context.Background())
 	}

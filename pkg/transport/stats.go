@@ -55,6 +55,7 @@ type ErrorStats struct {
 	AbortedPoll     uint64 // a polling GET closed by the client
 	WebSocketAccept uint64 // failed websocket handshakes
 	DuplicateWS     uint64 // a websocket for a session that has one: accepted, then closed
+	WebSocketFrames uint64 // websocket frames that break RFC 6455 (failed with close code 1002)
 	Panics          uint64 // recovered panics in Handler methods
 
 	Origin          uint64 // handshakes and upgrades refused for their Origin (also in Forbidden)
@@ -77,7 +78,7 @@ type counters struct {
 
 	codes [6]atomic.Uint64
 
-	parse, utf8, tooLarge, dupPoll, abortedPoll, wsAccept, wsIgnored, panics atomic.Uint64
+	parse, utf8, tooLarge, dupPoll, abortedPoll, wsAccept, wsIgnored, wsProtocol, panics atomic.Uint64
 
 	origin, connLimit, handshakeRate atomic.Uint64
 }
@@ -138,6 +139,7 @@ func (s *Server) Stats() Stats {
 			AbortedPoll:         c.abortedPoll.Load(),
 			WebSocketAccept:     c.wsAccept.Load(),
 			DuplicateWS:         c.wsIgnored.Load(),
+			WebSocketFrames:     c.wsProtocol.Load(),
 			Panics:              c.panics.Load(),
 			Origin:              c.origin.Load(),
 			ConnectionLimit:     c.connLimit.Load(),

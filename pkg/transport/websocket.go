@@ -1,145 +1,191 @@
 package transport
 
 import (
-	"bufio"
-	"bytes"
-	"context"
 	"errors"
 	"io"
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
-	"unicode/utf8"
 
-	"github.com/coder/websocket"
+	"github.com/gobwas/ws"
 
 	"github.com/sockgate/sockgate/pkg/protocol/engineio"
 )
 
-// Buffer sizes handed to the websocket library. They stay allocated while a
-// connection is idle, so they are small: the library reads payloads larger
-// than the read buffer straight into the message, and every write goes
-// through batchWriter, which frames and gathers a whole batch before the
-// syscall.
-const (
-	wsReadBufSize  = 128
-	wsWriteBufSize = 128
-	maxBatchBytes  = 64 << 10
-)
+// closeWait bounds the close handshake: how long a closed websocket waits
+// for the peer's close frame (or the end of its input, after a protocol
+// error) before its TCP connection is closed anyway.
+const closeWait = 5 * time.Second
 
-// wsConn is one accepted websocket and what we need of it.
+// minWriteTimeout is the least time a blocking write may take; otherwise a
+// write may take a ping interval and timeout, past which the heartbeat
+// would have failed the session anyway.
+const minWriteTimeout = 5 * time.Second
+
+// handshakeWriteTimeout bounds the write of the 101 response.
+const handshakeWriteTimeout = 10 * time.Second
+
+// wsConn is one accepted websocket: the frame layer of RFC 6455 over its
+// net.Conn (wsread.go, wswrite.go). The read side (the stash and the fields
+// up to hdr) belongs to the connection's one reader at a time: its reader
+// goroutine, or the poller while it is parked.
 type wsConn struct {
-	conn *websocket.Conn
-	nc   net.Conn
-	out  *batchWriter
-	br   *bufio.Reader   // the library's reader: bytes may wait in it
-	raw  syscall.RawConn // nil if the connection has no file descriptor (TLS)
-	in   stashReader     // what the library reads: bytes waitReadable read, then nc
+	s   *Server
+	nc  net.Conn
+	raw syscall.RawConn // nil without a file descriptor (TLS, the portable build)
+	out batchWriter
 
-	// closing is set before a close handshake, during which the library
-	// reads br from the closing goroutine: the reader stops peeking at br.
-	mu      sync.Mutex
-	closing bool
+	// Read side. buf[r:w] are bytes received and not yet handled: a pooled
+	// stash (stashKind), held only while it has some.
+	buf       []byte
+	r, w      int
+	stash     *[]byte
+	small     *[smallRead]byte
+	stashKind stashKind
+	idle      bool  // the next fill waits for a new message
+	rerr      error // a read error, returned by every later read
+	hdr       [ws.MaxHeaderSize - 2]byte
 
-	// Guarded by the server's poller.mu.
-	token      uint64 // the connection's key in the poller, 0 until parked
-	registered bool   // in the poller's epoll set
-	unpollable bool   // closing: never park again
+	closeSent atomic.Bool // our close frame is out (or the peer's was answered)
+
+	mu     sync.Mutex
+	closed bool          // closeNow ran
+	done   chan struct{} // closed by closeNow; made by a closeGracefully waiting for it
+
+	pollState // the poller's, guarded by its mutex
 }
 
-// hookedConn is the net.Conn the library owns: closing it first takes the
-// websocket out of the poller and out of the server's set, since a parked
-// websocket has no reader left to do it.
-type hookedConn struct {
-	net.Conn
-	s *Server
-	t *wsConn
-}
-
-func (h *hookedConn) Close() error {
-	h.s.poller.forget(h.t)
-	h.s.untrack(h.t)
-	return h.Conn.Close()
-}
-
-// closeGracefully sends a close frame and waits (boundedly) for the peer's.
-func (t *wsConn) closeGracefully(code websocket.StatusCode, reason string) {
+// closeNow closes the connection at once: out of the poller and the
+// server's set first (a parked websocket has no reader left to do it), then
+// the net.Conn, which releases a writer blocked in a write, and only then
+// the writer's lock.
+func (t *wsConn) closeNow() {
+	t.s.poller.forget(t)
+	t.s.untrack(t)
+	_ = t.nc.Close()
+	t.out.shut()
 	t.mu.Lock()
-	t.closing = true
-	t.mu.Unlock()
-	t.out.closing()
-	_ = t.conn.Close(code, reason)
-}
-
-func (t *wsConn) closeNow() { _ = t.conn.CloseNow() }
-
-// smallBufHijacker makes websocket.Accept hijack with small bufio buffers of
-// our own instead of net/http's 4 KiB ones, which are released once the
-// handler returns.
-type smallBufHijacker struct {
-	http.ResponseWriter
-	s *Server
-	t *wsConn
-}
-
-func (h *smallBufHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	nc, brw, err := http.NewResponseController(h.ResponseWriter).Hijack()
-	if err != nil {
-		return nil, nil, err
-	}
-	if sc, ok := nc.(syscall.Conn); ok {
-		h.t.raw, _ = sc.SyscallConn()
-	}
-	if n := brw.Reader.Buffered(); n > 0 {
-		// Bytes the client sent right after the handshake, already read by
-		// net/http. The library replaces the reader we return by one over the
-		// net.Conn, so the net.Conn itself must hand them out first.
-		early, _ := brw.Reader.Peek(n)
-		nc = &prefixConn{Conn: nc, prefix: bytes.Clone(early)}
-		h.t.raw = nil
-	}
-	h.t.out = &batchWriter{nc: nc}
-	h.t.br = bufio.NewReaderSize(nc, wsReadBufSize)
-	h.t.nc = &hookedConn{Conn: nc, s: h.s, t: h.t}
-	// The library reads through br, which it resets onto the net.Conn we
-	// return: that one hands out the stash first.
-	h.t.in = stashReader{Conn: h.t.nc, t: h.t}
-	return &h.t.in, bufio.NewReadWriter(h.t.br, bufio.NewWriterSize(h.t.out, wsWriteBufSize)), nil
-}
-
-// prefixConn is a net.Conn that reads prefix before the connection.
-type prefixConn struct {
-	net.Conn
-	prefix []byte
-}
-
-func (c *prefixConn) Read(p []byte) (int, error) {
-	if len(c.prefix) > 0 {
-		n := copy(p, c.prefix)
-		c.prefix = c.prefix[n:]
-		if len(c.prefix) == 0 {
-			c.prefix = nil
+	if !t.closed {
+		t.closed = true
+		if t.done != nil {
+			close(t.done)
 		}
-		return n, nil
 	}
-	return c.Conn.Read(p)
+	t.mu.Unlock()
 }
 
-// accept upgrades r to a websocket; on failure the library has answered.
+// sendClose sends our close frame, once.
+func (t *wsConn) sendClose(code ws.StatusCode, reason string) error {
+	if !t.closeSent.CompareAndSwap(false, true) {
+		return nil
+	}
+	return t.out.writeControl(ws.OpClose, ws.NewCloseFrameBody(code, reason))
+}
+
+// closeGracefully runs the server's side of the close handshake (RFC 6455
+// section 7.1.2): it sends a close frame and waits until the connection's
+// reader has got the peer's close and closed the connection, for closeWait
+// at most. The wait is on the caller's goroutine, one the Server owns, so
+// that Shutdown waits for it too.
+func (t *wsConn) closeGracefully(code ws.StatusCode, reason string) {
+	if t.closeSent.Load() {
+		return
+	}
+	if err := t.sendClose(code, reason); err != nil {
+		t.closeNow()
+		return
+	}
+	t.mu.Lock()
+	if t.closed {
+		t.mu.Unlock()
+		return
+	}
+	if t.done == nil {
+		t.done = make(chan struct{})
+	}
+	done := t.done
+	t.mu.Unlock()
+	timer := time.NewTimer(closeWait)
+	select {
+	case <-done:
+	case <-timer.C:
+		t.closeNow()
+	}
+	timer.Stop()
+}
+
+// fail fails the connection (RFC 6455 section 7.1.7) from its reader: a
+// close frame with code, then its input is read until the peer's close
+// frame or its end, for closeWait at most, so that closing does not reset a
+// connection whose peer has not read our close frame yet. Frames are read
+// as long as they parse (after bad UTF-8 the stream is still whole); past a
+// frame that does not, bytes are discarded.
+func (t *wsConn) fail(code ws.StatusCode, reason string) {
+	defer t.closeNow()
+	if t.sendClose(code, reason) != nil {
+		return
+	}
+	_ = t.nc.SetReadDeadline(time.Now().Add(closeWait))
+	if code != ws.StatusMessageTooBig { // else a payload is left unread
+		if err := t.drainFrames(); !errors.As(err, new(*wsFailure)) {
+			return
+		}
+	}
+	t.releaseStash()
+	if t.rerr != nil {
+		return
+	}
+	bp := stashPool.Get().(*[]byte)
+	for {
+		if _, err := t.nc.Read(*bp); err != nil {
+			break
+		}
+	}
+	stashPool.Put(bp)
+}
+
+// drainFrames reads and drops messages until the peer's close frame
+// (errPeerClosed) or another error.
+func (t *wsConn) drainFrames() error {
+	for {
+		if t.buffered() == 0 {
+			if err := t.fill(true); err != nil {
+				return err
+			}
+		}
+		if _, _, _, err := t.nextMessage(t.s.cfg.MaxPayload); err != nil {
+			return err
+		}
+	}
+}
+
+// accept upgrades r to a websocket; on failure the upgrader has answered.
+//
+// ws.HTTPUpgrader hijacks the connection from net/http and writes the 101
+// response (with w's headers: the session cookie, CORS) through net/http's
+// buffers, which are dropped once the handler returns: the only bytes kept
+// from them are those the client sent right after its request, which
+// net/http read already; they go to the stash.
 func (s *Server) accept(w http.ResponseWriter, r *http.Request) (*wsConn, error) {
-	t := &wsConn{}
-	conn, err := websocket.Accept(&smallBufHijacker{ResponseWriter: w, s: s, t: t}, r, &websocket.AcceptOptions{
-		InsecureSkipVerify: true, // any origin, as Socket.IO servers do for websockets
-		CompressionMode:    websocket.CompressionDisabled,
-	})
+	u := ws.HTTPUpgrader{Header: w.Header(), Timeout: handshakeWriteTimeout}
+	nc, brw, _, err := u.Upgrade(r, w)
 	if err != nil {
 		s.stats.wsAccept.Add(1)
+		if nc != nil {
+			_ = nc.Close()
+		}
 		return nil, err
 	}
-	conn.SetReadLimit(int64(s.cfg.MaxPayload))
-	t.conn = conn
+	t := &wsConn{s: s, nc: nc, raw: rawConnOf(nc)}
+	t.out.nc = nc
+	t.out.timeout = max(s.cfg.PingInterval+s.cfg.PingTimeout, minWriteTimeout)
+	if n := brw.Reader.Buffered(); n > 0 {
+		early, _ := brw.Reader.Peek(n)
+		t.setEarly(early)
+	}
 	s.wsMu.Lock()
 	s.wsSet[t] = struct{}{}
 	s.wsMu.Unlock()
@@ -185,7 +231,6 @@ func (s *Server) serveUpgrade(c *Conn, w http.ResponseWriter, r *http.Request) {
 	if c.state != stateOpen || c.transport != TransportPolling || c.probe != nil {
 		c.mu.Unlock()
 		t.closeNow()
-		s.untrack(t)
 		return
 	}
 	c.probe = t
@@ -197,7 +242,9 @@ func (s *Server) serveUpgrade(c *Conn, w http.ResponseWriter, r *http.Request) {
 
 // ignoreWebSocket answers a websocket for a session that has one already
 // (upgraded, or upgrading): as the reference server does, it completes the
-// handshake and closes the new websocket at once, leaving the session alone.
+// handshake and closes the new websocket at once with 1000, leaving the
+// session alone. Its goroutine is the websocket's reader for the close
+// handshake.
 func (s *Server) ignoreWebSocket(w http.ResponseWriter, r *http.Request) {
 	s.stats.wsIgnored.Add(1)
 	t, err := s.accept(w, r)
@@ -205,8 +252,13 @@ func (s *Server) ignoreWebSocket(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.group.goFunc(func() {
-		t.closeGracefully(websocket.StatusNormalClosure, "")
-		s.untrack(t)
+		defer t.closeNow()
+		if t.sendClose(ws.StatusNormalClosure, "") != nil {
+			return
+		}
+		_ = t.nc.SetReadDeadline(time.Now().Add(closeWait))
+		_ = t.drainFrames() // until the peer's close, its end, or the deadline
+		t.releaseStash()
 	})
 }
 
@@ -230,22 +282,21 @@ func (s *Server) untrack(t *wsConn) {
 
 // readLoop reads the websocket t until it fails. t is the session's
 // transport, or its upgrade probe until the client sends the upgrade packet.
-// It is the only goroutine an idle websocket session has.
 //
-// Reading a message goes deep (the library, then the layers above), and a
-// goroutine's stack never shrinks below a quarter of what it used, so a
+// Reading a message goes deep (the frame layer, then the layers above), and
+// a goroutine's stack never shrinks below a quarter of what it used, so a
 // reader that waits where it has read keeps 4-8 KiB. A busy client (two
 // messages within busyGap) keeps such a reader all the same: it costs nothing
-// per message. Otherwise, once the library holds no buffered bytes, the
-// reader exits and leaves the wait to the poller (no goroutine at all) or,
-// where there is none, to a fresh goroutine with the runtime's starting
-// stack size.
+// per message. Otherwise, once no received bytes wait in the stash, the
+// reader exits and leaves the wait to the poller (no goroutine, no buffer)
+// or, where there is none, to a fresh goroutine with the runtime's starting
+// stack size, which waits in waitReadable.
 func (c *Conn) readLoop(t *wsConn) {
 	s := c.srv
 	for {
 		t.waitReadable()
 		if !c.readBurst(t) {
-			s.untrack(t)
+			t.releaseStash()
 			t.closeNow()
 			return
 		}
@@ -259,33 +310,32 @@ func (c *Conn) readLoop(t *wsConn) {
 	}
 }
 
-// readBurst reads and handles messages until the library has no buffered
-// bytes left (true: wait for more) or t is done (false).
+// waitReadable waits until t has received bytes, at the bottom of the
+// reader's stack: in the runtime's poller with no buffer (a file
+// descriptor), or in a read into a small buffer. Errors stick for the read
+// that follows.
+func (t *wsConn) waitReadable() {
+	if t.buffered() == 0 && t.rerr == nil {
+		_ = t.fill(true)
+	}
+}
+
+// readBurst reads and handles messages until no received bytes wait (true:
+// wait for more) or t is done (false).
 //
 //go:noinline
 func (c *Conn) readBurst(t *wsConn) (wait bool) {
 	s := c.srv
 	for {
-		typ, data, err := t.conn.Read(context.Background())
+		data, binary, ok, err := t.nextMessage(s.cfg.MaxPayload)
 		if err != nil {
-			if errors.Is(err, websocket.ErrMessageTooBig) {
-				// The library has answered with close code 1009.
-				s.stats.tooLarge.Add(1)
-				c.tooLarge.Store(true)
-				c.badInput("websocket message over MaxPayload", nil)
-			}
-			c.transportFailed(t, readErrorReason(err))
+			c.readFailed(t, err)
 			return false
 		}
-		if typ == websocket.MessageText && !utf8.Valid(data) {
-			s.stats.utf8.Add(1)
-			c.badInput("invalid UTF-8 in text frame", nil)
-			c.transportFailedMode(t, ReasonTransportError, closeDetach)
-			// RFC 6455 section 8.1: fail the connection with 1007.
-			t.closeGracefully(websocket.StatusInvalidFramePayloadData, "invalid UTF-8")
-			return false
+		if !ok {
+			return true
 		}
-		p, err := c.decodeWSPacket(data, typ == websocket.MessageBinary)
+		p, err := c.decodeWSPacket(data, binary)
 		if err != nil {
 			s.stats.parse.Add(1)
 			c.badInput("undecodable packet", err)
@@ -318,102 +368,33 @@ func (c *Conn) readBurst(t *wsConn) (wait bool) {
 		default:
 			return false
 		}
-		if t.drained() {
-			return true
-		}
 	}
 }
 
-// drained reports whether the next read would wait on the socket itself:
-// the library's reader holds no bytes. Without a file descriptor to wait on
-// (TLS, early bytes) the reader never hands over.
-func (t *wsConn) drained() bool {
-	if t.raw == nil {
-		return false
-	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return !t.closing && !t.bufferedLocked()
-}
-
-// waitReadable parks until the connection has bytes to read, without the
-// library's call chain on the stack. The wait ends with a non-blocking read
-// into a pooled stash, which the library then reads from: one syscall where
-// peeking and then reading took two. Errors are left for the read that
-// follows.
-func (t *wsConn) waitReadable() {
-	if t.raw == nil {
+// readFailed ends the session or the upgrade on a read error: the peer's
+// close or the end of the connection, or bad input, which fails the
+// websocket with its close code after the session closed.
+func (c *Conn) readFailed(t *wsConn, err error) {
+	s := c.srv
+	var f *wsFailure
+	if !errors.As(err, &f) {
+		c.transportFailed(t, readErrorReason(err))
 		return
 	}
-	t.mu.Lock()
-	skip := t.closing || t.bufferedLocked()
-	t.mu.Unlock()
-	if skip {
-		return
+	switch f {
+	case errTooBig:
+		s.stats.tooLarge.Add(1)
+		c.tooLarge.Store(true)
+		c.badInput("websocket message over MaxPayload", nil)
+	case errBadUTF8:
+		s.stats.utf8.Add(1)
+		c.badInput("invalid UTF-8 in text frame", nil)
+	default:
+		s.stats.wsProtocol.Add(1)
+		c.badInput("websocket protocol error", err)
 	}
-	op := rawOps.Get().(*rawOp)
-	op.t = t
-	_ = t.raw.Read(op.read)
-	op.t = nil
-	rawOps.Put(op)
-}
-
-// bufferedLocked reports whether received bytes wait in memory, in the
-// library's reader or in the stash: then the socket may never signal them
-// again, and the next read must not wait for it. t.mu is held.
-func (t *wsConn) bufferedLocked() bool {
-	return t.br.Buffered() > 0 || t.in.buf != nil
-}
-
-// stashPool holds the buffers of stashReader: one is in use only between
-// the wakeup of a reader and the library taking the bytes.
-var stashPool = sync.Pool{New: func() any { b := make([]byte, 4096); return &b }}
-
-// fillStash reads what the socket fd has without waiting. It returns false
-// when there is nothing yet (wait and call again), true when there are
-// bytes in the stash, or EOF or an error for the next read to find.
-func (t *wsConn) fillStash(fd uintptr) bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.closing || t.in.buf != nil {
-		return true // the closing goroutine reads; or bytes wait already
-	}
-	bp := stashPool.Get().(*[]byte)
-	n, wait := readNonblock(fd, (*bp)[:cap(*bp)])
-	if n == 0 {
-		stashPool.Put(bp)
-		return !wait
-	}
-	*bp = (*bp)[:n]
-	t.in.buf, t.in.off = bp, 0
-	return true
-}
-
-// stashReader is the connection as the library sees it: reads return
-// first the bytes that waitReadable read, then the connection's. buf and
-// off are guarded by t.mu.
-type stashReader struct {
-	net.Conn
-	t   *wsConn
-	buf *[]byte // pooled; nil when empty
-	off int
-}
-
-func (r *stashReader) Read(p []byte) (int, error) {
-	r.t.mu.Lock()
-	if r.buf == nil {
-		r.t.mu.Unlock()
-		return r.Conn.Read(p)
-	}
-	n := copy(p, (*r.buf)[r.off:])
-	r.off += n
-	if r.off == len(*r.buf) {
-		*r.buf = (*r.buf)[:cap(*r.buf)]
-		stashPool.Put(r.buf)
-		r.buf, r.off = nil, 0
-	}
-	r.t.mu.Unlock()
-	return n, nil
+	c.transportFailedMode(t, ReasonTransportError, closeDetach)
+	t.fail(f.code, f.msg)
 }
 
 // transportFailed closes the session if t is its transport, or abandons the
@@ -442,7 +423,7 @@ func (c *Conn) transportFailedMode(t *wsConn, reason string, mode closeMode) {
 
 func readErrorReason(err error) string {
 	switch {
-	case websocket.CloseStatus(err) != -1,
+	case errors.Is(err, errPeerClosed),
 		errors.Is(err, io.EOF),
 		errors.Is(err, io.ErrUnexpectedEOF),
 		errors.Is(err, net.ErrClosed),
@@ -460,7 +441,7 @@ func (c *Conn) onProbePacket(t *wsConn, p engineio.Packet) bool {
 	s := c.srv
 	switch {
 	case p.Type == engineio.PacketPing && string(p.Data) == "probe":
-		if err := t.conn.Write(context.Background(), websocket.MessageText, s.probeFrame.Data); err != nil {
+		if _, err := t.out.writeFrames([]engineio.Frame{s.probeFrame}); err != nil {
 			c.cancelUpgrade(t)
 			return false
 		}
@@ -517,7 +498,7 @@ func (c *Conn) writeLoop() {
 			// What a non-blocking write left (finishWrite).
 			c.mu.Unlock()
 			if _, err := t.out.writeFrames(nil); err != nil {
-				c.close(ReasonTransportError, closeDrop)
+				c.close(writeErrorReason(err), closeDrop)
 				t.closeNow()
 			}
 			continue
@@ -527,7 +508,7 @@ func (c *Conn) writeLoop() {
 			closed := c.state != stateOpen
 			c.mu.Unlock()
 			if closed {
-				t.closeGracefully(websocket.StatusNormalClosure, "")
+				t.closeGracefully(ws.StatusNormalClosure, "")
 			}
 			return
 		}
@@ -535,7 +516,7 @@ func (c *Conn) writeLoop() {
 		c.queue = nil
 		c.mu.Unlock()
 
-		n, err := t.writeBatch(c.wsFrames(batch))
+		n, err := t.out.writeFrames(c.wsFrames(batch))
 		s.stats.packetsOut.Add(uint64(len(batch)))
 		s.stats.bytesOut.Add(uint64(n))
 		clear(batch)
@@ -546,10 +527,21 @@ func (c *Conn) writeLoop() {
 		}
 		c.mu.Unlock()
 		if err != nil {
-			c.close(ReasonTransportError, closeDrop)
+			c.close(writeErrorReason(err), closeDrop)
 			t.closeNow()
 		}
 	}
+}
+
+// writeErrorReason is the session's close reason for a failed write: a
+// transport error, unless the websocket was closing already (the peer's
+// close frame came, or ours went), which the reader reports in its own
+// words when it is first.
+func writeErrorReason(err error) string {
+	if errors.Is(err, errWriterClosed) {
+		return ReasonTransportClose
+	}
+	return ReasonTransportError
 }
 
 // inlineWritableLocked reports whether a sender may write frames itself
@@ -590,196 +582,8 @@ func (c *Conn) finishWrite(t *wsConn, frames []engineio.Frame, n int) {
 	}
 	c.mu.Unlock()
 	if err != nil {
-		c.close(ReasonTransportError, closeDrop)
+		c.close(writeErrorReason(err), closeDrop)
 		t.closeNow()
 	}
 	s.group.goFunc(c.writeLoop)
-}
-
-// writeBatch writes frames as consecutive websocket messages, gathered into
-// one write. It returns the payload bytes written.
-func (t *wsConn) writeBatch(frames []engineio.Frame) (int, error) {
-	return t.out.writeFrames(frames)
-}
-
-// batchWriter is the connection's writer. It frames data messages itself:
-// a server frame is unmasked and uncompressed, so its header is 2 to 10
-// bytes, and the library's per-message path (channel locks, a flush per
-// frame) costs more than the frame. The library writes only the control
-// frames it sends on its own (pong, close) and the handshake response,
-// through its small bufio.Writer, which hands each control frame over in one
-// Write call; mu keeps those whole between our batches.
-type batchWriter struct {
-	nc      net.Conn
-	mu      sync.Mutex
-	closed  bool   // a close frame was sent: no data frame may follow
-	pending []byte // what a non-blocking write left, written first
-}
-
-// bigPayload is the size from which a payload is written from its own
-// memory (writev) instead of being copied into the batch buffer.
-const bigPayload = 16 << 10
-
-var batchPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
-
-// Write is the library's path: handshake response and control frames.
-// What a non-blocking write left goes first: it may end mid-frame.
-func (b *batchWriter) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if len(b.pending) > 0 {
-		_, err := b.nc.Write(b.pending)
-		b.pending = nil
-		if err != nil {
-			return 0, err
-		}
-	}
-	return b.nc.Write(p)
-}
-
-func (b *batchWriter) hasPending() bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return len(b.pending) > 0
-}
-
-// closing stops data frames before the library sends its close frame.
-func (b *batchWriter) closing() {
-	b.mu.Lock()
-	b.closed = true
-	b.mu.Unlock()
-}
-
-// rawOp is one raw read or write: its method values, bound once per pooled
-// op, spare the allocation of a closure per syscall.
-type rawOp struct {
-	buf   []byte
-	n     int
-	err   error
-	t     *wsConn
-	write func(fd uintptr) bool
-	read  func(fd uintptr) bool
-}
-
-var rawOps = sync.Pool{New: func() any {
-	op := new(rawOp)
-	op.write = op.doWrite
-	op.read = op.doRead
-	return op
-}}
-
-// doWrite writes op.buf once without waiting.
-func (op *rawOp) doWrite(fd uintptr) bool {
-	op.n, op.err = writeNonblock(fd, op.buf)
-	return true
-}
-
-// doRead fills op.t's stash (fillStash).
-func (op *rawOp) doRead(fd uintptr) bool { return op.t.fillStash(fd) }
-
-// tryWriteFrames writes frames with one non-blocking write on raw. The bytes
-// the socket does not take are kept (pending true) for the next writeFrames,
-// which must follow.
-func (b *batchWriter) tryWriteFrames(raw syscall.RawConn, frames []engineio.Frame) (pending bool, err error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.closed {
-		return false, net.ErrClosed
-	}
-	bp := batchPool.Get().(*[]byte)
-	buf := (*bp)[:0]
-	for _, f := range frames {
-		buf = appendFrameHeader(buf, f.Binary, len(f.Data))
-		buf = append(buf, f.Data...)
-	}
-	rest := buf
-	if len(b.pending) == 0 {
-		op := rawOps.Get().(*rawOp)
-		op.buf = buf
-		if rerr := raw.Write(op.write); rerr != nil {
-			err = rerr
-		} else if op.err != nil {
-			err = op.err
-		}
-		rest = buf[op.n:]
-		*op = rawOp{write: op.write, read: op.read}
-		rawOps.Put(op)
-	}
-	if err == nil && len(rest) > 0 {
-		b.pending = append(b.pending, rest...)
-		pending = true
-	}
-	*bp = buf[:0]
-	batchPool.Put(bp)
-	return pending, err
-}
-
-// writeFrames writes frames as text or binary websocket messages, in as few
-// syscalls as the batch size allows. It returns the payload bytes written.
-func (b *batchWriter) writeFrames(frames []engineio.Frame) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.closed {
-		return 0, net.ErrClosed
-	}
-	if len(b.pending) > 0 {
-		_, err := b.nc.Write(b.pending)
-		b.pending = nil
-		if err != nil {
-			return 0, err
-		}
-	}
-	bp := batchPool.Get().(*[]byte)
-	buf := (*bp)[:0]
-	defer func() {
-		if cap(buf) <= maxBatchBytes*2 {
-			*bp = buf[:0]
-			batchPool.Put(bp)
-		}
-	}()
-	n := 0
-	for _, f := range frames {
-		buf = appendFrameHeader(buf, f.Binary, len(f.Data))
-		if len(f.Data) >= bigPayload {
-			bufs := net.Buffers{buf, f.Data}
-			if _, err := bufs.WriteTo(b.nc); err != nil {
-				return n, err
-			}
-			buf = buf[:0]
-		} else {
-			buf = append(buf, f.Data...)
-			if len(buf) >= maxBatchBytes {
-				if _, err := b.nc.Write(buf); err != nil {
-					return n, err
-				}
-				buf = buf[:0]
-			}
-		}
-		n += len(f.Data)
-	}
-	if len(buf) > 0 {
-		if _, err := b.nc.Write(buf); err != nil {
-			return n, err
-		}
-	}
-	return n, nil
-}
-
-// appendFrameHeader appends the header of an unmasked, final, uncompressed
-// server frame (RFC 6455 section 5.2).
-func appendFrameHeader(buf []byte, binary bool, n int) []byte {
-	op := byte(0x1) // text
-	if binary {
-		op = 0x2
-	}
-	buf = append(buf, 0x80|op)
-	switch {
-	case n <= 125:
-		return append(buf, byte(n))
-	case n <= 0xffff:
-		return append(buf, 126, byte(n>>8), byte(n))
-	default:
-		return append(buf, 127, byte(n>>56), byte(n>>48), byte(n>>40), byte(n>>32),
-			byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
-	}
 }

@@ -28,6 +28,13 @@ type poller struct {
 	done    chan struct{}
 }
 
+// pollState is what the poller keeps in each wsConn.
+type pollState struct {
+	token      uint64 // the connection's key in the poller, 0 until parked
+	registered bool   // in the poller's epoll set
+	unpollable bool   // closing: never park again
+}
+
 type parkedConn struct {
 	c *Conn
 	t *wsConn

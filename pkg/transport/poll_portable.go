@@ -2,9 +2,12 @@
 
 package transport
 
-// poller is only implemented on Linux; elsewhere an idle websocket keeps a
-// goroutine waiting in the runtime's network poller.
+// poller parks idle websockets only on Linux (poll_epoll.go); in the
+// portable build an idle websocket keeps a reader goroutine waiting in a
+// blocking read (its stack and a small read buffer).
 type poller struct{}
+
+type pollState struct{}
 
 func (p *poller) park(*Server, *Conn, *wsConn) bool { return false }
 func (p *poller) forget(*wsConn)                    {}

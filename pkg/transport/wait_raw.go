@@ -2,7 +2,10 @@
 
 package transport
 
-import "syscall"
+import (
+	"net"
+	"syscall"
+)
 
 // writeNonblock writes p to the socket fd once, without waiting: it returns
 // how much the socket took (0 when it would block).
@@ -38,4 +41,19 @@ func readNonblock(fd uintptr, p []byte) (n int, wait bool) {
 		}
 		return n, false
 	}
+}
+
+// rawConnOf returns the file descriptor access of nc: a reader waits for
+// bytes in the runtime's poller without a buffer, and senders write
+// without blocking. Nil without a descriptor (TLS).
+func rawConnOf(nc net.Conn) syscall.RawConn {
+	sc, ok := nc.(syscall.Conn)
+	if !ok {
+		return nil
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	return raw
 }
