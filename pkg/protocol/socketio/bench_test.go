@@ -44,6 +44,18 @@ func BenchmarkDecodeEvent(b *testing.B) {
 				}
 			}
 		})
+		b.Run(sizeName(size)+"/into", func(b *testing.B) {
+			text := eventText(size)
+			var d Decoder
+			var p Packet
+			b.ReportAllocs()
+			b.SetBytes(int64(len(text)))
+			for b.Loop() {
+				if done, err := d.DecodeInto(text, &p); !done || err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
 

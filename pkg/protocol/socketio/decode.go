@@ -64,18 +64,34 @@ func invalid(format string, args ...any) error {
 // packet"). After any error the Decoder is reset; the protocol says the
 // connection should then be closed.
 func (d *Decoder) Decode(text []byte) (*Packet, error) {
+	p := new(Packet)
+	done, err := d.DecodeInto(text, p)
+	if !done {
+		return nil, err
+	}
+	return p, nil
+}
+
+// DecodeInto is Decode into *p, for a caller that keeps the packet in
+// memory of its own (on its stack, say) and so spares Decode's allocation.
+// It reports whether *p holds a complete packet: false with a nil error
+// means a binary packet now waits for its attachments (the Decoder keeps a
+// copy of it, and AddAttachment returns it once complete). *p is
+// overwritten in every case; the data must not be modified afterwards.
+func (d *Decoder) DecodeInto(text []byte, p *Packet) (bool, error) {
+	*p = Packet{}
 	if d.pending != nil {
 		d.Reset()
-		return nil, invalid("text packet while a binary packet waits for attachments")
+		return false, invalid("text packet while a binary packet waits for attachments")
 	}
 	if len(text) == 0 {
-		return nil, invalid("empty packet")
+		return false, invalid("empty packet")
 	}
 	c := text[0]
 	if c < '0' || c > '6' {
-		return nil, invalid("unknown packet type %q", c)
+		return false, invalid("unknown packet type %q", c)
 	}
-	p := &Packet{Type: Type(c - '0'), Namespace: "/"}
+	p.Type, p.Namespace = Type(c-'0'), "/"
 	i := 1
 
 	// Attachment count: <n>-
@@ -85,12 +101,12 @@ func (d *Decoder) Decode(text []byte) (*Packet, error) {
 		start, max := i, d.Limits.maxAttachments()
 		for i < len(text) && text[i] >= '0' && text[i] <= '9' {
 			if count = count*10 + int(text[i]-'0'); count > max {
-				return nil, invalid("more than %d attachments", max)
+				return false, invalid("more than %d attachments", max)
 			}
 			i++
 		}
 		if i == start || i >= len(text) || text[i] != '-' {
-			return nil, invalid("malformed attachment count")
+			return false, invalid("malformed attachment count")
 		}
 		i++
 	}
@@ -106,7 +122,7 @@ func (d *Decoder) Decode(text []byte) (*Packet, error) {
 			i++ // the comma
 		}
 		if !utf8.Valid(nsp) {
-			return nil, invalid("namespace is not valid UTF-8")
+			return false, invalid("namespace is not valid UTF-8")
 		}
 		if len(nsp) > 1 {
 			if string(nsp) != d.nsp {
@@ -122,7 +138,7 @@ func (d *Decoder) Decode(text []byte) (*Packet, error) {
 		for i < len(text) && text[i] >= '0' && text[i] <= '9' {
 			v := uint64(text[i] - '0')
 			if id > (1<<64-1-v)/10 {
-				return nil, invalid("ack id overflows")
+				return false, invalid("ack id overflows")
 			}
 			id = id*10 + v
 			i++
@@ -137,20 +153,21 @@ func (d *Decoder) Decode(text []byte) (*Packet, error) {
 			attachments = count
 		}
 		if err := scanJSON(text[i:], d.Limits.maxDepth(), attachments); err != nil {
-			return nil, err
+			return false, err
 		}
 		p.Data = trimSpace(text[i:])
 	}
 	if err := checkPayload(p.Type, p.Data); err != nil {
-		return nil, err
+		return false, err
 	}
 
 	if binary && count > 0 {
-		p.Attachments = make([][]byte, 0, count)
-		d.pending, d.want = p, count
-		return nil, nil
+		q := *p
+		q.Attachments = make([][]byte, 0, count)
+		d.pending, d.want = &q, count
+		return false, nil
 	}
-	return p, nil
+	return true, nil
 }
 
 // isReserved reports whether s, the contents of a JSON string, is one of
