@@ -75,13 +75,16 @@ func (c *client) remove(s *Socket) {
 // onMessage handles one Engine.IO message, serially per connection.
 func (c *client) onMessage(data []byte, binary bool) {
 	var (
+		pkt socketio.Packet // a text packet, decoded on the stack
 		p   *socketio.Packet
 		err error
 	)
 	if binary {
 		p, err = c.dec.AddAttachment(data)
+	} else if done, derr := c.dec.DecodeInto(data, &pkt); done {
+		p = &pkt
 	} else {
-		p, err = c.dec.Decode(data)
+		err = derr
 	}
 	if err != nil {
 		// The connection closes: this is its only log line at Debug; the
@@ -111,7 +114,8 @@ func (c *client) onMessage(data []byte, binary bool) {
 		}
 	case socketio.Ack, socketio.BinaryAck:
 		if s := c.socket(p.Namespace); s != nil && p.HasID && s.allowPacket() {
-			s.onAck(p)
+			q := *p // the ack's callback may keep it
+			s.onAck(&q)
 		}
 	}
 }
@@ -155,7 +159,7 @@ func (c *client) connect(p *socketio.Packet) {
 	}
 	c.sockets = append(c.sockets, s)
 	c.mu.Unlock()
-	s.enqueue(job{kind: jobConnect})
+	s.enqueue(&job{kind: jobConnect})
 }
 
 // sendConnectError refuses a CONNECT to nsp with a middleware's error.
