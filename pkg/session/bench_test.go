@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/sockgate/sockgate/pkg/protocol/engineio"
@@ -111,11 +112,18 @@ func BenchmarkEventAckRaw(b *testing.B) {
 		}
 	}
 	b.Run("inline=true/borrowed=true/elements", func(b *testing.B) { benchEcho(b, true, true, true) })
+	// What loadgen's echo sends: an id and 64 bytes of padding.
+	b.Run("inline=true/borrowed=true/elements/loadgen", func(b *testing.B) {
+		benchEchoMsg(b, true, true, true, []byte(`2123["echo",4567,"`+strings.Repeat("x", 64)+`"]`))
+	})
 }
 
 func benchEcho(b *testing.B, inline, borrowed, elements bool) {
+	benchEchoMsg(b, inline, borrowed, elements, []byte(`21["echo","x"]`))
+}
+
+func benchEchoMsg(b *testing.B, inline, borrowed, elements bool, msg []byte) {
 	c, done := echoClient(b, inline, borrowed, elements)
-	msg := []byte(`21["echo","x"]`)
 	b.ReportAllocs()
 	for b.Loop() {
 		c.onMessage(msg, false)

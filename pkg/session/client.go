@@ -75,16 +75,20 @@ func (c *client) remove(s *Socket) {
 // onMessage handles one Engine.IO message, serially per connection.
 func (c *client) onMessage(data []byte, binary bool) {
 	var (
-		pkt socketio.Packet // a text packet, decoded on the stack
-		p   *socketio.Packet
-		err error
+		pkt   socketio.Packet // a text packet, decoded on the stack
+		buf   [6][]byte       // and the elements of its data
+		elems [][]byte
+		p     *socketio.Packet
+		err   error
 	)
 	if binary {
 		p, err = c.dec.AddAttachment(data)
-	} else if done, derr := c.dec.DecodeInto(data, &pkt); done {
-		p = &pkt
 	} else {
-		err = derr
+		var done bool
+		done, elems, err = c.dec.DecodeElements(data, &pkt, buf[:0])
+		if done {
+			p = &pkt
+		}
 	}
 	if err != nil {
 		// The connection closes: this is its only log line at Debug; the
@@ -110,7 +114,7 @@ func (c *client) onMessage(data []byte, binary bool) {
 		// As socket.io does, packets for a namespace the client has not
 		// connected to are ignored.
 		if s := c.socket(p.Namespace); s != nil && s.allowPacket() {
-			s.enqueueEvent(p)
+			s.enqueueEvent(p, elems)
 		}
 	case socketio.Ack, socketio.BinaryAck:
 		if s := c.socket(p.Namespace); s != nil && p.HasID && s.allowPacket() {

@@ -41,19 +41,31 @@ const (
 // (OnBorrowed), it returns to jobPool when the handler is done, so the
 // received event costs no allocation.
 type job struct {
-	next   *job
-	kind   jobKind
-	reason string // jobDisconnect
-	ev     Event  // jobEvent
+	next    *job
+	kind    jobKind
+	reason  string // jobDisconnect
+	rawName []byte // jobEvent: the name's element, when the decoder split the data
+	ev      Event  // jobEvent
 }
 
 var jobPool = sync.Pool{New: func() any { return new(job) }}
 
-// eventJob returns a job for the received event p, from jobPool.
-func eventJob(p *socketio.Packet) *job {
+// eventJob returns a job for the received event p, from jobPool. elems,
+// when not empty, are the elements of p.Data that the decoder found; they
+// are copied.
+func eventJob(p *socketio.Packet, elems [][]byte) *job {
 	j := jobPool.Get().(*job)
 	j.kind = jobEvent
 	j.ev.Data, j.ev.Attachments, j.ev.id, j.ev.hasAck = p.Data, p.Attachments, p.ID, p.HasID
+	if len(elems) > 0 {
+		j.rawName = elems[0]
+		if len(elems) <= len(j.ev.elems) {
+			n := copy(j.ev.elems[:], elems)
+			j.ev.args = j.ev.elems[1:n:n]
+		} else {
+			j.ev.args = append([][]byte(nil), elems[1:]...)
+		}
+	}
 	return j
 }
 
@@ -522,11 +534,11 @@ func (s *Socket) close(reason string, notify bool) {
 // enqueueEvent queues a received event for the socket's handlers (or runs
 // them at once, with Config.InlineHandlers). p is only read: the job copies
 // what it needs.
-func (s *Socket) enqueueEvent(p *socketio.Packet) {
-	if s.nsp.srv.cfg.InlineHandlers && s.runInline(p) {
+func (s *Socket) enqueueEvent(p *socketio.Packet, elems [][]byte) {
+	if s.nsp.srv.cfg.InlineHandlers && s.runInline(p, elems) {
 		return
 	}
-	j := eventJob(p)
+	j := eventJob(p, elems)
 	if !s.enqueue(j) {
 		j.release()
 		srv := s.nsp.srv
@@ -582,7 +594,7 @@ func (s *Socket) enqueue(j *job) bool {
 // connection's read path) when nothing is queued and no drainer runs, then
 // drains what was queued meanwhile. It returns false, doing nothing, when p
 // must wait its turn.
-func (s *Socket) runInline(p *socketio.Packet) bool {
+func (s *Socket) runInline(p *socketio.Packet, elems [][]byte) bool {
 	s.mu.Lock()
 	if s.running || s.head != nil {
 		s.mu.Unlock()
@@ -590,7 +602,7 @@ func (s *Socket) runInline(p *socketio.Packet) bool {
 	}
 	s.running = true
 	s.mu.Unlock()
-	s.dispatch(eventJob(p))
+	s.dispatch(eventJob(p, elems))
 	s.drain()
 	return true
 }
@@ -636,10 +648,14 @@ func (s *Socket) drain() {
 // borrows it.
 func (s *Socket) dispatch(j *job) {
 	ev := &j.ev
-	raw, args, err := socketio.SplitEventTo(ev.elems[:0], ev.Data)
-	if err != nil { // the Decoder validated it; be safe anyway
-		j.release()
-		return
+	raw := j.rawName
+	if raw == nil { // a binary event: split now
+		var err error
+		raw, ev.args, err = socketio.SplitEventTo(ev.elems[:0], ev.Data)
+		if err != nil { // the Decoder validated it; be safe anyway
+			j.release()
+			return
+		}
 	}
 	name := s.nsp.srv.eventName(raw)
 	s.mu.Lock()
@@ -652,7 +668,7 @@ func (s *Socket) dispatch(j *job) {
 		j.release()
 		return
 	}
-	ev.Name, ev.args, ev.socket = name, args, s
+	ev.Name, ev.socket = name, s
 	h := e.h
 	s.safely("event handler", func() { h(s, ev) })
 	if e.borrowed {
