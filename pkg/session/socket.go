@@ -117,7 +117,7 @@ type Socket struct {
 	queueLen     int                               // jobs in the queue (MaxPendingEvents)
 	queuedBytes  int                               // of the events in the queue (MaxPendingBytes)
 	running      bool                              // a goroutine drains the queue
-	drainFn      func()                            // runs drain for Server.goDrain; built once
+	drainFn      func()                            // runs drain for Server.goDrain; built on the first queued event
 	joinPending  []string                          // rooms joined during middleware, added at connect
 
 	rate *eventRate // nil unless Config.EventRate is set
@@ -572,15 +572,20 @@ func (s *Socket) enqueue(j *job) bool {
 	s.queueLen++
 	start := !s.running
 	s.running = true
-	if start && s.drainFn == nil {
-		s.drainFn = func() {
-			defer srv.wg.Done()
-			s.drain()
+	var fn func()
+	if start && j.kind == jobEvent {
+		// Events start the drainer often: with a func value built once
+		// (a socket that never gets a queued event needs none).
+		if s.drainFn == nil {
+			s.drainFn = func() {
+				defer srv.wg.Done()
+				s.drain()
+			}
 		}
+		fn = s.drainFn
 	}
-	fn := s.drainFn
 	s.mu.Unlock()
-	if start && !srv.goDrain(fn) {
+	if start && !srv.startDrain(s, fn) {
 		// Shutdown has stopped waiting for new work: drop the queue.
 		s.mu.Lock()
 		s.running = false
