@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 
-	"github.com/sockgate/sockgate/pkg/protocol/socketio"
 	"github.com/sockgate/sockgate/pkg/session"
 )
 
@@ -107,7 +106,7 @@ func (g *Gateway) echo(s *session.Socket, ev *session.Event) {
 	}
 	// The arguments keep their placeholders, which still number the same
 	// attachments in the same order.
-	if err := ev.AckRaw(socketio.AppendArray(nil, ev.Args()...), ev.Attachments); err != nil {
+	if err := ev.AckElements(ev.Args(), ev.Attachments); err != nil {
 		g.log.Debug("echo: ack failed", "sid", s.ID(), "err", err)
 	}
 }

@@ -298,7 +298,9 @@ func New(cfg Config) (*Gateway, error) {
 		g.closeAdapter()
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
-	g.main.OnConnection(func(s *session.Socket) { s.OnAny(g.onEvent) })
+	// The built-in events and the event proxy answer before they return
+	// and keep no Event: they borrow it, which saves its allocation.
+	g.main.OnConnection(func(s *session.Socket) { s.OnAnyBorrowed(g.onEvent) })
 
 	g.reg = metrics.NewRegistry()
 	g.registerMetrics()

@@ -16,7 +16,9 @@
 // handler goroutine (not with session.Config.InlineHandlers): since a
 // socket's handlers run one at a time, one socket has at most one event at
 // the backend, its later events wait in the session's bounded queue, and
-// they reach the backend in order. At most Config.Concurrency requests are
+// they reach the backend in order. Event answers before it returns and
+// keeps nothing of the *session.Event, so it may be registered with
+// OnBorrowed or OnAnyBorrowed too. At most Config.Concurrency requests are
 // in flight at once, over reused keep-alive connections. A backend that
 // fails (transport error, non-200 status, bad JSON, timeout) fails closed:
 // the connection is refused with "backend unavailable", the event is acked

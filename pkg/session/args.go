@@ -64,6 +64,10 @@ func binaryArg(elems, atts [][]byte, i int) ([]byte, bool) {
 
 // EventHandler handles an event a client sent to a socket. The handlers of
 // one socket run one at a time, in the order the events arrived.
+//
+// A handler registered with On or OnAny owns ev: it may keep it and answer
+// later, from any goroutine. One registered with OnBorrowed or
+// OnAnyBorrowed only borrows it (see OnBorrowed).
 type EventHandler func(s *Socket, ev *Event)
 
 // Event is an event received from a client.
@@ -77,6 +81,7 @@ type Event struct {
 	id     uint64
 	hasAck bool
 	acked  atomic.Bool
+	elems  [6][]byte // room for the name and the first arguments (args)
 }
 
 // Args returns the raw JSON arguments (binary placeholders intact), without
@@ -105,17 +110,35 @@ func (e *Event) Ack(args ...any) error {
 }
 
 // AckRaw answers the event with data, a JSON array sent as is, and the
-// attachments its placeholders refer to.
+// attachments its placeholders refer to. data is copied before AckRaw
+// returns (the caller may reuse it); the attachments are sent from their
+// own memory and must not be modified afterwards.
 func (e *Event) AckRaw(data []byte, attachments [][]byte) error {
+	return e.ack(data, nil, attachments)
+}
+
+// AckElements is AckRaw with the array of the raw JSON elements elems,
+// built straight into the packet: the way to answer with received
+// arguments, as an echo does with AckElements(ev.Args(), ev.Attachments),
+// without building the array first. The elements are copied before it
+// returns.
+func (e *Event) AckElements(elems [][]byte, attachments [][]byte) error {
+	if elems == nil {
+		elems = [][]byte{}
+	}
+	return e.ack(nil, elems, attachments)
+}
+
+func (e *Event) ack(data []byte, elems, attachments [][]byte) error {
 	if !e.hasAck {
 		return ErrNoAck
 	}
 	if !e.acked.CompareAndSwap(false, true) {
 		return ErrAcked
 	}
-	p := &socketio.Packet{Type: socketio.Ack, ID: e.id, HasID: true, Data: data, Attachments: attachments}
+	p := socketio.Packet{Type: socketio.Ack, ID: e.id, HasID: true, Data: data, Attachments: attachments}
 	if len(attachments) > 0 {
 		p.Type = socketio.BinaryAck
 	}
-	return e.socket.send(p, false)
+	return e.socket.sendElems(&p, elems, false)
 }

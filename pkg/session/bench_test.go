@@ -1,11 +1,14 @@
 package session
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/sockgate/sockgate/pkg/protocol/engineio"
+	"github.com/sockgate/sockgate/pkg/protocol/socketio"
 	"github.com/sockgate/sockgate/pkg/transport"
 )
 
@@ -97,41 +100,70 @@ func BenchmarkEvent(b *testing.B) {
 }
 
 // BenchmarkEventAckRaw measures the gateway's echo path: receive one event
-// and ack its raw arguments.
+// and ack its raw arguments, on the socket's goroutine or inline, with a
+// handler that owns the Event (On) or borrows it (OnBorrowed), and acking
+// with AckRaw (the array built in a scratch buffer) or AckElements.
 func BenchmarkEventAckRaw(b *testing.B) {
 	for _, inline := range []bool{false, true} {
-		b.Run(fmt.Sprintf("inline=%v", inline), func(b *testing.B) {
-			s, err := newServer(Config{Logger: quietLogger(), InlineHandlers: inline})
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer s.Shutdown(b.Context())
-			done := make(chan struct{}, 1)
-			var scratch []byte
-			s.OnConnection(func(so *Socket) {
-				so.On("echo", func(so *Socket, ev *Event) {
-					scratch = append(scratch[:0], '[')
-					for i, a := range ev.Args() {
-						if i > 0 {
-							scratch = append(scratch, ',')
-						}
-						scratch = append(scratch, a...)
-					}
-					scratch = append(scratch, ']')
-					ev.AckRaw(scratch, ev.Attachments)
-					done <- struct{}{}
-				})
-				done <- struct{}{}
+		for _, borrowed := range []bool{false, true} {
+			b.Run(fmt.Sprintf("inline=%v/borrowed=%v", inline, borrowed), func(b *testing.B) {
+				benchEcho(b, inline, borrowed, false)
 			})
-			c := s.open(&nopConn{id: "c"}, &transport.Request{})
-			c.onMessage([]byte("0"), false)
-			<-done
-			msg := []byte(`21["echo","x"]`)
-			b.ReportAllocs()
-			for b.Loop() {
-				c.onMessage(msg, false)
-				<-done
-			}
-		})
+		}
 	}
+	b.Run("inline=true/borrowed=true/elements", func(b *testing.B) { benchEcho(b, true, true, true) })
+	// What loadgen's echo sends: an id and 64 bytes of padding.
+	b.Run("inline=true/borrowed=true/elements/loadgen", func(b *testing.B) {
+		benchEchoMsg(b, true, true, true, []byte(`2123["echo",4567,"`+strings.Repeat("x", 64)+`"]`))
+	})
+}
+
+func benchEcho(b *testing.B, inline, borrowed, elements bool) {
+	benchEchoMsg(b, inline, borrowed, elements, []byte(`21["echo","x"]`))
+}
+
+func benchEchoMsg(b *testing.B, inline, borrowed, elements bool, msg []byte) {
+	c, done := echoClient(b, inline, borrowed, elements)
+	b.ReportAllocs()
+	for b.Loop() {
+		c.onMessage(msg, false)
+		<-done
+	}
+}
+
+// echoClient opens a client whose socket acks "echo" with its arguments;
+// done gets a value after each ack.
+func echoClient(tb testing.TB, inline, borrowed, elements bool) (*client, chan struct{}) {
+	s, err := newServer(Config{Logger: quietLogger(), InlineHandlers: inline})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { s.Shutdown(context.Background()) })
+	done := make(chan struct{}, 1)
+	var scratch []byte
+	h := func(so *Socket, ev *Event) {
+		var err error
+		if elements {
+			err = ev.AckElements(ev.Args(), ev.Attachments)
+		} else {
+			scratch = socketio.AppendArray(scratch[:0], ev.Args()...)
+			err = ev.AckRaw(scratch, ev.Attachments)
+		}
+		if err != nil {
+			panic(err)
+		}
+		done <- struct{}{}
+	}
+	s.OnConnection(func(so *Socket) {
+		if borrowed {
+			so.OnBorrowed("echo", h)
+		} else {
+			so.On("echo", h)
+		}
+		done <- struct{}{}
+	})
+	c := s.open(&nopConn{id: "c"}, &transport.Request{})
+	c.onMessage([]byte("0"), false)
+	<-done
+	return c, done
 }

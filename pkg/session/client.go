@@ -75,13 +75,20 @@ func (c *client) remove(s *Socket) {
 // onMessage handles one Engine.IO message, serially per connection.
 func (c *client) onMessage(data []byte, binary bool) {
 	var (
-		p   *socketio.Packet
-		err error
+		pkt   socketio.Packet // a text packet, decoded on the stack
+		buf   [6][]byte       // and the elements of its data
+		elems [][]byte
+		p     *socketio.Packet
+		err   error
 	)
 	if binary {
 		p, err = c.dec.AddAttachment(data)
 	} else {
-		p, err = c.dec.Decode(data)
+		var done bool
+		done, elems, err = c.dec.DecodeElements(data, &pkt, buf[:0])
+		if done {
+			p = &pkt
+		}
 	}
 	if err != nil {
 		// The connection closes: this is its only log line at Debug; the
@@ -107,11 +114,12 @@ func (c *client) onMessage(data []byte, binary bool) {
 		// As socket.io does, packets for a namespace the client has not
 		// connected to are ignored.
 		if s := c.socket(p.Namespace); s != nil && s.allowPacket() {
-			s.enqueueEvent(p)
+			s.enqueueEvent(p, elems)
 		}
 	case socketio.Ack, socketio.BinaryAck:
 		if s := c.socket(p.Namespace); s != nil && p.HasID && s.allowPacket() {
-			s.onAck(p)
+			q := *p // the ack's callback may keep it
+			s.onAck(&q)
 		}
 	}
 }
@@ -156,7 +164,7 @@ func (c *client) connect(p *socketio.Packet) {
 	}
 	c.sockets = append(c.sockets, s)
 	c.mu.Unlock()
-	s.enqueue(job{kind: jobConnect})
+	s.enqueue(&job{kind: jobConnect})
 }
 
 // sendConnectError refuses a CONNECT to nsp with a middleware's error.

@@ -8,7 +8,9 @@
 // that Server.DynamicNamespaces lets them create by connecting (removed
 // again when their last socket has gone).
 // Namespace.Use adds middleware, Namespace.OnConnection receives each
-// connected *Socket, whose On/OnAny/OnDisconnect register handlers; a
+// connected *Socket, whose On/OnAny/OnDisconnect register handlers (and
+// OnBorrowed/OnAnyBorrowed handlers that answer before they return and keep
+// no Event, for which a received event allocates nothing); a
 // middleware may give the socket a user (SetUser, reported by
 // FetchSockets), data (SetData) and values for the handlers (SetValue). Payloads
 // stay raw JSON (plus binary attachments) from the wire to the handlers and

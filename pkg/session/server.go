@@ -47,6 +47,9 @@ type Server struct {
 	recStats    recoveryCounters
 	eager       *eagerStore        // nil unless Recovery.Persist is PersistEager
 	badLog      *logsample.Sampler // client-caused lines, sampled
+
+	namesMu sync.Mutex                        // writers of names
+	names   atomic.Pointer[map[string]string] // raw event name → name (eventName)
 }
 
 type counters struct {
@@ -346,6 +349,72 @@ func (s *Server) goWork(f func()) bool {
 	}
 	s.wg.Go(f)
 	return true
+}
+
+// startDrain starts sock's drainer: fn, its drain function that calls
+// s.wg.Done itself (see goDrain), or sock.drain through goWork when fn is
+// nil.
+func (s *Server) startDrain(sock *Socket, fn func()) bool {
+	if fn == nil {
+		return s.goWork(sock.drain)
+	}
+	return s.goDrain(fn)
+}
+
+// goDrain is goWork for a socket's drain function, which calls s.wg.Done
+// itself: starting it allocates nothing.
+func (s *Server) goDrain(fn func()) bool {
+	s.workMu.RLock()
+	defer s.workMu.RUnlock()
+	if s.workStopped {
+		return false
+	}
+	s.wg.Add(1)
+	go fn()
+	return true
+}
+
+// maxNames and maxNameLen bound the interned event names (eventName).
+const (
+	maxNames   = 256
+	maxNameLen = 64
+)
+
+// eventName returns the event name that raw, the first element of an
+// event's data, stands for. Names come from a copy-on-write table, so the
+// names that clients keep sending cost no allocation; the table takes the
+// first maxNames names of at most maxNameLen bytes that clients sent, and
+// any other name is converted on each event.
+func (s *Server) eventName(raw []byte) string {
+	if m := s.names.Load(); m != nil {
+		if name, ok := (*m)[string(raw)]; ok {
+			return name
+		}
+	}
+	name, err := socketio.RawEventName(raw)
+	if err != nil || len(raw) > maxNameLen {
+		return name
+	}
+	s.namesMu.Lock()
+	defer s.namesMu.Unlock()
+	old := s.names.Load()
+	if old != nil && len(*old) >= maxNames {
+		return name
+	}
+	m := make(map[string]string, 1+len(ptrMap(old)))
+	for k, v := range ptrMap(old) {
+		m[k] = v
+	}
+	m[string(raw)] = name
+	s.names.Store(&m)
+	return name
+}
+
+func ptrMap(m *map[string]string) map[string]string {
+	if m == nil {
+		return nil
+	}
+	return *m
 }
 
 func (s *Server) closeAdapter() {

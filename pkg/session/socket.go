@@ -35,23 +35,64 @@ const (
 	jobDisconnect
 )
 
-// job is one unit of a socket's serial work.
+// job is one unit of a socket's serial work, linked in the socket's queue.
+// An event's job carries the Event its handler gets: handed to a handler
+// that owns it (On), the job goes with it; lent to one that borrows it
+// (OnBorrowed), it returns to jobPool when the handler is done, so the
+// received event costs no allocation.
 type job struct {
-	kind   jobKind
-	pkt    *socketio.Packet
-	reason string
+	next    *job
+	kind    jobKind
+	reason  string // jobDisconnect
+	rawName []byte // jobEvent: the name's element, when the decoder split the data
+	ev      Event  // jobEvent
+}
+
+var jobPool = sync.Pool{New: func() any { return new(job) }}
+
+// eventJob returns a job for the received event p, from jobPool. elems,
+// when not empty, are the elements of p.Data that the decoder found; they
+// are copied.
+func eventJob(p *socketio.Packet, elems [][]byte) *job {
+	j := jobPool.Get().(*job)
+	j.kind = jobEvent
+	j.ev.Data, j.ev.Attachments, j.ev.id, j.ev.hasAck = p.Data, p.Attachments, p.ID, p.HasID
+	if len(elems) > 0 {
+		j.rawName = elems[0]
+		if len(elems) <= len(j.ev.elems) {
+			n := copy(j.ev.elems[:], elems)
+			j.ev.args = j.ev.elems[1:n:n]
+		} else {
+			j.ev.args = append([][]byte(nil), elems[1:]...)
+		}
+	}
+	return j
+}
+
+// release returns a job that nobody refers to any more to jobPool, cleared
+// so that the pool keeps no payload alive.
+func (j *job) release() {
+	*j = job{}
+	jobPool.Put(j)
 }
 
 // size is what an event job holds in memory: its data and attachments.
-func (j job) size() int {
-	if j.kind != jobEvent || j.pkt == nil {
+func (j *job) size() int {
+	if j.kind != jobEvent {
 		return 0
 	}
-	n := len(j.pkt.Data)
-	for _, a := range j.pkt.Attachments {
+	n := len(j.ev.Data)
+	for _, a := range j.ev.Attachments {
 		n += len(a)
 	}
 	return n
+}
+
+// handlerEntry is a registered event handler; borrowed: it only borrows
+// the Event (OnBorrowed).
+type handlerEntry struct {
+	h        EventHandler
+	borrowed bool
 }
 
 // Socket is a client connected to one namespace. All methods may be called
@@ -65,17 +106,19 @@ type Socket struct {
 
 	mu           sync.Mutex
 	state        socketState
-	handlers     map[string]EventHandler
-	anyHandler   EventHandler
+	handlers     map[string]handlerEntry
+	anyHandler   handlerEntry
 	onDisconnect []func(s *Socket, reason string)
 	data         any
 	user         string
 	values       map[any]any                       // SetValue
 	acks         map[uint64]func(*socketio.Packet) // called with nil on disconnect
-	queue        []job
-	queuedBytes  int      // of the events in queue (MaxPendingBytes)
-	running      bool     // a goroutine drains queue
-	joinPending  []string // rooms joined during middleware, added at connect
+	head, tail   *job                              // the queue of jobs, oldest first
+	queueLen     int                               // jobs in the queue (MaxPendingEvents)
+	queuedBytes  int                               // of the events in the queue (MaxPendingBytes)
+	running      bool                              // a goroutine drains the queue
+	drainFn      func()                            // runs drain for Server.goDrain; built on the first queued event
+	joinPending  []string                          // rooms joined during middleware, added at connect
 
 	rate *eventRate // nil unless Config.EventRate is set
 }
@@ -185,20 +228,42 @@ func (s *Socket) changed() {
 	}
 }
 
-// On sets the handler of an event, replacing any previous one.
-func (s *Socket) On(event string, h EventHandler) {
+// On sets the handler of an event, replacing any previous one. The
+// handler owns the *Event it gets: it may keep it and answer later.
+func (s *Socket) On(event string, h EventHandler) { s.on(event, handlerEntry{h, false}) }
+
+// OnBorrowed is On for a handler that only borrows the *Event it gets: once
+// the handler returns, the Event and the slice its Args method returns are
+// reused for a later event, so the handler must answer (Ack, AckRaw,
+// AckElements) before it returns and keep neither the Event nor that slice.
+// The bytes they refer to (Name, Data, Attachments, each argument) are not
+// reused: those the handler may keep. Events reach such a handler without
+// any allocation of the session layer's own: the path for handlers that
+// answer at once (an echo, a relay, a join).
+func (s *Socket) OnBorrowed(event string, h EventHandler) { s.on(event, handlerEntry{h, true}) }
+
+func (s *Socket) on(event string, e handlerEntry) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.handlers == nil {
-		s.handlers = make(map[string]EventHandler)
+		s.handlers = make(map[string]handlerEntry)
 	}
-	s.handlers[event] = h
+	s.handlers[event] = e
 }
 
-// OnAny sets the handler of the events that have no handler of their own.
+// OnAny sets the handler of the events that have no handler of their own;
+// it owns the Events it gets, as with On.
 func (s *Socket) OnAny(h EventHandler) {
 	s.mu.Lock()
-	s.anyHandler = h
+	s.anyHandler = handlerEntry{h, false}
+	s.mu.Unlock()
+}
+
+// OnAnyBorrowed is OnAny for a handler that only borrows the Events it gets
+// (see OnBorrowed).
+func (s *Socket) OnAnyBorrowed(h EventHandler) {
+	s.mu.Lock()
+	s.anyHandler = handlerEntry{h, true}
 	s.mu.Unlock()
 }
 
@@ -332,7 +397,11 @@ func (s *Socket) Disconnect(close bool) {
 }
 
 // send writes one packet of this socket's namespace.
-func (s *Socket) send(p *socketio.Packet, volatile bool) error {
+func (s *Socket) send(p *socketio.Packet, volatile bool) error { return s.sendElems(p, nil, volatile) }
+
+// sendElems is send with p.Data replaced by the array of elems when elems
+// is not nil (see encodeFramesElems).
+func (s *Socket) sendElems(p *socketio.Packet, elems [][]byte, volatile bool) error {
 	s.mu.Lock()
 	st := s.state
 	s.mu.Unlock()
@@ -341,7 +410,7 @@ func (s *Socket) send(p *socketio.Packet, volatile bool) error {
 	}
 	p.Namespace = s.nsp.name
 	s.nsp.srv.stats.packetsOut.Add(1)
-	return s.client.conn.Send(encodeFrames(p), volatile)
+	return s.client.conn.Send(encodeFramesElems(p, elems), volatile)
 }
 
 // addAck registers the ack id; it fails with ErrDisconnected on a closed
@@ -458,16 +527,20 @@ func (s *Socket) close(reason string, notify bool) {
 	}
 	if wasConnected {
 		srv.stats.sockets.Add(-1)
-		s.enqueue(job{kind: jobDisconnect, reason: reason})
+		s.enqueue(&job{kind: jobDisconnect, reason: reason})
 	}
 }
 
-// enqueueEvent queues a received event for the socket's handlers.
-func (s *Socket) enqueueEvent(p *socketio.Packet) {
-	if s.nsp.srv.cfg.InlineHandlers && s.runInline(p) {
+// enqueueEvent queues a received event for the socket's handlers (or runs
+// them at once, with Config.InlineHandlers). p is only read: the job copies
+// what it needs.
+func (s *Socket) enqueueEvent(p *socketio.Packet, elems [][]byte) {
+	if s.nsp.srv.cfg.InlineHandlers && s.runInline(p, elems) {
 		return
 	}
-	if !s.enqueue(job{kind: jobEvent, pkt: p}) {
+	j := eventJob(p, elems)
+	if !s.enqueue(j) {
+		j.release()
 		srv := s.nsp.srv
 		srv.stats.outrun.Add(1)
 		srv.log.Debug("session: disconnecting a socket whose client outruns its handlers",
@@ -479,26 +552,44 @@ func (s *Socket) enqueueEvent(p *socketio.Packet) {
 
 // enqueue adds a job to the socket's serial queue and starts its drainer
 // goroutine if none runs. It refuses events beyond MaxPendingEvents or
-// MaxPendingBytes.
-func (s *Socket) enqueue(j job) bool {
+// MaxPendingBytes (the caller still has the job then).
+func (s *Socket) enqueue(j *job) bool {
 	srv := s.nsp.srv
 	n := j.size()
 	s.mu.Lock()
-	if j.kind == jobEvent && (len(s.queue) >= srv.cfg.MaxPendingEvents ||
-		len(s.queue) > 0 && s.queuedBytes+n > srv.cfg.MaxPendingBytes) {
+	if j.kind == jobEvent && (s.queueLen >= srv.cfg.MaxPendingEvents ||
+		s.queueLen > 0 && s.queuedBytes+n > srv.cfg.MaxPendingBytes) {
 		s.mu.Unlock()
 		return false
 	}
 	s.queuedBytes += n
-	s.queue = append(s.queue, j)
+	if s.tail == nil {
+		s.head = j
+	} else {
+		s.tail.next = j
+	}
+	s.tail = j
+	s.queueLen++
 	start := !s.running
 	s.running = true
+	var fn func()
+	if start && j.kind == jobEvent {
+		// Events start the drainer often: with a func value built once
+		// (a socket that never gets a queued event needs none).
+		if s.drainFn == nil {
+			s.drainFn = func() {
+				defer srv.wg.Done()
+				s.drain()
+			}
+		}
+		fn = s.drainFn
+	}
 	s.mu.Unlock()
-	if start && !srv.goWork(s.drain) {
+	if start && !srv.startDrain(s, fn) {
 		// Shutdown has stopped waiting for new work: drop the queue.
 		s.mu.Lock()
 		s.running = false
-		s.queue, s.queuedBytes = nil, 0
+		s.head, s.tail, s.queueLen, s.queuedBytes = nil, nil, 0, 0
 		s.mu.Unlock()
 	}
 	return true
@@ -508,15 +599,15 @@ func (s *Socket) enqueue(j job) bool {
 // connection's read path) when nothing is queued and no drainer runs, then
 // drains what was queued meanwhile. It returns false, doing nothing, when p
 // must wait its turn.
-func (s *Socket) runInline(p *socketio.Packet) bool {
+func (s *Socket) runInline(p *socketio.Packet, elems [][]byte) bool {
 	s.mu.Lock()
-	if s.running || len(s.queue) > 0 {
+	if s.running || s.head != nil {
 		s.mu.Unlock()
 		return false
 	}
 	s.running = true
 	s.mu.Unlock()
-	s.dispatch(p)
+	s.dispatch(eventJob(p, elems))
 	s.drain()
 	return true
 }
@@ -526,22 +617,25 @@ func (s *Socket) runInline(p *socketio.Packet) bool {
 func (s *Socket) drain() {
 	for {
 		s.mu.Lock()
-		if len(s.queue) == 0 {
+		j := s.head
+		if j == nil {
 			s.running = false
-			s.queue = nil
 			s.mu.Unlock()
 			return
 		}
-		j := s.queue[0]
-		s.queue[0] = job{}
-		s.queue = s.queue[1:]
+		s.head = j.next
+		if s.head == nil {
+			s.tail = nil
+		}
+		j.next = nil
+		s.queueLen--
 		s.queuedBytes -= j.size()
 		s.mu.Unlock()
 		switch j.kind {
 		case jobConnect:
 			s.nsp.connect(s)
 		case jobEvent:
-			s.dispatch(j.pkt)
+			s.dispatch(j)
 		case jobDisconnect:
 			s.mu.Lock()
 			hs := s.onDisconnect
@@ -554,22 +648,37 @@ func (s *Socket) drain() {
 	}
 }
 
-func (s *Socket) dispatch(p *socketio.Packet) {
-	name, args, err := socketio.SplitEvent(p.Data)
-	if err != nil { // the Decoder validated it; be safe anyway
-		return
+// dispatch runs the handler of the event job j. The job goes with the
+// Event to a handler that owns it, and back to jobPool after one that
+// borrows it.
+func (s *Socket) dispatch(j *job) {
+	ev := &j.ev
+	raw := j.rawName
+	if raw == nil { // a binary event: split now
+		var err error
+		raw, ev.args, err = socketio.SplitEventTo(ev.elems[:0], ev.Data)
+		if err != nil { // the Decoder validated it; be safe anyway
+			j.release()
+			return
+		}
 	}
+	name := s.nsp.srv.eventName(raw)
 	s.mu.Lock()
-	h := s.handlers[name]
-	if h == nil {
-		h = s.anyHandler
+	e, ok := s.handlers[name]
+	if !ok {
+		e = s.anyHandler
 	}
 	s.mu.Unlock()
-	if h == nil {
+	if e.h == nil {
+		j.release()
 		return
 	}
-	ev := &Event{Name: name, Data: p.Data, Attachments: p.Attachments, args: args, socket: s, id: p.ID, hasAck: p.HasID}
+	ev.Name, ev.socket = name, s
+	h := e.h
 	s.safely("event handler", func() { h(s, ev) })
+	if e.borrowed {
+		j.release()
+	}
 }
 
 // safely runs user code; a panic is logged and disconnects this socket only.

@@ -12,10 +12,20 @@
 //     Engine.IO open packet, a ping every -ping-interval;
 //   - Socket.IO CONNECT to "/" (answered with a fixed-shape CONNECT);
 //   - the events join (the connection joins the one room there is), message
-//     (the frame is built once, written to every local member with one
-//     write(2) each, and its bytes published once on one Redis channel, which
-//     every floor process of the run subscribes to) and echo (its arguments
-//     come back in the ack), acked when an ack id is given.
+//     (the frame is built once, copied to every local member, and its bytes
+//     published once on one Redis channel, which every floor process of the
+//     run subscribes to) and echo (its arguments come back in the ack), acked
+//     when an ack id is given.
+//
+// Syscalls are the cost that matters, so the loop does as few as the traffic
+// allows: one epoll_wait per round, one read(2) per readable connection, and
+// one write(2) per connection per round. What a round produces for a
+// connection (acks, echo replies, every message that the Redis reads and
+// the local publishers of that round brought) is gathered in its output
+// buffer and written once, after every ready event of the round has been
+// handled, as are the round's PUBLISH commands to Redis. It never waits to
+// gather more: under light load each frame still goes out in its own write,
+// under heavy load the rounds grow and so do the batches.
 //
 // Frames are expected whole and unfragmented, as loadgen sends them; anything
 // else closes the connection. Redis is spoken over two plain RESP connections
@@ -54,7 +64,9 @@ type conn struct {
 	fd              int
 	state           state
 	in              []byte // bytes read but not yet consumed
-	out             []byte // bytes the socket did not take yet
+	out             []byte // bytes to write: this round's, and what the socket did not take
+	dirty           bool   // in server.dirty: out is written at the end of the round
+	waitOut         bool   // the socket was full: EPOLLOUT writes out
 	closeAfterWrite bool
 	connected       bool // Socket.IO CONNECT done
 	sid             string
@@ -65,6 +77,8 @@ type server struct {
 	lfd      int
 	conns    map[int]*conn
 	members  map[int]*conn
+	dirty    []*conn                                       // connections with output gathered this round
+	stats    struct{ waits, reads, writes, frames uint64 } // syscalls and frames sent, on /metrics
 	sockets  int
 	readBuf  []byte
 	frame    []byte // scratch for one outgoing frame
@@ -208,11 +222,13 @@ func (s *server) loop() {
 	events := make([]unix.EpollEvent, 512)
 	nextPing := time.Now().Add(s.pingIval)
 	for {
+		s.flushRound()
 		wait := int(time.Until(nextPing) / time.Millisecond)
 		if wait < 0 {
 			wait = 0
 		}
 		n, err := unix.EpollWait(s.epfd, events, wait)
+		s.stats.waits++
 		if err != nil && !errors.Is(err, unix.EINTR) {
 			fmt.Fprintln(os.Stderr, "floor: epoll_wait:", err)
 			os.Exit(1)
@@ -267,14 +283,36 @@ func (s *server) close(c *conn) {
 	unix.Close(c.fd) // also removes it from the epoll set
 }
 
-// write sends b now if the socket takes it, and keeps the rest for EPOLLOUT.
+// write gathers b for c; the round ends with one write(2) per connection
+// (flushRound).
 func (s *server) write(c *conn, b []byte) {
-	if len(c.out) > 0 {
-		c.out = append(c.out, b...)
-		return
+	c.out = append(c.out, b...)
+	if !c.dirty && !c.waitOut {
+		c.dirty = true
+		s.dirty = append(s.dirty, c)
 	}
+}
+
+// flushRound writes what the round gathered, once per connection.
+func (s *server) flushRound() {
+	for i, c := range s.dirty {
+		s.dirty[i] = nil
+		c.dirty = false
+		if c.waitOut || (c != s.pub && c != s.sub && s.conns[c.fd] != c) {
+			continue // waits for EPOLLOUT, or closed meanwhile
+		}
+		s.flush(c)
+	}
+	s.dirty = s.dirty[:0]
+}
+
+// flush writes c.out with one write(2) (more only if the kernel takes part
+// of it and then more), and leaves what the socket does not take to EPOLLOUT.
+func (s *server) flush(c *conn) {
+	b := c.out
 	for len(b) > 0 {
 		n, err := unix.Write(c.fd, b)
+		s.stats.writes++
 		if err == unix.EINTR {
 			continue
 		}
@@ -284,38 +322,26 @@ func (s *server) write(c *conn, b []byte) {
 		if err != nil {
 			if c != s.pub && c != s.sub {
 				s.close(c)
+				return
 			}
-			return
+			fmt.Fprintln(os.Stderr, "floor: redis connection lost")
+			os.Exit(1)
 		}
 		b = b[n:]
 	}
 	if len(b) > 0 {
-		c.out = append(c.out, b...)
-		unix.EpollCtl(s.epfd, unix.EPOLL_CTL_MOD, c.fd, &unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLOUT | unix.EPOLLRDHUP, Fd: int32(c.fd)})
+		c.out = append(c.out[:0], b...)
+		if !c.waitOut {
+			c.waitOut = true
+			unix.EpollCtl(s.epfd, unix.EPOLL_CTL_MOD, c.fd, &unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLOUT | unix.EPOLLRDHUP, Fd: int32(c.fd)})
+		}
 		return
 	}
-	if c.closeAfterWrite {
-		s.close(c)
+	c.out = c.out[:0]
+	if c.waitOut {
+		c.waitOut = false
+		unix.EpollCtl(s.epfd, unix.EPOLL_CTL_MOD, c.fd, &unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP, Fd: int32(c.fd)})
 	}
-}
-
-func (s *server) flush(c *conn) {
-	for len(c.out) > 0 {
-		n, err := unix.Write(c.fd, c.out)
-		if err == unix.EINTR {
-			continue
-		}
-		if err == unix.EAGAIN {
-			return
-		}
-		if err != nil {
-			s.close(c)
-			return
-		}
-		c.out = c.out[n:]
-	}
-	c.out = nil
-	unix.EpollCtl(s.epfd, unix.EPOLL_CTL_MOD, c.fd, &unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP, Fd: int32(c.fd)})
 	if c.closeAfterWrite {
 		s.close(c)
 	}
@@ -325,6 +351,7 @@ func (s *server) flush(c *conn) {
 // buffer when nothing is left over). It reports false when the peer is gone.
 func (s *server) readInto(c *conn) ([]byte, bool) {
 	n, err := unix.Read(c.fd, s.readBuf)
+	s.stats.reads++
 	if err == unix.EAGAIN || err == unix.EINTR {
 		return nil, true
 	}
@@ -348,7 +375,7 @@ func keep(c *conn, rest []byte) {
 }
 
 func (s *server) onConn(c *conn, events uint32) {
-	if events&unix.EPOLLOUT != 0 {
+	if events&unix.EPOLLOUT != 0 && c.waitOut {
 		s.flush(c)
 		if s.conns[c.fd] != c {
 			return
@@ -399,7 +426,9 @@ func (s *server) onHTTP(c *conn, data []byte) []byte {
 		s.reply(c, "text/plain", "ok")
 		return nil
 	case path == "/metrics":
-		s.reply(c, "text/plain; version=0.0.4", fmt.Sprintf("sockgate_sockets %d\n", s.sockets))
+		s.reply(c, "text/plain; version=0.0.4", fmt.Sprintf(
+			"sockgate_sockets %d\nfloor_epoll_waits_total %d\nfloor_reads_total %d\nfloor_writes_total %d\nfloor_frames_total %d\n",
+			s.sockets, s.stats.waits, s.stats.reads, s.stats.writes, s.stats.frames))
 		return nil
 	case path == "/socket.io/" && strings.Contains(target, "transport=websocket"):
 		key := header(headers, "sec-websocket-key")
@@ -451,6 +480,7 @@ func (s *server) textFrame(p []byte) []byte {
 	}
 	f = append(f, p...)
 	s.frame = f
+	s.stats.frames++ // one per frame built; deliver adds its other recipients
 	return f
 }
 
@@ -569,9 +599,10 @@ func (s *server) ack(c *conn, id, args []byte) {
 	s.write(c, s.textFrame(s.pkt))
 }
 
-// deliver writes one frame, built once, to every local member.
+// deliver gathers one frame, built once, for every local member.
 func (s *server) deliver(pkt []byte) {
 	f := s.textFrame(pkt)
+	s.stats.frames += uint64(max(len(s.members)-1, 0))
 	for _, m := range s.members {
 		s.write(m, f)
 	}
@@ -589,7 +620,7 @@ func (s *server) pingAll() {
 // onRedis reads replies: the publisher's are dropped, the subscriber's
 // messages are delivered to the local members.
 func (s *server) onRedis(c *conn, events uint32) {
-	if events&unix.EPOLLOUT != 0 {
+	if events&unix.EPOLLOUT != 0 && c.waitOut {
 		s.flush(c)
 	}
 	if events&unix.EPOLLIN == 0 {

@@ -82,6 +82,37 @@ func SplitEvent(data []byte) (name string, args [][]byte, err error) {
 	return name, elems[1:], nil
 }
 
+// SplitEventTo is SplitEvent for a caller that reuses memory across
+// packets: the elements of data are appended to dst, and the name is left as
+// its raw element (a JSON string with its quotes, or a number), which
+// RawEventName converts; args is the rest of the returned slice. Nothing is
+// allocated when dst has room for every element.
+func SplitEventTo(dst [][]byte, data []byte) (rawName []byte, args [][]byte, err error) {
+	start := len(dst)
+	elems, err := AppendElements(dst, data)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(elems) == start {
+		return nil, nil, invalid("event data is an empty array")
+	}
+	rawName = elems[start]
+	if c := rawName[0]; c != '"' && c != '-' && (c < '0' || c > '9') {
+		return nil, nil, invalid("event name must be a string or a number")
+	}
+	return rawName, elems[start+1:], nil
+}
+
+// RawEventName returns the event name that raw, the first element of an
+// event's data (as SplitEventTo returns it), stands for: a string unescaped,
+// a number as its JSON text.
+func RawEventName(raw []byte) (string, error) {
+	if len(raw) == 0 {
+		return "", invalid("empty event name")
+	}
+	return nameOf(raw)
+}
+
 func firstElement(data []byte) ([]byte, error) {
 	i := skipSpace(data, 0)
 	if i >= len(data) || data[i] != '[' {

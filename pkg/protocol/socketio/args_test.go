@@ -220,3 +220,63 @@ func TestAppendErrorData(t *testing.T) {
 		t.Fatalf("got %s", got)
 	}
 }
+
+func TestSplitEventTo(t *testing.T) {
+	buf := make([][]byte, 1, 8)
+	buf[0] = []byte("kept")
+	raw, args, err := SplitEventTo(buf, []byte(`["m\u0073g", 1 ,{"a":[2]}]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(raw) != `"m\u0073g"` || len(args) != 2 || string(args[0]) != "1" || string(args[1]) != `{"a":[2]}` {
+		t.Fatalf("raw %s args %q", raw, args)
+	}
+	if name, err := RawEventName(raw); name != "msg" || err != nil {
+		t.Errorf("RawEventName: %q %v", name, err)
+	}
+	if name, err := RawEventName([]byte("42")); name != "42" || err != nil {
+		t.Errorf("RawEventName(42): %q %v", name, err)
+	}
+	if string(buf[0]) != "kept" {
+		t.Errorf("dst's own elements changed: %q", buf[0])
+	}
+	for _, bad := range []string{`[]`, `[{"a":1}]`, `{}`, `[1`, ``} {
+		if _, _, err := SplitEventTo(nil, []byte(bad)); !errors.Is(err, ErrInvalidPacket) {
+			t.Errorf("SplitEventTo(%s): %v", bad, err)
+		}
+	}
+	if _, err := RawEventName(nil); !errors.Is(err, ErrInvalidPacket) {
+		t.Errorf("RawEventName(nil): %v", err)
+	}
+	data := []byte(`["x",1,2]`)
+	if n := testing.AllocsPerRun(10, func() { SplitEventTo(buf[:0], data) }); n != 0 {
+		t.Errorf("SplitEventTo allocates %v times", n)
+	}
+}
+
+func TestDecodeInto(t *testing.T) {
+	var d Decoder
+	p := Packet{Data: []byte("stale"), Attachments: [][]byte{nil}}
+	done, err := d.DecodeInto([]byte(`2/chat,12["x",1]`), &p)
+	if !done || err != nil || p.Type != Event || p.Namespace != "/chat" || p.ID != 12 || !p.HasID ||
+		string(p.Data) != `["x",1]` || p.Attachments != nil {
+		t.Fatalf("DecodeInto: %v %v %+v", done, err, p)
+	}
+	// A binary packet waits in the Decoder, not in p.
+	done, err = d.DecodeInto([]byte(`51-["b",{"_placeholder":true,"num":0}]`), &p)
+	if done || err != nil {
+		t.Fatalf("binary DecodeInto: %v %v", done, err)
+	}
+	p.Data = nil
+	q, err := d.AddAttachment([]byte{7})
+	if err != nil || q == nil || string(q.Data) != `["b",{"_placeholder":true,"num":0}]` || len(q.Attachments) != 1 {
+		t.Fatalf("AddAttachment: %v %+v", err, q)
+	}
+	if done, err = d.DecodeInto([]byte(`9`), &p); done || !errors.Is(err, ErrInvalidPacket) {
+		t.Errorf("bad packet: %v %v", done, err)
+	}
+	text := []byte(`2["x",{"a":1}]`)
+	if n := testing.AllocsPerRun(10, func() { d.DecodeInto(text, &p) }); n != 0 {
+		t.Errorf("DecodeInto allocates %v times", n)
+	}
+}

@@ -44,6 +44,32 @@ func BenchmarkDecodeEvent(b *testing.B) {
 				}
 			}
 		})
+		b.Run(sizeName(size)+"/into", func(b *testing.B) {
+			text := eventText(size)
+			var d Decoder
+			var p Packet
+			b.ReportAllocs()
+			b.SetBytes(int64(len(text)))
+			for b.Loop() {
+				if done, err := d.DecodeInto(text, &p); !done || err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(sizeName(size)+"/elements", func(b *testing.B) {
+			text := eventText(size)
+			var d Decoder
+			var p Packet
+			elems := make([][]byte, 0, 8)
+			b.ReportAllocs()
+			b.SetBytes(int64(len(text)))
+			for b.Loop() {
+				done, _, err := d.DecodeElements(text, &p, elems[:0])
+				if !done || err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
 

@@ -64,18 +64,55 @@ func invalid(format string, args ...any) error {
 // packet"). After any error the Decoder is reset; the protocol says the
 // connection should then be closed.
 func (d *Decoder) Decode(text []byte) (*Packet, error) {
+	p := new(Packet)
+	done, err := d.DecodeInto(text, p)
+	if !done {
+		return nil, err
+	}
+	return p, nil
+}
+
+// DecodeInto is Decode into *p, for a caller that keeps the packet in
+// memory of its own (on its stack, say) and so spares Decode's allocation.
+// It reports whether *p holds a complete packet: false with a nil error
+// means a binary packet now waits for its attachments (the Decoder keeps a
+// copy of it, and AddAttachment returns it once complete). *p is
+// overwritten in every case; the data must not be modified afterwards.
+func (d *Decoder) DecodeInto(text []byte, p *Packet) (bool, error) {
+	done, _, err := d.decode(text, p, nil, false)
+	return done, err
+}
+
+// DecodeElements is DecodeInto that also appends to elems the top-level
+// elements of the data of a complete text packet whose data is an array (an
+// EVENT or an ACK), as SplitArray would return them: they are found while
+// the data is validated, which spares the caller a second pass. For any
+// other packet, on error, and for a binary packet that waits for its
+// attachments (its caller splits its data once it is complete), elems comes
+// back as given.
+func (d *Decoder) DecodeElements(text []byte, p *Packet, elems [][]byte) (bool, [][]byte, error) {
+	n := len(elems)
+	done, out, err := d.decode(text, p, elems, true)
+	if !done || err != nil {
+		return done, elems[:n], err
+	}
+	return done, out, nil
+}
+
+func (d *Decoder) decode(text []byte, p *Packet, elems [][]byte, elements bool) (bool, [][]byte, error) {
+	*p = Packet{}
 	if d.pending != nil {
 		d.Reset()
-		return nil, invalid("text packet while a binary packet waits for attachments")
+		return false, nil, invalid("text packet while a binary packet waits for attachments")
 	}
 	if len(text) == 0 {
-		return nil, invalid("empty packet")
+		return false, nil, invalid("empty packet")
 	}
 	c := text[0]
 	if c < '0' || c > '6' {
-		return nil, invalid("unknown packet type %q", c)
+		return false, nil, invalid("unknown packet type %q", c)
 	}
-	p := &Packet{Type: Type(c - '0'), Namespace: "/"}
+	p.Type, p.Namespace = Type(c-'0'), "/"
 	i := 1
 
 	// Attachment count: <n>-
@@ -85,12 +122,12 @@ func (d *Decoder) Decode(text []byte) (*Packet, error) {
 		start, max := i, d.Limits.maxAttachments()
 		for i < len(text) && text[i] >= '0' && text[i] <= '9' {
 			if count = count*10 + int(text[i]-'0'); count > max {
-				return nil, invalid("more than %d attachments", max)
+				return false, nil, invalid("more than %d attachments", max)
 			}
 			i++
 		}
 		if i == start || i >= len(text) || text[i] != '-' {
-			return nil, invalid("malformed attachment count")
+			return false, nil, invalid("malformed attachment count")
 		}
 		i++
 	}
@@ -106,7 +143,7 @@ func (d *Decoder) Decode(text []byte) (*Packet, error) {
 			i++ // the comma
 		}
 		if !utf8.Valid(nsp) {
-			return nil, invalid("namespace is not valid UTF-8")
+			return false, nil, invalid("namespace is not valid UTF-8")
 		}
 		if len(nsp) > 1 {
 			if string(nsp) != d.nsp {
@@ -122,7 +159,7 @@ func (d *Decoder) Decode(text []byte) (*Packet, error) {
 		for i < len(text) && text[i] >= '0' && text[i] <= '9' {
 			v := uint64(text[i] - '0')
 			if id > (1<<64-1-v)/10 {
-				return nil, invalid("ack id overflows")
+				return false, nil, invalid("ack id overflows")
 			}
 			id = id*10 + v
 			i++
@@ -136,21 +173,34 @@ func (d *Decoder) Decode(text []byte) (*Packet, error) {
 		if binary {
 			attachments = count
 		}
-		if err := scanJSON(text[i:], d.Limits.maxDepth(), attachments); err != nil {
-			return nil, err
+		start := len(elems)
+		var err error
+		if elems, err = scanJSONElems(text[i:], d.Limits.maxDepth(), attachments, elems, elements); err != nil {
+			return false, nil, err
 		}
 		p.Data = trimSpace(text[i:])
-	}
-	if err := checkPayload(p.Type, p.Data); err != nil {
-		return nil, err
+		if (p.Type == Event || p.Type == BinaryEvent) && len(elems) > start {
+			// The name is the first element, found already.
+			if len(p.Data) == 0 || p.Data[0] != '[' {
+				return false, nil, invalid("EVENT data must be an array")
+			}
+			if err := checkEventName(elems[start]); err != nil {
+				return false, nil, err
+			}
+		} else if err := checkPayload(p.Type, p.Data); err != nil {
+			return false, nil, err
+		}
+	} else if err := checkPayload(p.Type, p.Data); err != nil {
+		return false, nil, err
 	}
 
 	if binary && count > 0 {
-		p.Attachments = make([][]byte, 0, count)
-		d.pending, d.want = p, count
-		return nil, nil
+		q := *p
+		q.Attachments = make([][]byte, 0, count)
+		d.pending, d.want = &q, count
+		return false, nil, nil
 	}
-	return p, nil
+	return true, elems, nil
 }
 
 // isReserved reports whether s, the contents of a JSON string, is one of
@@ -214,16 +264,22 @@ func eventName(data []byte) ([]byte, error) {
 		return nil, err
 	}
 	raw := data[i:end]
+	return raw, checkEventName(raw)
+}
+
+// checkEventName checks that raw, an event's first element, is a number or
+// a string that is not a reserved name.
+func checkEventName(raw []byte) error {
 	switch c := raw[0]; {
 	case c == '-' || (c >= '0' && c <= '9'):
-		return raw, nil
+		return nil
 	case c != '"':
-		return nil, invalid("event name must be a string or a number")
+		return invalid("event name must be a string or a number")
 	}
 	if isReserved(raw[1 : len(raw)-1]) {
-		return nil, invalid("reserved event name %s", raw)
+		return invalid("reserved event name %s", raw)
 	}
-	return raw, nil
+	return nil
 }
 
 // AddAttachment adds the next binary attachment; it returns the packet once

@@ -9,7 +9,9 @@
 // and the attachments of a BINARY_EVENT or BINARY_ACK travel as separate
 // binary messages after it. A Decoder, one per connection, turns text
 // messages (Decode) and binary messages (AddAttachment) back into packets,
-// reassembling binary packets.
+// reassembling binary packets; DecodeInto decodes into the caller's Packet
+// and DecodeElements also hands over the elements of an event's data, found
+// while validating, so that a server's hot path allocates nothing.
 //
 // Payloads are never unmarshalled into Go values on the way through: Data
 // keeps the exact JSON bytes received (key order, number precision such as
@@ -29,7 +31,7 @@
 // adapter's transcoder) agrees with the Node parser and with each other.
 //
 // Helpers work on raw JSON: SplitArray, SplitEvent and EventName read event
-// and ack data; Attachment resolves a placeholder element; AppendEvent,
+// and ack data (SplitEventTo and RawEventName into reused memory); Attachment resolves a placeholder element; AppendEvent,
 // AppendArray, AppendString, AppendPlaceholder and AppendErrorData build data
 // without intermediate allocations; MarshalArgs turns Go values into elements
 // and attachments.

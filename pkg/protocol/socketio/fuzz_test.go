@@ -13,7 +13,7 @@ import (
 // testdata/fuzz.
 var fuzzPackets = []string{
 	"0", `0{"token":"abc"}`, "0/admin,", `0/admin,{"a":1}`, "1", "1/admin,",
-	`2["hello",1]`, `212["hello"]`, `2/admin,456["project:delete",123]`, `2[42]`,
+	`2["hello",1]`, `212["hello"]`, `2 [ "a" , [1,{"b":[2]}] ,"x" , {} ] `, `3[[],{"a":1}]`, `2/admin,456["project:delete",123]`, `2[42]`,
 	`2["n",9007199254740993,{"b":1,"a":[true,false,null]}]`, `3/admin,456[]`,
 	`4{"message":"Not authorized"}`, `4"Invalid namespace"`,
 	`51-["hello",{"_placeholder":true,"num":0}]`,
@@ -29,11 +29,50 @@ func FuzzDecode(f *testing.F) {
 	f.Fuzz(func(t *testing.T, text []byte) {
 		var d Decoder
 		p, err := d.Decode(text)
+		checkDecodeElements(t, text, p, err)
 		if err != nil || p == nil {
 			return
 		}
 		checkReencode(t, p)
 	})
+}
+
+// checkDecodeElements checks DecodeElements against Decode (p, err) and,
+// for an array, its elements against SplitArray's.
+func checkDecodeElements(t *testing.T, text []byte, p *Packet, err error) {
+	t.Helper()
+	var d Decoder
+	var q Packet
+	pre := [][]byte{[]byte("before")}
+	done, elems, qerr := d.DecodeElements(text, &q, pre)
+	if (qerr == nil) != (err == nil) || done != (p != nil) {
+		t.Fatalf("DecodeElements(%q) = %v, %v; Decode: %v, %v", text, done, qerr, p != nil, err)
+	}
+	if !done {
+		if len(elems) != 1 {
+			t.Fatalf("DecodeElements(%q) changed elems: %q", text, elems)
+		}
+		return
+	}
+	if !reflect.DeepEqual(*p, q) {
+		t.Fatalf("DecodeElements(%q) packet %+v, Decode %+v", text, q, *p)
+	}
+	want := pre
+	if len(q.Data) > 0 && q.Data[0] == '[' {
+		split, err := SplitArray(q.Data)
+		if err != nil {
+			t.Fatalf("SplitArray(%q): %v", q.Data, err)
+		}
+		want = append(want, split...)
+	}
+	if len(elems) != len(want) {
+		t.Fatalf("DecodeElements(%q) elements %q, want %q", text, elems, want)
+	}
+	for i := range want {
+		if !bytes.Equal(elems[i], want[i]) {
+			t.Fatalf("DecodeElements(%q) elements %q, want %q", text, elems, want)
+		}
+	}
 }
 
 // FuzzDecodeBinary feeds a packet and up to three attachments.

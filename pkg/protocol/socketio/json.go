@@ -520,20 +520,44 @@ func (s *Scanner) fail(err error) Kind {
 // attachments. Like reconstructPacket it does not look inside a placeholder:
 // an invalid one nested in another placeholder is not an error.
 func scanJSON(data []byte, maxDepth, attachments int) error {
+	_, err := scanJSONElems(data, maxDepth, attachments, nil, false)
+	return err
+}
+
+// scanJSONElems is scanJSON that, with elements set and data an array,
+// also appends the array's top-level elements (sub-slices of data) to
+// elems, as SplitArray would find them: a second pass spared.
+func scanJSONElems(data []byte, maxDepth, attachments int, elems [][]byte, elements bool) ([][]byte, error) {
 	var s Scanner
 	s.Reset(data, maxDepth, attachments >= 0)
+	elemStart := 0
 	// The shallowest invalid placeholder not yet known to sit inside a
 	// placeholder: errAt is the depth of the innermost open container that
 	// holds it.
 	var phErr error
 	errAt := 0
+	first, top := true, false // top: the value is an array, whose elements are recorded
 	for {
-		switch s.Next() {
+		k := s.Next()
+		if elements {
+			switch {
+			case first:
+				first, top = false, k == BeginArray
+			case !top:
+			case s.depth == 1 && k >= String && k <= Null:
+				elems = append(elems, data[s.start:s.end])
+			case s.depth == 2 && (k == BeginObject || k == BeginArray):
+				elemStart = s.start
+			case s.depth == 1 && (k == EndObject || k == EndArray):
+				elems = append(elems, data[elemStart:s.end])
+			}
+		}
+		switch k {
 		case End:
 			if s.err != nil {
-				return s.err
+				return elems, s.err
 			}
-			return phErr
+			return elems, phErr
 		case EndObject:
 			d := s.depth + 1 // the depth of the object that ended
 			if s.phOK {
