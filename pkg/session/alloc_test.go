@@ -8,9 +8,9 @@ import (
 // TestEchoAllocs pins the allocations of the session layer's echo path: a
 // client event with an ack answered by its handler (Decode, dispatch, the
 // ack's encoding; the connection's Send costs nothing here). A borrowing
-// handler costs none; an owning one the Event it keeps. Frame memory is
-// carved from shared chunks (one per many packets), so each run measures
-// a batch of echoes: a fraction of an allocation per echo still shows.
+// handler costs none; an owning one the Event it keeps. The ack is encoded
+// in pooled scratch memory (sendPacket); each run measures a batch of
+// echoes, so a fraction of an allocation per echo still shows.
 func TestEchoAllocs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector allocates on its own")

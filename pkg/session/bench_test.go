@@ -16,12 +16,13 @@ import (
 // the session layer alone.
 type nopConn struct{ id string }
 
-func (c *nopConn) ID() string                                    { return c.id }
-func (c *nopConn) Transport() string                             { return "websocket" }
-func (c *nopConn) Protocol() int                                 { return 4 }
-func (c *nopConn) Send(frames []engineio.Frame, _ bool) error    { return nil }
-func (c *nopConn) Enqueue(frames []engineio.Frame, _ bool) error { return nil }
-func (c *nopConn) Close(string)                                  {}
+func (c *nopConn) ID() string                                     { return c.id }
+func (c *nopConn) Transport() string                              { return "websocket" }
+func (c *nopConn) Protocol() int                                  { return 4 }
+func (c *nopConn) Send(frames []engineio.Frame, _ bool) error     { return nil }
+func (c *nopConn) SendCopy(frames []engineio.Frame, _ bool) error { return nil }
+func (c *nopConn) Enqueue(frames []engineio.Frame, _ bool) error  { return nil }
+func (c *nopConn) Close(string)                                   {}
 
 // BenchmarkBroadcast measures one local broadcast (encode once, select the
 // recipients, hand the frames to every connection).

@@ -22,6 +22,9 @@ type conn interface {
 	// 2.x (Socket.IO protocol v4) client.
 	Protocol() int
 	Send(frames []engineio.Frame, volatile bool) error
+	// SendCopy is Send for frames the caller reuses once it returns: the
+	// connection copies what it keeps.
+	SendCopy(frames []engineio.Frame, volatile bool) error
 	// Enqueue is Send for broadcasts: it never writes on the caller's
 	// goroutine.
 	Enqueue(frames []engineio.Frame, volatile bool) error

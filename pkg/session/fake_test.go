@@ -1,6 +1,7 @@
 package session
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"log/slog"
@@ -47,6 +48,15 @@ func (f *fakeConn) Send(frames []engineio.Frame, volatile bool) error {
 	}
 	f.frames = append(f.frames, frames...)
 	return nil
+}
+
+// SendCopy keeps a copy, as the transport does with what it queues.
+func (f *fakeConn) SendCopy(frames []engineio.Frame, volatile bool) error {
+	own := make([]engineio.Frame, len(frames))
+	for i, fr := range frames {
+		own[i] = engineio.Frame{Data: bytes.Clone(fr.Data), Binary: fr.Binary}
+	}
+	return f.Send(own, volatile)
 }
 
 func (f *fakeConn) Enqueue(frames []engineio.Frame, volatile bool) error {

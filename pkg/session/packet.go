@@ -20,20 +20,36 @@ func encodeFrames(p *socketio.Packet) []engineio.Frame {
 // replaced by the JSON array of the raw elements elems (built in place, not
 // first on its own).
 func encodeFramesElems(p *socketio.Packet, elems [][]byte) []engineio.Frame {
-	if len(p.Attachments) > 0 {
-		switch p.Type {
-		case socketio.Event:
-			q := *p
-			q.Type = socketio.BinaryEvent
-			p = &q
-		case socketio.Ack:
-			q := *p
-			q.Type = socketio.BinaryAck
-			p = &q
-		}
+	p = binaryType(p)
+	frames := make([]engineio.Frame, 1+len(p.Attachments))
+	frames[0] = engineio.Frame{Data: appendText(make([]byte, 0, textBound(p, elems)), p, elems)}
+	for i, a := range p.Attachments {
+		frames[i+1] = engineio.Frame{Data: a, Binary: true}
 	}
-	// An upper bound of the text: "4", the type, the attachment count and
-	// '-', the namespace and ',', the id, the data.
+	return frames
+}
+
+// binaryType returns p with its type made binary if it has attachments.
+func binaryType(p *socketio.Packet) *socketio.Packet {
+	if len(p.Attachments) == 0 {
+		return p
+	}
+	q := *p
+	switch p.Type {
+	case socketio.Event:
+		q.Type = socketio.BinaryEvent
+	case socketio.Ack:
+		q.Type = socketio.BinaryAck
+	default:
+		return p
+	}
+	return &q
+}
+
+// textBound is an upper bound of p's message text: "4", the type, the
+// attachment count and '-', the namespace and ',', the id, the data (or the
+// array of elems).
+func textBound(p *socketio.Packet, elems [][]byte) int {
 	n := 1 + 1 + 21 + len(p.Namespace) + 1 + 20 + len(p.Data)
 	if elems != nil {
 		n += 1 + len(elems)
@@ -41,80 +57,48 @@ func encodeFramesElems(p *socketio.Packet, elems [][]byte) []engineio.Frame {
 			n += len(e)
 		}
 	}
-	fm := frameMemPool.Get().(*frameMem)
-	text := fm.text(n)
-	text = append(text, '4')
-	text = p.Append(text)
+	return n
+}
+
+// appendText appends p's Engine.IO message text to buf.
+func appendText(buf []byte, p *socketio.Packet, elems [][]byte) []byte {
+	buf = append(buf, '4')
+	buf = p.Append(buf)
 	if elems != nil {
-		text = socketio.AppendArray(text, elems...)
+		buf = socketio.AppendArray(buf, elems...)
 	}
-	fm.commit(text)
-	frames := fm.frames(1 + len(p.Attachments))
-	frameMemPool.Put(fm)
-	frames[0] = engineio.Frame{Data: text[:len(text):len(text)]}
-	for i, a := range p.Attachments {
-		frames[i+1] = engineio.Frame{Data: a, Binary: true}
-	}
-	return frames
+	return buf
 }
 
-// frameMem hands out the memory of encoded frames, so that a small packet
-// costs no allocation of its own: its text is carved from a shared chunk of
-// bytes and its frame slice from a shared chunk of frames. What is carved
-// belongs to those frames for good: a chunk is never reused, only replaced
-// once full, and the garbage collector frees it when the last frame carved
-// from it is gone (a frame that a slow connection still queues keeps its
-// chunk, frameChunkBytes at most, alive). Each frameMem is used by one
-// goroutine at a time (frameMemPool).
-type frameMem struct {
-	buf  []byte           // len: carved so far
-	fs   []engineio.Frame // len: carved so far
-	open int              // room of the text handed out, until commit
+// maxScratchText bounds the packets sendPacket encodes in a pooled
+// scratch buffer; larger ones get memory of their own.
+const maxScratchText = 4 << 10
+
+// scratch is the reusable memory of one packet sent to one connection.
+type scratch struct {
+	buf   []byte
+	frame [1]engineio.Frame
 }
 
-const (
-	frameChunkBytes  = 8 << 10
-	frameChunkFrames = 128
-	maxCarvedText    = 1 << 10 // larger texts get memory of their own
-	maxCarvedFrames  = 8
-)
+var scratchPool = sync.Pool{New: func() any { return &scratch{buf: make([]byte, 0, 512)} }}
 
-var frameMemPool = sync.Pool{New: func() any { return new(frameMem) }}
-
-// text returns an empty slice with room for n bytes; commit must follow.
-func (m *frameMem) text(n int) []byte {
-	m.open = 0
-	if n > maxCarvedText {
-		return make([]byte, 0, n)
+// sendPacket encodes p (with elems, see encodeFramesElems) and sends it to
+// c. A small packet without attachments is encoded in a pooled scratch
+// buffer and sent with SendCopy, which copies only what the connection
+// cannot write at once: a reply written inline allocates nothing, and
+// what a slow connection keeps is exactly what its write queue counts.
+func sendPacket(c conn, p *socketio.Packet, elems [][]byte, volatile bool) error {
+	n := textBound(p, elems)
+	if len(p.Attachments) > 0 || n > maxScratchText {
+		return c.Send(encodeFramesElems(p, elems), volatile)
 	}
-	if cap(m.buf)-len(m.buf) < n {
-		m.buf = make([]byte, 0, frameChunkBytes)
-	}
-	m.open = n
-	return m.buf[len(m.buf) : len(m.buf) : len(m.buf)+n]
-}
-
-// commit marks text, built on what text returned, as carved: nothing is
-// carved from under it again. (A text that outgrew its room was moved by
-// append and is not in the chunk.)
-func (m *frameMem) commit(text []byte) {
-	if m.open > 0 && len(text) <= m.open {
-		m.buf = m.buf[:len(m.buf)+len(text)]
-	}
-	m.open = 0
-}
-
-// frames returns n zero frames.
-func (m *frameMem) frames(n int) []engineio.Frame {
-	if n > maxCarvedFrames {
-		return make([]engineio.Frame, n)
-	}
-	if cap(m.fs)-len(m.fs) < n {
-		m.fs = make([]engineio.Frame, 0, frameChunkFrames)
-	}
-	i := len(m.fs)
-	m.fs = m.fs[:i+n]
-	return m.fs[i : i+n : i+n]
+	sc := scratchPool.Get().(*scratch)
+	sc.buf = appendText(sc.buf[:0], p, elems)
+	sc.frame[0] = engineio.Frame{Data: sc.buf}
+	err := c.SendCopy(sc.frame[:], volatile)
+	sc.frame[0] = engineio.Frame{}
+	scratchPool.Put(sc)
+	return err
 }
 
 // eventPacket builds the EVENT (or BINARY_EVENT) packet of an emit.

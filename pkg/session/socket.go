@@ -400,7 +400,7 @@ func (s *Socket) Disconnect(close bool) {
 func (s *Socket) send(p *socketio.Packet, volatile bool) error { return s.sendElems(p, nil, volatile) }
 
 // sendElems is send with p.Data replaced by the array of elems when elems
-// is not nil (see encodeFramesElems).
+// is not nil (see encodeFramesElems and sendPacket).
 func (s *Socket) sendElems(p *socketio.Packet, elems [][]byte, volatile bool) error {
 	s.mu.Lock()
 	st := s.state
@@ -410,7 +410,7 @@ func (s *Socket) sendElems(p *socketio.Packet, elems [][]byte, volatile bool) er
 	}
 	p.Namespace = s.nsp.name
 	s.nsp.srv.stats.packetsOut.Add(1)
-	return s.client.conn.Send(encodeFramesElems(p, elems), volatile)
+	return sendPacket(s.client.conn, p, elems, volatile)
 }
 
 // addAck registers the ack id; it fails with ErrDisconnected on a closed

@@ -128,10 +128,31 @@ func (c *Conn) Value() any {
 // writer goroutine): the cheapest way to answer one client. To send the
 // same frames to many connections, use Enqueue.
 func (c *Conn) Send(frames []engineio.Frame, volatile bool) error {
-	return c.send(frames, volatile, true)
+	return c.send(frames, volatile, true, false)
 }
 
-func (c *Conn) send(frames []engineio.Frame, volatile, inline bool) error {
+// SendCopy is Send for frames whose memory the caller reuses once it
+// returns (a scratch buffer): frames the connection cannot write at once
+// are copied into memory of its own before they are queued, so what a slow
+// connection holds is what WriteQueueBytes counts. A frame written inline
+// is copied by the write itself, not kept.
+func (c *Conn) SendCopy(frames []engineio.Frame, volatile bool) error {
+	return c.send(frames, volatile, true, true)
+}
+
+// copyFrames returns frames with their data (n bytes in all) copied into
+// one new buffer.
+func copyFrames(frames []engineio.Frame, n int) []engineio.Frame {
+	out := make([]engineio.Frame, len(frames))
+	buf := make([]byte, 0, n)
+	for i, f := range frames {
+		buf = append(buf, f.Data...)
+		out[i] = engineio.Frame{Data: buf[len(buf)-len(f.Data) : len(buf) : len(buf)], Binary: f.Binary}
+	}
+	return out
+}
+
+func (c *Conn) send(frames []engineio.Frame, volatile, inline, borrowed bool) error {
 	n := 0
 	for _, f := range frames {
 		n += len(f.Data)
@@ -166,6 +187,9 @@ func (c *Conn) send(frames []engineio.Frame, volatile, inline bool) error {
 		c.mu.Unlock()
 		c.finishWrite(t, frames, n)
 		return nil
+	}
+	if borrowed {
+		frames = copyFrames(frames, n)
 	}
 	c.queue = append(c.queue, frames...)
 	if !inline && c.inlineWritableLocked() {

@@ -76,6 +76,28 @@ func TestPollingBatchesQueuedFrames(t *testing.T) {
 	}
 }
 
+// TestSendCopyKeepsACopy: frames queued by SendCopy do not share the
+// caller's memory, which it reuses at once.
+func TestSendCopyKeepsACopy(t *testing.T) {
+	ts := newTestServer(t, Config{})
+	p := ts.pollHandshake(t)
+	c := ts.rec.waitOpen(t)
+	scratch := make([]byte, 0, 8)
+	frames := make([]engineio.Frame, 1)
+	for _, s := range []string{"4a", "4b", "4c"} {
+		scratch = append(scratch[:0], s...)
+		frames[0] = engineio.Frame{Data: scratch}
+		if err := c.SendCopy(frames, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	copy(scratch[:2], "4x")
+	frames[0] = engineio.Frame{Data: []byte("4y")}
+	if _, body := p.get(); body != "4a\x1e4b\x1e4c" {
+		t.Fatalf("GET = %q", body)
+	}
+}
+
 func TestPollingLongPollWaits(t *testing.T) {
 	ts := newTestServer(t, Config{})
 	p := ts.pollHandshake(t)

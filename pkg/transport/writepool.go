@@ -69,7 +69,7 @@ func (s *Server) writeWorker() {
 // the connection meanwhile. It is the way to send one broadcast to many
 // connections; Send suits a reply to one.
 func (c *Conn) Enqueue(frames []engineio.Frame, volatile bool) error {
-	return c.send(frames, volatile, false)
+	return c.send(frames, volatile, false, false)
 }
 
 // writeQueued writes c's queue for the pool without waiting on the socket;
