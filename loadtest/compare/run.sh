@@ -7,6 +7,8 @@
 #             channel); a measuring stick, not a server
 #   sockgate  this repo's gateway with the Redis adapter
 #   node      Node.js socket.io 4 + @socket.io/redis-adapter
+#   baseline  (only with BASELINE_BIN) another gateway binary, e.g. an
+#             earlier release, run exactly like sockgate: before/after
 #
 # Each round starts one cluster, runs every scenario with loadgen, stops it,
 # then does the same for the next; the order rotates between rounds. At the
@@ -30,6 +32,7 @@
 #   ECHO_C=50            echo: clients, closed loop
 #   ECHO_DURATION=5s
 #   CHURN_N=200 CHURN_RATE=50 CHURN_DURATION=5s
+#   BASELINE_BIN=<path>  a gateway binary to compare as "baseline" (add it to IMPLS)
 #   OUT=<dir>            keep the JSON summaries there (default: a temp dir, removed)
 #
 # Needs: go, node (with the repo's node_modules: npm ci), redis-server.
@@ -55,6 +58,9 @@ CHURN_DURATION=${CHURN_DURATION:-5s}
 for tool in go node redis-server; do
 	command -v "$tool" >/dev/null || { echo "compare: $tool not found" >&2; exit 1; }
 done
+if [[ " $IMPLS " == *" baseline "* ]]; then
+	[[ -x ${BASELINE_BIN:-} ]] || { echo "compare: IMPLS has baseline: set BASELINE_BIN to a gateway binary" >&2; exit 1; }
+fi
 if [[ " $IMPLS " == *" node "* ]]; then
 	[[ -d node_modules/socket.io && -d node_modules/@socket.io/redis-adapter ]] ||
 		{ echo "compare: node_modules missing: run npm ci at the repo root" >&2; exit 1; }
@@ -124,6 +130,8 @@ start_cluster() {
 		port=$(free_port)
 		case $impl in
 		sockgate) "$work/gateway" -addr "127.0.0.1:$port" -redis-url "$redis_url" -log-level warn \
+			>"$work/$impl-$i.log" 2>&1 & ;;
+		baseline) "$BASELINE_BIN" -addr "127.0.0.1:$port" -redis-url "$redis_url" -log-level warn \
 			>"$work/$impl-$i.log" 2>&1 & ;;
 		floor) "$work/floor" -addr "127.0.0.1:$port" -redis-url "$redis_url" \
 			>"$work/$impl-$i.log" 2>&1 & ;;

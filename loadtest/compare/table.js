@@ -1,8 +1,8 @@
 // Prints the side-by-side table of loadtest/compare/run.sh from the loadgen
 // JSON summaries in a directory (files named <impl>-<scenario>-<round>.json):
-// the median over rounds of each figure for floor, sockgate and node (the
-// columns of those that ran), and the ratios sockgate/floor and
-// sockgate/node.
+// the median over rounds of each figure for floor, sockgate, node and
+// baseline (the columns of those that ran), and the ratios of sockgate to
+// each of the others.
 //
 //   node loadtest/compare/table.js <dir>
 'use strict';
@@ -18,7 +18,7 @@ if (!dir) {
 
 const runs = {}; // scenario -> impl -> [summary]
 for (const f of fs.readdirSync(dir).sort()) {
-  const m = /^(floor|sockgate|node)-(\w+)-(\d+)\.json$/.exec(f);
+  const m = /^(floor|sockgate|node|baseline)-(\w+)-(\d+)\.json$/.exec(f);
   if (!m) continue;
   let s;
   try {
@@ -86,7 +86,7 @@ function fmt(x) {
   return x.toFixed(2);
 }
 
-const impls = ['floor', 'sockgate', 'node'].filter((impl) =>
+const impls = ['floor', 'sockgate', 'node', 'baseline'].filter((impl) =>
   Object.values(runs).some((byImpl) => (byImpl[impl] || []).length > 0));
 const ratios = impls.includes('sockgate') ? impls.filter((impl) => impl !== 'sockgate') : [];
 
