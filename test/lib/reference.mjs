@@ -97,6 +97,7 @@ if (mode === "gateway") {
 
   const eio = new EngineServer({ pingInterval: 300, pingTimeout: 200, maxHttpBufferSize: 1e6, cors: { origin: "*" }, allowEIO3 });
   eio.attach(http, { path: "/engine.io/" });
+  servers.push(eio); // closed on SIGTERM too, like cmd/conformance's
   eio.on("connection", (socket) => socket.on("message", (data) => socket.send(data)));
 } else {
   console.error("usage: reference.mjs gateway|conformance PORT");
