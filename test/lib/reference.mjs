@@ -17,6 +17,8 @@ if (process.env.NODE_TEST_CONTEXT) process.exit(0);
 const [mode, port, ...flags] = process.argv.slice(2);
 // The gateway flags the reference honours.
 const allowEIO3 = flags.includes("-allow-eio3");
+const maxPayloadAt = flags.indexOf("-max-payload");
+const maxPayload = maxPayloadAt >= 0 ? Number(flags[maxPayloadAt + 1]) : 1_000_000;
 const http = createServer((req, res) => {
   if (req.url === "/healthz") {
     res.writeHead(200).end("ok");
@@ -33,7 +35,7 @@ function validRoom(room) {
 
 const servers = [];
 if (mode === "gateway") {
-  const io = new Server(http, { cors: { origin: "*" }, allowEIO3 });
+  const io = new Server(http, { cors: { origin: "*" }, allowEIO3, maxHttpBufferSize: maxPayload });
   servers.push(io);
   io.on("connection", (socket) => {
     const roomEvent = (name, fn) =>
