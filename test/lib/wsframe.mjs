@@ -73,9 +73,12 @@ export function closePayload(code, reason = "") {
 
 // FrameParser splits a byte stream into frames as they complete.
 export class FrameParser {
-  constructor() {
+  // unmask false leaves masked payloads as they are (cheaper, when only the
+  // frame structure matters).
+  constructor({ unmask = true } = {}) {
     this.chunks = [];
     this.size = 0;
+    this.unmask = unmask;
   }
 
   #take(n) {
@@ -114,7 +117,7 @@ export class FrameParser {
       const bytes = this.#take(headLen + length);
       const header = Buffer.from(bytes.subarray(0, headLen));
       let payload = Buffer.from(bytes.subarray(headLen));
-      if (masked) {
+      if (masked && this.unmask) {
         const key = header.subarray(headLen - 4);
         for (let i = 0; i < payload.length; i++) payload[i] ^= key[i & 3];
       }
@@ -173,6 +176,11 @@ export class RawWebSocket {
     this.closeSent = false;
     this.ended = false;
     this.partial = null; // a fragmented data message being reassembled
+    // What the client wrote, parsed back: whether it stands between
+    // messages, where a new message may start (see idle).
+    this.sent = new FrameParser({ unmask: false });
+    this.sentOpen = false; // a fragmented message is unfinished
+    this.sentBroken = false; // it wrote what does not parse as frames
     this.waiters = [];
     // onMessage(entry, raw): a hook for each data message (Engine.IO pings).
     this.onMessage = null;
@@ -309,8 +317,25 @@ export class RawWebSocket {
 
   // write sends raw bytes; a connection the server has ended swallows them.
   write(bytes) {
+    if (!this.sentBroken) {
+      try {
+        for (const f of this.sent.push(Buffer.from(bytes))) {
+          if (f.opcode === OP.TEXT || f.opcode === OP.BINARY) this.sentOpen = !f.fin;
+          else if (f.opcode === OP.CONT && f.fin) this.sentOpen = false;
+        }
+      } catch {
+        this.sentBroken = true;
+      }
+    }
     if (this.sock.destroyed || !this.sock.writable) return;
     this.sock.write(bytes, () => {});
+  }
+
+  // idle reports whether what the client wrote ends between messages: a
+  // new data message written now would be a message of its own, not part
+  // of an unfinished frame or fragmented message.
+  get idle() {
+    return !this.sentBroken && !this.sentOpen && this.sent.size === 0;
   }
 
   // sendClose sends a masked close frame with the payload given.
