@@ -182,8 +182,10 @@ export class RawWebSocket {
     this.sentOpen = false; // a fragmented message is unfinished
     this.sentBroken = false; // it wrote what does not parse as frames
     this.waiters = [];
-    // onMessage(entry, raw): a hook for each data message (Engine.IO pings).
+    // onMessage(entry, raw): a hook for each data message (Engine.IO pings);
+    // onIdle(): after each write that leaves the client idle.
     this.onMessage = null;
+    this.onIdle = null;
   }
 
   // open connects to 127.0.0.1:port and completes the opening handshake.
@@ -329,6 +331,7 @@ export class RawWebSocket {
     }
     if (this.sock.destroyed || !this.sock.writable) return;
     this.sock.write(bytes, () => {});
+    if (this.idle) this.onIdle?.();
   }
 
   // idle reports whether what the client wrote ends between messages: a
