@@ -38,7 +38,7 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { startConformance, startGateway, freePort, Server, ROOT, withTimeout, sleep } from "../lib/harness.mjs";
-import { RawWebSocket, frame, closePayload, summary, OP } from "../lib/wsframe.mjs";
+import { RawWebSocket, FrameParser, frame, closePayload, summary, OP } from "../lib/wsframe.mjs";
 import { WebSocket } from "../lib/raw.mjs";
 
 const PATH = "/engine.io/?EIO=4&transport=websocket";
@@ -554,6 +554,31 @@ after(async () => {
   await Promise.all([gate?.stop(), ref?.stop()]);
 });
 
+// The checker itself: it must see what it is there to catch.
+describe("the frame parser", () => {
+  test("reads back what the encoder writes, and flags what a server must not send", () => {
+    const parse = (buf) => new FrameParser().push(buf);
+    for (const n of [0, 125, 126, 65535, 65536]) {
+      const payload = randomBytes(n);
+      const [f] = parse(frame({ opcode: OP.BINARY, payload, mask: false }));
+      assert.deepEqual([f.fin, f.rsv, f.opcode, f.masked, f.minimal, f.length], [true, 0, OP.BINARY, false, true, n]);
+      assert.equal(f.header.toString("hex"), serverHeader(OP.BINARY, n));
+      assert.ok(f.payload.equals(payload));
+      const [m] = parse(frame({ opcode: OP.BINARY, payload }));
+      assert.ok(m.masked && m.payload.equals(payload), "masked frames are unmasked");
+    }
+    assert.equal(parse(frame({ opcode: OP.TEXT, payload: "4x", mask: false, length: 16 }))[0].minimal, false);
+    assert.equal(parse(frame({ opcode: OP.TEXT, payload: "4x", mask: false, length: 64 }))[0].minimal, false);
+    assert.equal(parse(frame({ opcode: OP.TEXT, payload: "4x", mask: false, rsv: 5 }))[0].rsv, 5);
+    // Split anywhere, frames come out whole and in order.
+    const two = Buffer.concat([frame({ opcode: OP.TEXT, payload: "4ab", mask: false, fin: false }), frame({ opcode: OP.CONT, payload: "c", mask: false })]);
+    const p = new FrameParser();
+    const out = [];
+    for (const b of two) out.push(...p.push(Buffer.from([b])));
+    assert.deepEqual(out.map((f) => [f.opcode, f.fin, f.payload.toString()]), [[OP.TEXT, false, "4ab"], [OP.CONT, true, "c"]]);
+  });
+});
+
 // compare runs sc on the reference, checks that the reference does what
 // the scenario expects (which checks the scenario), then runs it on
 // sockgate and compares.
@@ -584,19 +609,23 @@ describe("server to client frames: sockgate writes as ws does", () => {
   }
 });
 
-// wsClientEcho sends each payload through an npm `ws` client on one
-// session of server and returns what came back: [isBinary, Buffer] each.
+// wsClientEcho sends each payload through an npm `ws` client (with its
+// defaults: it offers permessage-deflate) on one session of server and
+// returns what came back, [isBinary, Buffer] each, and the extensions the
+// server accepted. The client fails the connection on any frame a server
+// must not send.
 async function wsClientEcho(server, payloads) {
   const ws = new WebSocket(server.wsURL + PATH);
   const inbox = [];
   let wake = () => {};
   let closed = null;
+  let failure = null;
   ws.on("message", (d, isBinary) => {
     if (!isBinary && d.length === 1 && d[0] === 0x32) return ws.send("3"); // Engine.IO ping
     inbox.push([isBinary, Buffer.from(d)]);
     wake();
   });
-  ws.on("error", () => {});
+  ws.on("error", (err) => (failure = err));
   ws.on("close", (code) => {
     closed = code;
     wake();
@@ -604,7 +633,7 @@ async function wsClientEcho(server, payloads) {
   const next = async () => {
     const deadline = Date.now() + 5000;
     while (inbox.length === 0) {
-      if (closed !== null) throw new Error(`ws client closed (${closed})`);
+      if (closed !== null) throw new Error(`ws client closed (${closed}): ${failure?.message ?? "no error"}`);
       if (Date.now() > deadline) throw new Error("ws client: no message within 5 s");
       await withTimeout(new Promise((r) => (wake = r)), deadline - Date.now(), "a message").catch(() => {});
     }
@@ -618,7 +647,7 @@ async function wsClientEcho(server, payloads) {
       ws.send(type === "text" ? payload.toString("utf8") : payload, { binary: type === "binary" });
       out.push(await next());
     }
-    return out;
+    return { out, extensions: ws.extensions };
   } finally {
     ws.terminate();
   }
@@ -628,14 +657,18 @@ describe("server to client: the npm ws client receives what was sent", () => {
   for (const type of ["text", "binary"]) {
     test(`${type} of ${sizes[type].join(", ")} bytes`, async () => {
       const payloads = outbound.filter((o) => o.type === type);
+      const extensions = {};
       for (const [name, server] of [["reference", ref], ["sockgate", gate]]) {
-        const got = await wsClientEcho(server, payloads);
-        assert.equal(got.length, payloads.length, name);
-        got.forEach(([isBinary, buf], i) => {
+        const { out, extensions: ext } = await wsClientEcho(server, payloads);
+        extensions[name] = ext;
+        assert.equal(out.length, payloads.length, name);
+        out.forEach(([isBinary, buf], i) => {
           assert.equal(isBinary, type === "binary", `${name}: ${payloads[i].n} bytes: opcode`);
           assert.ok(buf.equals(payloads[i].payload), `${name}: ${payloads[i].n} bytes: data`);
         });
       }
+      // Offered permessage-deflate, both decline it (engine.io's default).
+      assert.equal(extensions.sockgate, extensions.reference, "negotiated extensions");
     });
   }
 });
