@@ -201,6 +201,7 @@ export class RawWebSocket {
           buf = Buffer.concat([buf, chunk]);
           const end = buf.indexOf("\r\n\r\n");
           if (end < 0) return;
+          sock.pause(); // frames that follow wait for the frame reader
           sock.off("data", onData);
           sock.off("error", reject);
           resolve({ text: buf.subarray(0, end).toString("latin1"), rest: buf.subarray(end + 4) });
@@ -243,6 +244,7 @@ export class RawWebSocket {
     sock.on("end", ended);
     sock.on("close", ended);
     if (head.rest.length > 0) c.#onData(head.rest);
+    sock.resume();
     return c;
   }
 
