@@ -171,9 +171,9 @@ function transcript(c, from, { reason, sort }, mode = ENGINE) {
 // finishClose waits for the server's close frame, answers it as a client
 // must (with the same code) unless the client sent one first, and waits
 // for the server to end the connection.
-async function finishClose(c, from, ms) {
+async function finishClose(c, from, ms, { reply = true } = {}) {
   const cl = await c.waitFor((e) => e.type === "close", ms, from);
-  if (cl?.type === "close" && !c.closeSent) c.sendClose(cl.code === null ? Buffer.alloc(0) : closePayload(cl.code));
+  if (reply && cl?.type === "close" && !c.closeSent) c.sendClose(cl.code === null ? Buffer.alloc(0) : closePayload(cl.code));
   // ws ends it at once; a second is generous on a loaded machine.
   const end = await c.waitFor((e) => e.type === "end", 1000, from);
   if (!end) c.log.push({ type: "still open 1 s after the close" });
@@ -195,7 +195,7 @@ async function run(server, sc, mode = ENGINE) {
       const got = await c.waitFor((e) => e.type === "text" && e.data === mode.reply, 5000, from);
       if (!got) c.log.push({ type: "no sentinel echo within 5 s" });
     } else {
-      await finishClose(c, from, sc.wait ?? 1000);
+      await finishClose(c, from, sc.wait ?? 1000, { reply: sc.reply });
     }
     return { log: transcript(c, from, sc, mode), violations: c.violations };
   } finally {
@@ -412,6 +412,21 @@ add("a 4-byte character one byte per fragment is accepted", {
   expect: echoes([["text", "4😀"]]),
 });
 
+// Failing the connection (RFC 6455 7.1.7): the server closes the TCP
+// connection after its close frame, whether or not the client answers it.
+add("reserved opcode, the client never answers the close: the server ends the connection", {
+  until: "close",
+  reply: false,
+  send: () => frame({ opcode: 0x3, payload: "4x" }),
+  expect: closes(1002),
+});
+add("invalid UTF-8, the client never answers the close: the server ends the connection", {
+  until: "close",
+  reply: false,
+  send: () => T(bad("ff")),
+  expect: closes(1007),
+});
+
 // Close frames from the client: valid ones are echoed, code and reason.
 for (const [code, reason] of [[1000, "bye"], [1001, ""], [1000, ""], [3000, "app code"], [4999, "last private code"], [1000, "ünïcödé reason"], [4000, "r".repeat(123)]]) {
   add(`close ${code} ${JSON.stringify(reason.length > 20 ? reason.slice(0, 8) + "…" : reason)} is echoed`, {
@@ -446,6 +461,12 @@ group = "in-large";
   add(`binary of exactly the max payload (${MAX_PAYLOAD} bytes) is accepted`, { until: "echo", send: () => B(max), expect: echoes([["binary", max]]) });
   add("text one byte over the max payload -> 1009", { until: "close", send: () => T(textOf(MAX_PAYLOAD + 1)), expect: closes(1009) });
   add("binary one byte over the max payload -> 1009", { until: "close", send: () => B(randomBytes(MAX_PAYLOAD + 1)), expect: closes(1009) });
+  add("over the max payload, the client never answers the close: the server ends the connection", {
+    until: "close",
+    reply: false,
+    send: () => B(randomBytes(MAX_PAYLOAD + 1)),
+    expect: closes(1009),
+  });
   add("fragments adding up to over the max payload -> 1009", {
     until: "close",
     send: () => [B(randomBytes(MAX_PAYLOAD / 2), { fin: false }), C(randomBytes(MAX_PAYLOAD / 2 + 1))],
@@ -542,6 +563,8 @@ const TODO = {
     "sockgate waits for the payload and only the Engine.IO ping timeout drops the connection, with no close frame; ws closes with 1009 as soon as the length field exceeds the max payload",
   "server closes on the Engine.IO ping timeout":
     "sockgate drops the TCP connection without a close frame; engine.io/ws sends an empty close frame and ends the connection",
+  "invalid UTF-8, the client never answers the close: the server ends the connection":
+    "after its 1007 sockgate waits for the client's close frame and ends the connection only after 5 s; ws ends it right after its close frame (RFC 6455 7.1.7)",
   shutdown: "sockgate sends close 1000 on shutdown; engine.io/ws sends an empty close frame (no code)",
 };
 
