@@ -728,16 +728,17 @@ describe("server shutdown", () => {
 // The gateway's websockets (Socket.IO, /socket.io/) under its -max-payload
 // flag, against Node's socket.io with maxHttpBufferSize set the same: a
 // Socket.IO event with an ack ("echo" acks its arguments) rides the same
-// frame layer, and the limit is the flag's.
+// frame layer, and the limit is the flag's. The limit is set so that the
+// ack of the largest event is exactly 1 MiB: the server's largest frames.
 describe("gateway: Socket.IO over the same frame layer, -max-payload", () => {
-  const LIMIT = 65536; // a 64-bit length field at the limit, and one byte over
+  const MiB = 1 << 20;
+  const LIMIT = MiB + 7; // an event of LIMIT bytes is acked with MiB bytes
   const args = ["-max-payload", String(LIMIT)];
-  // event returns an "echo" event packet with ack id 1 of exactly n bytes.
-  const event = (n) => {
-    const head = '421["echo","';
-    return head + "z".repeat(n - head.length - 2) + '"]';
-  };
+  // event returns an "echo" event packet with ack id 1 of exactly n bytes;
+  // ack, the ack of event(n): 7 bytes shorter.
+  const event = (n) => '421["echo","' + "z".repeat(n - 14) + '"]';
   const ack = (n) => '431["' + "z".repeat(n - 14) + '"]';
+  const blob = randomBytes(MiB);
   const gwScenarios = [
     {
       name: "an event in 3 fragments with a ping between is acked",
@@ -745,12 +746,29 @@ describe("gateway: Socket.IO over the same frame layer, -max-payload", () => {
       send: () => [T('421["echo",', { fin: false }), PING("gw"), C('"frag', { fin: false }), C('mented"]')],
       expect: echoes([["text", '431["fragmented"]']], ["gw"]),
     },
-    { name: `an event of exactly ${LIMIT} bytes is acked`, until: "echo", send: () => T(event(LIMIT)), expect: echoes([["text", ack(LIMIT)]]) },
+    {
+      name: `an event of exactly ${LIMIT} bytes is acked in one ${MiB}-byte text frame`,
+      until: "echo",
+      send: () => T(event(LIMIT)),
+      expect: (log) => {
+        echoes([["text", ack(LIMIT)]])(log);
+        assert.deepEqual(data(log)[0].headers, [serverHeader(OP.TEXT, MiB)]);
+      },
+    },
+    {
+      name: `a ${MiB}-byte binary attachment is acked in one ${MiB}-byte binary frame`,
+      until: "echo",
+      send: () => [T('451-1["echo",{"_placeholder":true,"num":0}]'), B(blob)],
+      expect: (log) => {
+        echoes([["text", '461-1[{"_placeholder":true,"num":0}]'], ["binary", blob]])(log);
+        assert.deepEqual(data(log)[1].headers, [serverHeader(OP.BINARY, MiB)]);
+      },
+    },
     { name: `an event of ${LIMIT + 1} bytes -> 1009`, until: "close", send: () => T(event(LIMIT + 1)), expect: closes(1009) },
     {
       name: `fragments adding up to ${LIMIT + 1} bytes -> 1009`,
       until: "close",
-      send: () => fragments(OP.TEXT, event(LIMIT + 1), [40_000]),
+      send: () => fragments(OP.TEXT, event(LIMIT + 1), [40_000, 600_000]),
       expect: closes(1009),
     },
     { name: "client close 1000 is echoed", until: "close", reason: true, send: (c) => c.sendClose(closePayload(1000, "bye")), expect: closes(1000, "bye") },
