@@ -473,7 +473,7 @@ group = "in-large";
     expect: closes(1009),
   });
   // The length field alone is over the limit: a server need not wait for
-  // a terabyte to refuse it (ws does not).
+  // a terabyte to refuse it, and ws refuses it as soon as it reads the field.
   add("a header declaring 2^40 bytes, no payload -> 1009", {
     until: "close",
     wait: 400, // under the Engine.IO ping timeout, which would close anyway
