@@ -188,6 +188,9 @@ async function run(server, sc, mode = ENGINE) {
   try {
     const from = c.log.length;
     if (sc.answerPings === false) c.answerPings = false;
+    // A scenario that takes long, or cannot answer an Engine.IO ping on the
+    // way, starts right after one: 500 ms before the session could time out.
+    if (sc.afterPing) await c.waitFor((e) => e.type === "text" && e.data === "2", 1000, from);
     const out = await sc.send(c);
     if (out) c.write(Buffer.concat([out].flat()));
     if (sc.until === "echo") {
@@ -323,10 +326,8 @@ add("ping and pong between binary fragments", {
 add("ping alone", { until: "echo", send: () => PING("hello?"), expect: echoes([], ["hello?"]) });
 add("a fragmented message and a ping, one byte per TCP segment", {
   until: "echo",
+  afterPing: true, // mid-message the client cannot answer a ping
   send: async (c) => {
-    // Mid-message the client cannot answer an Engine.IO ping: start just
-    // after one, with 500 ms to go before the session would time out.
-    await c.waitFor((e) => e.type === "text" && e.data === "2", 1000);
     const bytes = Buffer.concat([T("4split ", { fin: false, length: 16 }), PING("seg"), C("bytes", { length: 64 })]);
     for (const b of bytes) {
       c.write(Buffer.from([b]));
@@ -454,22 +455,28 @@ add("a message after the client's close frame is not delivered", {
   expect: closes(1000, "done"),
 });
 
-// Max payload: megabyte messages, one scenario at a time.
+// Max payload: megabyte messages, one scenario at a time, their frames
+// made before the session opens and sent just after an Engine.IO ping.
 group = "in-large";
 {
   const max = randomBytes(MAX_PAYLOAD);
-  add(`binary of exactly the max payload (${MAX_PAYLOAD} bytes) is accepted`, { until: "echo", send: () => B(max), expect: echoes([["binary", max]]) });
-  add("text one byte over the max payload -> 1009", { until: "close", send: () => T(textOf(MAX_PAYLOAD + 1)), expect: closes(1009) });
-  add("binary one byte over the max payload -> 1009", { until: "close", send: () => B(randomBytes(MAX_PAYLOAD + 1)), expect: closes(1009) });
+  const maxFrame = B(max);
+  const over = { text: T(textOf(MAX_PAYLOAD + 1)), binary: B(randomBytes(MAX_PAYLOAD + 1)) };
+  const halves = [B(randomBytes(MAX_PAYLOAD / 2), { fin: false }), C(randomBytes(MAX_PAYLOAD / 2 + 1))];
+  add(`binary of exactly the max payload (${MAX_PAYLOAD} bytes) is accepted`, { until: "echo", afterPing: true, send: () => maxFrame, expect: echoes([["binary", max]]) });
+  add("text one byte over the max payload -> 1009", { until: "close", afterPing: true, send: () => over.text, expect: closes(1009) });
+  add("binary one byte over the max payload -> 1009", { until: "close", afterPing: true, send: () => over.binary, expect: closes(1009) });
   add("over the max payload, the client never answers the close: the server ends the connection", {
     until: "close",
     reply: false,
-    send: () => B(randomBytes(MAX_PAYLOAD + 1)),
+    afterPing: true,
+    send: () => over.binary,
     expect: closes(1009),
   });
   add("fragments adding up to over the max payload -> 1009", {
     until: "close",
-    send: () => [B(randomBytes(MAX_PAYLOAD / 2), { fin: false }), C(randomBytes(MAX_PAYLOAD / 2 + 1))],
+    afterPing: true,
+    send: () => halves,
     expect: closes(1009),
   });
   // The length field alone is over the limit: a server need not wait for
@@ -496,9 +503,11 @@ for (const [type, ns] of Object.entries(sizes)) {
     const payload = type === "text" ? Buffer.from(textOf(n)) : randomBytes(n);
     outbound.push({ type, n, payload });
     const op = type === "text" ? OP.TEXT : OP.BINARY;
+    const f = frame({ opcode: op, payload });
     add(`server ${type} frame of ${n} bytes: FIN, no RSV, unmasked, shortest length`, {
       until: "echo",
-      send: () => frame({ opcode: op, payload }),
+      afterPing: n >= MAX_PAYLOAD,
+      send: () => f,
       expect: (log) => {
         echoes([[type, payload]])(log);
         assert.deepEqual(data(log)[0].headers, [serverHeader(op, n)]);
@@ -518,10 +527,8 @@ for (const [type, ns] of Object.entries(sizes)) {
   const bigs = Array.from({ length: 5 }, () => randomBytes(MAX_PAYLOAD));
   add("ping while the server writes 5 x 1000000 bytes is answered", {
     until: "echo",
+    afterPing: true, // the next one, queued behind the echoes, is 300 ms away
     send: async (c) => {
-      // Start just after an Engine.IO ping, so that the next one (queued
-      // behind the echoes) is 300 ms away and its timeout 500 ms away.
-      await c.waitFor((e) => e.type === "text" && e.data === "2", 1000);
       c.pause();
       c.write(Buffer.concat(bigs.map((b) => B(b))));
       await sleep(50);
