@@ -17,6 +17,8 @@ if (process.env.NODE_TEST_CONTEXT) process.exit(0);
 const [mode, port, ...flags] = process.argv.slice(2);
 // The gateway flags the reference honours.
 const allowEIO3 = flags.includes("-allow-eio3");
+const maxPayloadAt = flags.indexOf("-max-payload");
+const maxPayload = maxPayloadAt >= 0 ? Number(flags[maxPayloadAt + 1]) : 1_000_000;
 const http = createServer((req, res) => {
   if (req.url === "/healthz") {
     res.writeHead(200).end("ok");
@@ -33,7 +35,7 @@ function validRoom(room) {
 
 const servers = [];
 if (mode === "gateway") {
-  const io = new Server(http, { cors: { origin: "*" }, allowEIO3 });
+  const io = new Server(http, { cors: { origin: "*" }, allowEIO3, maxHttpBufferSize: maxPayload });
   servers.push(io);
   io.on("connection", (socket) => {
     const roomEvent = (name, fn) =>
@@ -97,6 +99,7 @@ if (mode === "gateway") {
 
   const eio = new EngineServer({ pingInterval: 300, pingTimeout: 200, maxHttpBufferSize: 1e6, cors: { origin: "*" }, allowEIO3 });
   eio.attach(http, { path: "/engine.io/" });
+  servers.push(eio); // closed on SIGTERM too, like cmd/conformance's
   eio.on("connection", (socket) => socket.on("message", (data) => socket.send(data)));
 } else {
   console.error("usage: reference.mjs gateway|conformance PORT");
