@@ -32,8 +32,11 @@
 // WebSocket framing (RFC 6455) is the package's own, on the frame-level API
 // of github.com/gobwas/ws, with no extension negotiated: frames that break
 // the RFC fail the connection with close code 1002, invalid UTF-8 with
-// 1007, messages over Config.MaxPayload with 1009; pings get pongs, and a
-// close from either side completes the close handshake, bounded in time.
+// 1007, messages over Config.MaxPayload with 1009 (then the server ends its
+// output and reads what the peer still sends until it closes, boundedly, as
+// npm ws does); pings get pongs, and a close from either side completes the
+// close handshake, bounded in time. test/conformance/websocket-framing.test.mjs
+// compares all of it with npm ws, byte for byte.
 //
 // Idle WebSockets: on Linux, a quiet websocket has no goroutine and no
 // buffer. Its reader goroutine exits once nothing it received waits to be

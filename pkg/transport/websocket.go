@@ -48,6 +48,8 @@ type wsConn struct {
 	idle      bool  // the next fill waits for a new message
 	rerr      error // a read error, returned by every later read
 	hdr       [ws.MaxHeaderSize - 2]byte
+	hdrRead   int  // bytes Read has handed out of the frame header being read
+	hdrLen7   byte // that header's 7-bit payload length field
 
 	closeSent atomic.Bool // our close frame is out (or the peer's was answered)
 
@@ -118,15 +120,19 @@ func (t *wsConn) closeGracefully(code ws.StatusCode, reason string) {
 }
 
 // fail fails the connection (RFC 6455 section 7.1.7) from its reader: a
-// close frame with code, then its input is read until the peer's close
-// frame or its end, for closeWait at most, so that closing does not reset a
-// connection whose peer has not read our close frame yet. Frames are read
-// as long as they parse (after bad UTF-8 the stream is still whole); past a
-// frame that does not, bytes are discarded.
+// close frame with code and the end of our output (a TCP half-close, as
+// npm ws ends the socket after a protocol error), then its input is read
+// until the peer's close frame or its end, for closeWait at most, so that
+// closing does not reset a connection whose peer has not read our close
+// frame yet. Frames are read as long as they parse (after bad UTF-8 the
+// stream is still whole); past a frame that does not, bytes are discarded.
 func (t *wsConn) fail(code ws.StatusCode, reason string) {
 	defer t.closeNow()
 	if t.sendClose(code, reason) != nil {
 		return
+	}
+	if cw, ok := t.nc.(interface{ CloseWrite() error }); ok {
+		_ = cw.CloseWrite()
 	}
 	_ = t.nc.SetReadDeadline(time.Now().Add(closeWait))
 	if code != ws.StatusMessageTooBig { // else a payload is left unread

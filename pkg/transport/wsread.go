@@ -63,6 +63,9 @@ var (
 	// errTooBig: a message over Config.MaxPayload; the connection is failed
 	// with 1009.
 	errTooBig = &wsFailure{code: ws.StatusMessageTooBig, msg: "message over MaxPayload"}
+	// errControlLength: a control frame whose length is in an extended
+	// length field (RFC 6455 section 5.5).
+	errControlLength = &wsFailure{code: ws.StatusProtocolError, msg: "control frame with an extended payload length"}
 	// errBadUTF8: a text message that is not UTF-8 (RFC 6455 section 8.1).
 	errBadUTF8 = &wsFailure{code: ws.StatusInvalidFramePayloadData, msg: "invalid UTF-8 in text message"}
 )
@@ -190,6 +193,10 @@ func (t *wsConn) Read(p []byte) (int, error) {
 		}
 	}
 	n := copy(p, t.buf[t.r:t.w])
+	if i := 1 - t.hdrRead; i >= 0 && i < n {
+		t.hdrLen7 = p[i] & 0x7f // the header's second byte
+	}
+	t.hdrRead += n
 	t.r += n
 	t.consumed()
 	return n, nil
@@ -269,12 +276,23 @@ func (t *wsConn) nextMessage(limit int) (msg []byte, binary, ok bool, err error)
 			return nil, false, false, t.rerr
 		}
 		t.idle = !started
+		t.hdrRead = 0
 		h, err := ws.ReadHeaderBuffer(t, t.hdr[:])
 		if err != nil {
-			if errors.Is(err, ws.ErrHeaderLengthMSB) || errors.Is(err, ws.ErrHeaderLengthUnexpected) {
+			switch {
+			case errors.Is(err, ws.ErrHeaderLengthMSB):
+				// A 64-bit length of 2^63 or more: over any limit (1009,
+				// as npm ws answers).
+				return nil, false, false, errTooBig
+			case errors.Is(err, ws.ErrHeaderLengthUnexpected):
 				return nil, false, false, protocolError(err)
 			}
 			return nil, false, false, unexpectedEOF(err)
+		}
+		if h.OpCode.IsControl() && t.hdrLen7 > 125 {
+			// A control frame's length must fit the 7-bit field (RFC 6455
+			// section 5.5), even when the extended field holds a small one.
+			return nil, false, false, errControlLength
 		}
 		state := ws.StateServerSide // no extension is ever negotiated
 		if started {

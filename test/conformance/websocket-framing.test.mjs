@@ -555,23 +555,9 @@ add("server closes on the Engine.IO ping timeout", { until: "close", answerPings
 // --- the tests ------------------------------------------------------------------
 
 // Divergences of today's sockgate from ws, kept as targets: name -> reason.
-const unmasked = "sockgate drops the TCP connection without a close frame; ws fails it with close 1002 (RFC 6455 5.1)";
 const TODO = {
-  "unmasked text frame -> 1002": unmasked,
-  "unmasked binary frame -> 1002": unmasked,
-  "unmasked ping -> 1002": unmasked,
-  "ping with a 16-bit length field holding 4 -> 1002":
-    "sockgate reads the 16-bit field and answers the ping; ws fails a control frame whose 7-bit length is not <= 125 (RFC 6455 5.5, 5.2 minimal encoding)",
-  "64-bit length with the most significant bit set -> 1009":
-    "sockgate drops the TCP connection without a close frame; ws closes with 1009",
-  "close reason not UTF-8 -> 1007":
-    "sockgate echoes close 1000 with the invalid reason bytes (itself sending a non-UTF-8 reason); ws fails the connection with 1007 (RFC 6455 5.5.1, 8.1)",
-  "a header declaring 2^40 bytes, no payload -> 1009":
-    "sockgate waits for the payload and only the Engine.IO ping timeout drops the connection, with no close frame; ws closes with 1009 as soon as the length field exceeds the max payload",
   "server closes on the Engine.IO ping timeout":
     "sockgate drops the TCP connection without a close frame; engine.io/ws sends an empty close frame and ends the connection",
-  "invalid UTF-8, the client never answers the close: the server ends the connection":
-    "after its 1007 sockgate waits for the client's close frame and ends the connection only after 5 s; ws ends it right after its close frame (RFC 6455 7.1.7)",
   shutdown: "sockgate sends close 1000 on shutdown; engine.io/ws sends an empty close frame (no code)",
 };
 
