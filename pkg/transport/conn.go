@@ -330,7 +330,10 @@ func (c *Conn) close(reason string, mode closeMode) {
 	if probe != nil {
 		probe.closeNow()
 	}
-	if closeNow != nil {
+	switch {
+	case closeNow != nil && reason == ReasonPingTimeout:
+		closeNow.closeTimedOut()
+	case closeNow != nil:
 		closeNow.closeNow()
 	}
 	if fire {

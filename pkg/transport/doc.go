@@ -34,8 +34,9 @@
 // the RFC fail the connection with close code 1002, invalid UTF-8 with
 // 1007, messages over Config.MaxPayload with 1009 (then the server ends its
 // output and reads what the peer still sends until it closes, boundedly, as
-// npm ws does); pings get pongs, and a close from either side completes the
-// close handshake, bounded in time. test/conformance/websocket-framing.test.mjs
+// npm ws does); pings get pongs, a close from either side completes the
+// close handshake, bounded in time, and a websocket whose heartbeat failed
+// gets an empty close frame (as engine.io sends) if it can go out at once. test/conformance/websocket-framing.test.mjs
 // compares all of it with npm ws, byte for byte.
 //
 // Idle WebSockets: on Linux, a quiet websocket has no goroutine and no

@@ -221,3 +221,26 @@ func TestWebSocketCloseHandshake(t *testing.T) {
 		t.Fatalf("reason %q", e.reason)
 	}
 }
+
+// TestWebSocketPingTimeoutCloseFrame: a websocket that stops answering pings
+// gets an empty close frame (as engine.io sends) before its connection ends.
+func TestWebSocketPingTimeoutCloseFrame(t *testing.T) {
+	ts := newTestServer(t, Config{PingInterval: 50 * time.Millisecond, PingTimeout: 50 * time.Millisecond})
+	_, br := rawWebSocket(t, ts)
+	for {
+		f := readServerFrame(t, br)
+		if f.Header.OpCode == ws.OpText && string(f.Payload) == "2" {
+			continue // pings, never answered
+		}
+		if f.Header.OpCode != ws.OpClose || len(f.Payload) != 0 {
+			t.Fatalf("want an empty close frame: %+v", f)
+		}
+		break
+	}
+	if _, err := br.ReadByte(); err != io.EOF {
+		t.Fatalf("after the close frame: %v, want EOF", err)
+	}
+	if e := ts.rec.waitClose(t); e.reason != ReasonPingTimeout {
+		t.Fatalf("reason %q", e.reason)
+	}
+}

@@ -87,6 +87,16 @@ func (t *wsConn) sendClose(code ws.StatusCode, reason string) error {
 	return t.out.writeControl(ws.OpClose, ws.NewCloseFrameBody(code, reason))
 }
 
+// closeTimedOut closes a websocket whose heartbeat failed: first an empty
+// close frame, as engine.io sends, if it can go out at once (the peer is
+// likely gone, so nothing waits for its answer), then the connection.
+func (t *wsConn) closeTimedOut() {
+	if t.closeSent.CompareAndSwap(false, true) {
+		t.out.tryCloseFrame(t.raw)
+	}
+	t.closeNow()
+}
+
 // closeGracefully runs the server's side of the close handshake (RFC 6455
 // section 7.1.2): it sends a close frame and waits until the connection's
 // reader has got the peer's close and closed the connection, for closeWait

@@ -152,6 +152,41 @@ func (b *batchWriter) writeControl(op ws.OpCode, payload []byte) error {
 	return err
 }
 
+// closeFrameWait bounds the write of tryCloseFrame without a file
+// descriptor to write to without waiting.
+const closeFrameWait = 50 * time.Millisecond
+
+// tryCloseFrame sends an empty close frame, only if it can go whole at once:
+// no writer holds the connection and nothing half written is pending. With
+// raw it is one non-blocking write; without, a write bounded by
+// closeFrameWait. It reports whether it was sent; either way no data frame
+// follows.
+func (b *batchWriter) tryCloseFrame(raw syscall.RawConn) bool {
+	if !b.mu.TryLock() {
+		return false // a writer is blocked on the socket: the close cuts it
+	}
+	defer b.mu.Unlock()
+	if b.closed || len(b.pending) > 0 {
+		b.closed = true
+		return false
+	}
+	b.closed = true
+	frame := []byte{0x80 | byte(ws.OpClose), 0}
+	if raw == nil {
+		b.deadline = time.Now().Add(closeFrameWait).UnixNano()
+		_ = b.nc.SetWriteDeadline(time.Unix(0, b.deadline))
+		n, err := b.nc.Write(frame)
+		return err == nil && n == len(frame)
+	}
+	op := rawOps.Get().(*rawOp)
+	op.buf = frame
+	err := raw.Write(op.write)
+	sent := err == nil && op.err == nil && op.n == len(op.buf)
+	*op = rawOp{write: op.write, read: op.read}
+	rawOps.Put(op)
+	return sent
+}
+
 // rawOp is one raw read or write: its method values, bound once per pooled
 // op, spare the allocation of a closure per syscall.
 type rawOp struct {

@@ -556,8 +556,6 @@ add("server closes on the Engine.IO ping timeout", { until: "close", answerPings
 
 // Divergences of today's sockgate from ws, kept as targets: name -> reason.
 const TODO = {
-  "server closes on the Engine.IO ping timeout":
-    "sockgate drops the TCP connection without a close frame; engine.io/ws sends an empty close frame and ends the connection",
   shutdown: "sockgate sends close 1000 on shutdown; engine.io/ws sends an empty close frame (no code)",
 };
 
