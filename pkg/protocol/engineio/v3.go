@@ -25,6 +25,7 @@ import (
 var (
 	ErrBadLength   = errors.New("engineio: invalid length in v3 payload")
 	ErrBinaryType  = errors.New("engineio: binary v3 packet that is not a message")
+	ErrBadUTF8V3   = errors.New("engineio: v3 text packet that is not UTF-8")
 	errLengthLimit = 10 // digits of a record length: more is not a polling body
 )
 
@@ -163,6 +164,11 @@ func DecodePayloadV3(payload []byte, binary bool, fn func(Packet) error) error {
 		if len(rec) == 0 {
 			continue // "0:" is an empty payload's encoding: nothing in it
 		}
+		if !utf8.Valid(rec) {
+			// Text, in either framing; the length counts characters, which
+			// bytes that are not UTF-8 do not make.
+			return ErrBadUTF8V3
+		}
 		p, err := DecodePacketV3(rec, false)
 		if err != nil {
 			return err
@@ -194,7 +200,7 @@ func decodeBinaryPayloadV3(payload []byte, fn func(Packet) error) error {
 		rec := payload[i+1 : i+1+n : i+1+n]
 		payload = payload[i+1+n:]
 		if kind == 0 && !utf8.Valid(rec) {
-			return ErrBadLength
+			return ErrBadUTF8V3
 		}
 		p, err := DecodePacketV3(rec, kind == 1)
 		if err != nil {

@@ -68,7 +68,8 @@ func TestDecodePayloadV3Errors(t *testing.T) {
 		{"binary: no separator", "\x00\x01\x02", true, ErrBadLength},
 		{"binary: short", "\x01\x09\xff\x04\x01", true, ErrBadLength},
 		{"binary: not a message", "\x01\x02\xff\x02\x01", true, ErrBinaryType},
-		{"binary: invalid utf-8 text", "\x00\x02\xff4\xff", true, ErrBadLength},
+		{"binary: invalid utf-8 text", "\x00\x02\xff4\xff", true, ErrBadUTF8V3},
+		{"invalid utf-8 text", "2:4\xff", false, ErrBadUTF8V3},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
