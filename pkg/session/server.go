@@ -351,16 +351,6 @@ func (s *Server) goWork(f func()) bool {
 	return true
 }
 
-// startDrain starts sock's drainer: fn, its drain function that calls
-// s.wg.Done itself (see goDrain), or sock.drain through goWork when fn is
-// nil.
-func (s *Server) startDrain(sock *Socket, fn func()) bool {
-	if fn == nil {
-		return s.goWork(sock.drain)
-	}
-	return s.goDrain(fn)
-}
-
 // goDrain is goWork for a socket's drain function, which calls s.wg.Done
 // itself: starting it allocates nothing.
 func (s *Server) goDrain(fn func()) bool {

@@ -117,7 +117,7 @@ type Socket struct {
 	queueLen     int                               // jobs in the queue (MaxPendingEvents)
 	queuedBytes  int                               // of the events in the queue (MaxPendingBytes)
 	running      bool                              // a goroutine drains the queue
-	drainFn      func()                            // runs drain for Server.goDrain; built on the first queued event
+	drainFn      func()                            // runs drain for Server.goDrain; built on the first queued job
 	joinPending  []string                          // rooms joined during middleware, added at connect
 
 	rate *eventRate // nil unless Config.EventRate is set
@@ -572,20 +572,17 @@ func (s *Socket) enqueue(j *job) bool {
 	s.queueLen++
 	start := !s.running
 	s.running = true
-	var fn func()
-	if start && j.kind == jobEvent {
-		// Events start the drainer often: with a func value built once
-		// (a socket that never gets a queued event needs none).
-		if s.drainFn == nil {
-			s.drainFn = func() {
-				defer srv.wg.Done()
-				s.drain()
-			}
+	if start && s.drainFn == nil {
+		// The drainer starts often: with a func value built once, on the
+		// first queued job (an idle socket has none).
+		s.drainFn = func() {
+			defer srv.wg.Done()
+			s.drain()
 		}
-		fn = s.drainFn
 	}
+	fn := s.drainFn
 	s.mu.Unlock()
-	if start && !srv.startDrain(s, fn) {
+	if start && !srv.goDrain(fn) {
 		// Shutdown has stopped waiting for new work: drop the queue.
 		s.mu.Lock()
 		s.running = false
